@@ -1,0 +1,446 @@
+/* preload/eval.c — the PEP 523 frame evaluator: the hot path and its slow paths.
+ *
+ * Every Python frame of the main interpreter comes through glass_eval(). The decision to
+ * trace is made once per code object and cached in a co_extra slot, so untraced code costs a
+ * load and a compare before CPython's own evaluator runs. Traced frames write a record before
+ * and after, into the thread's mmap'd chunk: no malloc, lock or syscall per event.
+ */
+#include "glass.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "policy/policy.h"
+
+__thread struct glass_thread T __attribute__((tls_model("initial-exec")));
+
+/* ---- the exception state around our own slow paths ------------------------------------------ */
+
+struct saved_exc {
+	PyObject *a, *b, *c;
+};
+
+/* Our slow paths call into CPython; a frame entered with throwflag=1 or a frame that raised
+ * carries a pending exception that these calls must neither see nor clobber. */
+static void exc_save(struct saved_exc *s)
+{
+	if (glass_py.Err_GetRaisedException) {
+		s->a = glass_py.Err_GetRaisedException();
+		s->b = s->c = NULL;
+	} else {
+		glass_py.Err_Fetch(&s->a, &s->b, &s->c);
+	}
+}
+
+static void exc_restore(struct saved_exc *s)
+{
+	if (glass_py.Err_SetRaisedException) {
+		glass_py.Err_Clear();
+		glass_py.Err_SetRaisedException(s->a);
+	} else {
+		glass_py.Err_Restore(s->a, s->b, s->c);
+	}
+}
+
+/* UTF-8 of a str without side effects visible to Python; NULL (and no error left) if not a str. */
+static const char *str_utf8(PyObject *o, size_t *len)
+{
+	*len = 0;
+	if (!o || !(glass_type_flags(o->ob_type) & GLASS_TPFLAGS_UNICODE_SUBCLASS))
+		return NULL;
+	const char *s = glass_str_ascii(o, len);
+	if (s)
+		return s;
+	intptr_t n = 0;
+	s = glass_py.Unicode_AsUTF8AndSize(o, &n);
+	if (!s) {
+		glass_py.Err_Clear(); /* lone surrogates: no text rather than an error */
+		return NULL;
+	}
+	*len = (size_t)n;
+	return s;
+}
+
+/* ---- process and thread start --------------------------------------------------------------- */
+
+static size_t read_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	size_t n = 0;
+	while (n < cap) {
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	return n;
+}
+
+void glass_write_meta_process(void)
+{
+	static char buf[65536];
+	struct glass_membuf mb = {buf, 0, sizeof(buf), 0};
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &mb, glass_membuf_write);
+	char exe[PATH_MAX] = "", cwd[PATH_MAX] = "", cmdline[32768];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = 0;
+	size_t cl = read_file("/proc/self/cmdline", cmdline, sizeof(cmdline));
+	const char *ver = glass_py.GetVersion();
+	size_t vl = strcspn(ver, " ");
+
+	msgpack_pack_fix_uint8(&pk, GLASS_REC_PROCESS);
+	msgpack_pack_uint64(&pk, G.pid);
+	msgpack_pack_uint64(&pk, (uint64_t)getppid());
+	msgpack_pack_uint64(&pk, G.start_real);
+	glass_pack_str(&pk, ver, vl, 64);
+	glass_pack_cstr(&pk, exe);
+	glass_pack_cstr(&pk, cwd);
+	glass_pack_cstr(&pk, G.origin);
+	size_t argc = 0;
+	for (size_t i = 0; i < cl; i++)
+		argc += cmdline[i] == 0;
+	if (cl && cmdline[cl - 1] != 0)
+		argc++;
+	if (argc > 256)
+		argc = 256;
+	msgpack_pack_array(&pk, argc);
+	size_t off = 0;
+	for (size_t i = 0; i < argc; i++) {
+		size_t l = strnlen(cmdline + off, cl - off);
+		glass_pack_str(&pk, cmdline + off, l, 4096);
+		off += l + 1;
+	}
+	glass_pack_cstr(&pk, G.parent_key);
+	if (!mb.overflow)
+		glass_proc_writer_append(&G.proc, mb.data, mb.len);
+
+	mb.len = 0;
+	msgpack_pack_fix_uint8(&pk, GLASS_REC_POLICY);
+	glass_pack_cstr(&pk, G.policy_mode);
+	glass_pack_cstr(&pk, G.policy_path);
+	glass_pack_cstr(&pk, G.policy_desc);
+	if (!mb.overflow)
+		glass_proc_writer_append(&G.proc, mb.data, mb.len);
+}
+
+/* Creates this process image's directory: at the first traced call, so a Python process that
+ * runs nothing of the user's leaves no recording behind. */
+int glass_proc_start(void)
+{
+	if (G.proc_ready)
+		return 0;
+	if (G.proc_failed)
+		return -1;
+	int saved = errno;
+	int forked = G.origin[0] == 'f';
+	if (!forked && glass_session_attach() != 0)
+		goto fail;
+	if (forked)
+		glass_session_register(); /* a fork child keeps the session; its children find it */
+	if (glass_proc_writer_open(&G.proc, G.session_dir, G.pid, G.chunk_size,
+				   G.use_tsc ? GLASS_CLOCK_TSC : GLASS_CLOCK_MONO, G.start_ticks,
+				   G.start_mono, G.start_real) != 0) {
+		glass_log(1, "cannot write the recording in %s: %s; tracing disabled",
+			  G.session_dir, strerror(errno));
+		goto fail;
+	}
+	glass_write_meta_process();
+	G.proc_ready = 1;
+	errno = saved;
+	return 0;
+fail:
+	G.proc_failed = 1;
+	errno = saved;
+	glass_switch_off(NULL);
+	return -1;
+}
+
+static char *stack_low_of_thread(void)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	char *low = (char *)1;
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > (256u << 10))
+			low = (char *)addr + (192u << 10); /* keep 192 KiB for C code below us */
+		else if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+			low = (char *)addr + size; /* tiny stack: never give units back */
+		pthread_attr_destroy(&attr);
+	}
+	return low;
+}
+
+/* First traced event on this thread (or in a fork child): opens its stream. */
+static int thread_start(void)
+{
+	int saved = errno;
+	if (T.s.base || T.s.proc)
+		glass_stream_forget(&T.s); /* state inherited through fork: the parent's mapping */
+	T.gen = G.fork_gen + 1;
+	T.dead = 1;
+	T.exc_seq = 0;
+	T.last_exc_type = T.last_exc_value = NULL;
+	if (glass_proc_start() != 0)
+		goto out;
+	uint32_t tid = (uint32_t)syscall(SYS_gettid);
+	if (glass_stream_start(&T.s, &G.proc, tid, glass_ticks()) != 0)
+		goto out;
+	T.dead = 0;
+	if (tid == G.pid)
+		glass_emit_thread_name(&T.s, glass_ticks(), "MainThread", 10);
+	pthread_setspecific(G.thread_key, &T);
+out:
+	errno = saved;
+	return T.dead ? -1 : 0;
+}
+
+void glass_thread_finish(struct glass_thread *t, uint32_t flags)
+{
+	if (t->gen != G.fork_gen + 1 || t->dead || !t->s.proc)
+		return;
+	uint64_t now = glass_ticks();
+	uint8_t *at = glass_reserve(&t->s, GLASS_HOT_MAX, now);
+	if (at) {
+		struct glass_cursor c = {at + 1};
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, &c, glass_cursor_write);
+		msgpack_pack_uint64(&pk, glass_dt(&t->s, now));
+		glass_publish(&t->s, at, GLASS_REC_THREAD_END, c.p);
+	}
+	glass_stream_seal(&t->s, flags);
+	t->dead = 1;
+}
+
+/* ---- first sight of a code object ------------------------------------------------------------ */
+
+static void write_code_def(uint32_t id, PyObject *code, const char *module, size_t ml,
+			   const char *file, size_t fl, const char *qual, size_t ql, long line,
+			   long flags)
+{
+	char buf[4096];
+	struct glass_membuf mb = {buf, 0, sizeof(buf), 0};
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &mb, glass_membuf_write);
+	msgpack_pack_fix_uint8(&pk, GLASS_REC_CODE);
+	msgpack_pack_uint64(&pk, id);
+	glass_pack_str(&pk, qual, ql, GLASS_MAX_NAME);
+	glass_pack_str(&pk, module, ml, GLASS_MAX_NAME);
+	glass_pack_str(&pk, file, fl, 1024);
+	msgpack_pack_uint64(&pk, line > 0 ? (uint64_t)line : 0);
+	msgpack_pack_uint64(&pk, (uint64_t)flags);
+	if (!mb.overflow && glass_proc_writer_append(&G.proc, mb.data, mb.len) == 0)
+		__atomic_add_fetch(&G.proc.hdr->code_defs, 1, __ATOMIC_RELAXED);
+}
+
+static uintptr_t decide(PyObject *code, glass_frame *f)
+{
+	if (code->ob_type != glass_py.Code_Type)
+		return GLASS_X_SKIP;
+	struct saved_exc se;
+	exc_save(&se);
+	size_t ml = 0, fl = 0, ql = 0;
+	const char *module = NULL;
+	PyObject *globals = glass_frame_globals(f);
+	if (globals && globals->ob_type == glass_py.Dict_Type) {
+		PyObject *name = glass_py.Dict_GetItemWithError(globals, G.name_str);
+		module = str_utf8(name, &ml);
+		if (!name)
+			glass_py.Err_Clear();
+	}
+	const char *file = str_utf8(GLASS_AT(code, glass_cx.co_filename, PyObject *), &fl);
+	const char *qual = str_utf8(GLASS_AT(code, glass_cx.co_qualname, PyObject *), &ql);
+	int flags = GLASS_AT(code, glass_cx.co_flags, int);
+	int line = GLASS_AT(code, glass_cx.co_firstlineno, int);
+
+	/* policy matching wants NUL-terminated strings; names are short */
+	char mod_z[GLASS_MAX_NAME + 1], file_z[PATH_MAX];
+	snprintf(mod_z, sizeof(mod_z), "%.*s", (int)ml, module ? module : "");
+	snprintf(file_z, sizeof(file_z), "%.*s", (int)fl, file ? file : "");
+
+	uintptr_t x = GLASS_X_SKIP;
+	if (glass_policy_match(G.policy, mod_z, file_z)) {
+		if (glass_proc_start() == 0) {
+			uint32_t id = ++G.next_code;
+			write_code_def(id, code, module, ml, file, fl, qual, ql, line, flags);
+			x = ((uintptr_t)id << GLASS_X_ID_SHIFT) | GLASS_X_TRACED | 1;
+			if (flags & (GLASS_CO_GENERATOR | GLASS_CO_COROUTINE |
+				     GLASS_CO_ASYNC_GENERATOR))
+				x |= GLASS_X_GEN;
+		}
+	} else if (ql == 17 && memcmp(qual, "Thread._bootstrap", 17) == 0 && ml == 9 &&
+		   memcmp(module, "threading", 9) == 0) {
+		x = GLASS_X_SPECIAL | 1;
+	}
+	glass_py.Code_SetExtra(code, G.extra_idx, (void *)x);
+	exc_restore(&se);
+	return x;
+}
+
+/* threading's Thread._bootstrap(self) starts every Python thread: take the name from self. */
+static void note_thread_name(glass_frame *f)
+{
+	PyObject *self = glass_frame_local0(f);
+	if (!self || (void *)((PyTypeObject *)self->ob_type)[0].ob_base.ob_type == NULL)
+		return;
+	/* only plain attribute lookup: a custom __getattr__ could run user code */
+	void *getattro = GLASS_AT(self->ob_type, 144, void *);
+	if (getattro != glass_py.Object_GenericGetAttr)
+		return;
+	if (T.gen != G.fork_gen + 1 && thread_start() != 0)
+		return;
+	if (T.dead)
+		return;
+	struct saved_exc se;
+	exc_save(&se);
+	PyObject *name = glass_py.Object_GetAttrString(self, "_name");
+	size_t len;
+	const char *s = str_utf8(name, &len);
+	if (s)
+		glass_emit_thread_name(&T.s, glass_ticks(), s, len);
+	if (name)
+		glass_py.DecRef(name);
+	exc_restore(&se);
+}
+
+/* ---- records of an exception escaping a frame ------------------------------------------------ */
+
+static uint64_t exc_ref(PyThreadState *ts)
+{
+	PyObject *type, *value;
+	glass_tstate_exc(ts, &type, &value);
+	if (type == T.last_exc_type && value == T.last_exc_value && T.last_exc_ref)
+		return T.last_exc_ref; /* the same exception unwinding through more frames */
+	T.last_exc_type = type;
+	T.last_exc_value = value;
+	T.last_exc_ref = ++T.exc_seq;
+
+	const char *tname = type ? ((PyTypeObject *)type)->tp_name : NULL;
+	size_t tl = tname ? strlen(tname) : 0;
+	const char *msg = NULL;
+	size_t msgl = 0;
+	T.guard++;
+	struct saved_exc se;
+	exc_save(&se);
+	if (value && (glass_type_flags(value->ob_type) & GLASS_TPFLAGS_BASE_EXC_SUBCLASS)) {
+		PyObject *args = GLASS_AT(value, GLASS_EXC_ARGS_OFF, PyObject *);
+		if (args && (glass_type_flags(args->ob_type) & GLASS_TPFLAGS_TUPLE_SUBCLASS) &&
+		    GLASS_AT(args, GLASS_VAR_SIZE_OFF, intptr_t) >= 1)
+			msg = str_utf8(GLASS_AT(args, GLASS_TUPLE_ITEMS_OFF, PyObject *), &msgl);
+	} else if (value) {
+		msg = str_utf8(value, &msgl); /* 3.11: not yet normalised, e.g. a bare str */
+	}
+	glass_emit_exc(&T.s, glass_ticks(), T.last_exc_ref, tname, tl, msg, msgl);
+	exc_restore(&se);
+	T.guard--;
+	return T.last_exc_ref;
+}
+
+/* ---- the evaluator ---------------------------------------------------------------------------- */
+
+/* With an evaluator installed CPython no longer inlines Python-to-Python calls, so each call
+ * also spends C recursion budget (3.12+). Give those units back while the real C stack has
+ * room, so programs recurse as deep as without glass; near the stack's end we stop, and
+ * CPython's own guard raises RecursionError instead of the process crashing. */
+static inline PyObject *call_real(PyThreadState *ts, glass_frame *f, int throwflag)
+{
+	if (G.rec_units) {
+		if (GLASS_UNLIKELY(!T.stack_low))
+			T.stack_low = stack_low_of_thread();
+		if ((char *)__builtin_frame_address(0) > T.stack_low) {
+			int *rem = glass_tstate_c_recursion(ts);
+			*rem += G.rec_units;
+			PyObject *r = G.real_eval(ts, f, throwflag);
+			*rem -= G.rec_units;
+			return r;
+		}
+	}
+	return G.real_eval(ts, f, throwflag);
+}
+
+static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, uintptr_t x)
+{
+	if (GLASS_UNLIKELY(T.gen != G.fork_gen + 1) && thread_start() != 0)
+		return call_real(ts, f, throwflag);
+	if (GLASS_UNLIKELY(T.dead || (G.max_depth && T.s.depth >= G.max_depth)))
+		return call_real(ts, f, throwflag);
+	struct glass_stream_writer *s = &T.s;
+	uint32_t id = (uint32_t)(x >> GLASS_X_ID_SHIFT);
+	PyObject *r;
+
+	if (!(x & GLASS_X_GEN)) {
+		glass_emit_call(s, glass_ticks(), id);
+		r = call_real(ts, f, throwflag);
+		if (GLASS_LIKELY(r != NULL))
+			glass_emit_return(s, glass_ticks());
+		else
+			glass_emit_raise(s, glass_ticks(), exc_ref(ts));
+		return r;
+	}
+	if (glass_frame_owner(f) != GLASS_FRAME_OWNED_BY_GENERATOR) {
+		/* calling a generator function: the frame only builds and returns the object */
+		r = call_real(ts, f, throwflag);
+		if (r)
+			glass_emit_gen_create(s, glass_ticks(), id, (uintptr_t)r);
+		return r;
+	}
+	uintptr_t gen = glass_frame_gen(f);
+	int8_t *state = glass_frame_gen_state(f);
+	glass_emit_gen_resume(s, glass_ticks(), id, gen);
+	r = call_real(ts, f, throwflag);
+	if (r == NULL)
+		glass_emit_raise(s, glass_ticks(), exc_ref(ts));
+	else if (glass_gen_state_suspended(*state))
+		glass_emit_gen_yield(s, glass_ticks());
+	else
+		glass_emit_gen_return(s, glass_ticks());
+	return r;
+}
+
+static PyObject *__attribute__((noinline))
+eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uintptr_t x)
+{
+	if (T.guard || G.state != GLASS_ACTIVE)
+		return call_real(ts, f, throwflag);
+	if (x == 0) {
+		int saved = errno;
+		T.guard++;
+		x = decide(code, f);
+		T.guard--;
+		errno = saved;
+	}
+	if (x & GLASS_X_TRACED)
+		return eval_traced(ts, f, throwflag, x);
+	if (x & GLASS_X_SPECIAL) {
+		int saved = errno;
+		T.guard++;
+		note_thread_name(f);
+		T.guard--;
+		errno = saved;
+	}
+	return call_real(ts, f, throwflag);
+}
+
+PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag)
+{
+	PyObject *code = glass_frame_code(f);
+	uintptr_t x = glass_code_extra(code, G.extra_idx);
+	if (GLASS_LIKELY(x == GLASS_X_SKIP))
+		return call_real(ts, f, throwflag);
+	if (GLASS_LIKELY((x & GLASS_X_TRACED) && !T.guard))
+		return eval_traced(ts, f, throwflag, x);
+	return eval_slow(ts, f, throwflag, code, x);
+}

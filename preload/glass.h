@@ -1,0 +1,106 @@
+/* preload/glass.h — state shared by the preload's files (hidden; never exported). */
+#ifndef GLASS_PRELOAD_H
+#define GLASS_PRELOAD_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include "compat.h"
+#include "pyapi.h"
+#include "recorder/writer.h"
+
+struct glass_policy;
+
+enum glass_state {
+	GLASS_PASSIVE = 0, /* not a Python process, or disabled before start */
+	GLASS_WAITING, /* audit hook added; waiting for the interpreter to run */
+	GLASS_ACTIVE, /* eval function installed */
+	GLASS_OFF, /* switched off after a problem; the host runs on */
+};
+
+/* co_extra values: 0 = not seen yet; bit 0 = decided. */
+#define GLASS_X_SKIP ((uintptr_t)1) /* not traced */
+#define GLASS_X_TRACED ((uintptr_t)2)
+#define GLASS_X_GEN ((uintptr_t)4) /* generator, coroutine or async generator */
+#define GLASS_X_SPECIAL ((uintptr_t)8) /* not traced, but look (threading's Thread._bootstrap) */
+#define GLASS_X_ID_SHIFT 8
+
+struct glass_global {
+	volatile int state;
+	int log_level; /* 0 quiet, 1 info (default), 2 debug */
+	int use_tsc;
+	uint32_t pid;
+	uint32_t chunk_size;
+	int extra_idx;
+	unsigned max_depth; /* 0: unlimited */
+	int rec_units; /* C recursion units given back per call (3.12+) */
+	uint64_t fork_gen; /* bumped in a forked child: every thread state is stale */
+	glass_eval_fn real_eval;
+	struct glass_policy *policy;
+	PyObject *name_str; /* interned "__name__" */
+	uint32_t next_code;
+	int proc_ready; /* the process directory exists (created at the first traced call) */
+	int proc_failed;
+	char origin[8]; /* "start", "fork", "exec", "child" */
+	char parent_key[64];
+	char out_dir[PATH_MAX];
+	char session_dir[PATH_MAX];
+	char registry_link[PATH_MAX];
+	char policy_desc[1024];
+	char policy_mode[16];
+	char policy_path[PATH_MAX];
+	uint64_t start_ticks, start_mono, start_real;
+	uint64_t compress_budget_ns;
+	pthread_key_t thread_key;
+	struct glass_proc_writer proc;
+};
+
+/* Per-thread state (initial-exec TLS). */
+struct glass_thread {
+	struct glass_stream_writer s;
+	uint64_t gen; /* == G.fork_gen + 1 when ready */
+	int guard; /* inside our own slow path: frames run untraced */
+	int dead; /* stream could not be started */
+	uint64_t exc_seq;
+	PyObject *last_exc_type;
+	PyObject *last_exc_value;
+	uint64_t last_exc_ref;
+	char *stack_low; /* lowest usable stack address plus a margin; NULL: not known yet */
+};
+
+extern struct glass_global G;
+extern __thread struct glass_thread T __attribute__((tls_model("initial-exec")));
+
+static inline uint64_t glass_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Ticks: the TSC where it is invariant (checked with cpuid at start), else CLOCK_MONOTONIC. */
+static inline uint64_t glass_ticks(void)
+{
+	if (GLASS_LIKELY(G.use_tsc))
+		return __rdtsc();
+	return glass_mono_ns();
+}
+
+void glass_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Switches tracing off for the rest of the process after a persistent problem. */
+void glass_switch_off(const char *why);
+
+/* session.c */
+int glass_session_attach(void);
+void glass_session_detach(void);
+void glass_session_register(void);
+/* eval.c */
+PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag);
+int glass_proc_start(void);
+void glass_thread_finish(struct glass_thread *t, uint32_t flags);
+void glass_write_meta_process(void);
+
+#endif

@@ -1,0 +1,282 @@
+/* preload/session.c — which session a process records into, and its live registry entry.
+ *
+ * A top-level run creates $GLASS_OUT/<UTC stamp>-<pid>. Its descendants (fork children,
+ * subprocesses, exec'd images) must land in the same session even when their cwd or
+ * environment differ, and without the preload changing the host's environment (os.environ
+ * would show it). So each recording process leaves a symlink <pid>-<starttime> -> session in a
+ * per-user runtime directory; a new Python process looks for itself (an exec'd image keeps pid
+ * and start time) and then its ancestors there. The start time makes a stale link of a dead
+ * process harmless.
+ */
+#include "glass.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GLASS_ANCESTOR_LEVELS 16
+
+/* Fields of /proc/<pid>/stat we need: ppid (4) and starttime (22). */
+static int proc_stat(uint32_t pid, uint32_t *ppid, unsigned long long *start)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* comm may hold spaces and parens */
+	if (!p)
+		return -1;
+	p++;
+	/* after ")": state(3) ppid(4) ... starttime(22) */
+	unsigned field = 2;
+	char *save = NULL;
+	for (char *tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		field++;
+		if (field == 4 && ppid)
+			*ppid = (uint32_t)strtoul(tok, NULL, 10);
+		if (field == 22) {
+			*start = strtoull(tok, NULL, 10);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The per-user registry directory, created 0700; refuses one owned by someone else. */
+static int registry_dir(char *out, size_t len)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char base[PATH_MAX];
+	struct stat st;
+	if (rt && rt[0] == '/' && stat(rt, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == getuid())
+		snprintf(base, sizeof(base), "%s/glass", rt);
+	else
+		snprintf(base, sizeof(base), "/tmp/glass-%u", (unsigned)getuid());
+	if (mkdir(base, 0700) != 0 && errno != EEXIST)
+		return -1;
+	if (lstat(base, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 0077))
+		return -1;
+	snprintf(out, len, "%s", base);
+	return 0;
+}
+
+static void utc_stamp(char *out, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(out, len, "%Y%m%d-%H%M%S", &tm);
+}
+
+/* mkdir -p of the output directory (0700 for what we create); refuses a foreign-owned one. */
+static int make_out_dir(const char *dir)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (lstat(tmp, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	if (st.st_uid != getuid() && getuid() != 0) {
+		errno = EPERM;
+		return -1;
+	}
+	if (access(tmp, W_OK | X_OK) != 0)
+		return -1;
+	return 0;
+}
+
+static int new_session(void)
+{
+	if (make_out_dir(G.out_dir) != 0) {
+		glass_log(1, "cannot use output directory %s: %s (set GLASS_OUT to a writable "
+			     "directory); tracing disabled",
+			  G.out_dir, strerror(errno));
+		return -1;
+	}
+	char stamp[32];
+	utc_stamp(stamp, sizeof(stamp));
+	for (int i = 0; i < 100; i++) {
+		if (i == 0)
+			snprintf(G.session_dir, sizeof(G.session_dir), "%s/%s-%u", G.out_dir, stamp,
+				 G.pid);
+		else
+			snprintf(G.session_dir, sizeof(G.session_dir), "%s/%s-%u-%d", G.out_dir,
+				 stamp, G.pid, i);
+		if (mkdir(G.session_dir, 0700) == 0)
+			goto made;
+		if (errno != EEXIST)
+			break;
+	}
+	glass_log(1, "cannot create a session directory in %s: %s; tracing disabled", G.out_dir,
+		  strerror(errno));
+	return -1;
+made:;
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/%s", G.session_dir, GLASS_SESSION_FILE);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "glass-session %d.%d\n", GLASS_FORMAT_MAJOR,
+				 GLASS_FORMAT_MINOR);
+		if (write(fd, line, (size_t)n) != n) {
+			/* the directory is still readable without it */
+		}
+		close(fd);
+	}
+	snprintf(G.origin, sizeof(G.origin), "start");
+	return 0;
+}
+
+/* Removes links of processes that are gone, so the registry does not grow without end. */
+static void registry_sweep(const char *reg)
+{
+	DIR *d = opendir(reg);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		unsigned pid;
+		unsigned long long start, now;
+		if (sscanf(e->d_name, "%u-%llu", &pid, &start) != 2)
+			continue;
+		if (proc_stat(pid, NULL, &now) == 0 && now == start)
+			continue;
+		char path[PATH_MAX + 300];
+		snprintf(path, sizeof(path), "%s/%s", reg, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+/* The newest p<pid>.<n> of this pid in the session (the image an exec replaced). */
+static void mark_exec_parent(void)
+{
+	char key[64] = "";
+	int best = -1;
+	DIR *d = opendir(G.session_dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		unsigned pid;
+		int n;
+		if (sscanf(e->d_name, "p%u.%d", &pid, &n) == 2 && pid == G.pid && n > best) {
+			best = n;
+			snprintf(key, sizeof(key), "%s", e->d_name);
+		}
+	}
+	closedir(d);
+	if (best < 0)
+		return;
+	snprintf(G.parent_key, sizeof(G.parent_key), "%s", key);
+	char path[PATH_MAX + 128];
+	snprintf(path, sizeof(path), "%s/%s/meta", G.session_dir, key);
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	uint32_t state = GLASS_PROC_EXECED;
+	if (pwrite(fd, &state, sizeof(state), offsetof(struct glass_meta_header, state)) < 0) {
+		/* best effort: the reader shows it as not ended */
+	}
+	close(fd);
+}
+
+int glass_session_attach(void)
+{
+	char reg[PATH_MAX];
+	int have_reg = registry_dir(reg, sizeof(reg)) == 0;
+	unsigned long long mystart = 0;
+	uint32_t pid = G.pid, ppid = 0;
+	if (proc_stat(pid, &ppid, &mystart) != 0)
+		have_reg = 0;
+
+	if (have_reg) {
+		uint32_t cur = pid;
+		unsigned long long start = mystart;
+		for (int level = 0; level < GLASS_ANCESTOR_LEVELS && cur > 1; level++) {
+			uint32_t next = 0;
+			if (level > 0 && proc_stat(cur, &next, &start) != 0)
+				break;
+			if (level == 0)
+				next = ppid;
+			char link[PATH_MAX + 64], target[PATH_MAX];
+			snprintf(link, sizeof(link), "%s/%u-%llu", reg, cur, start);
+			ssize_t n = readlink(link, target, sizeof(target) - 1);
+			struct stat st;
+			if (n > 0) {
+				target[n] = 0;
+				if (stat(target, &st) == 0 && S_ISDIR(st.st_mode) &&
+				    st.st_uid == getuid() && access(target, W_OK) == 0) {
+					snprintf(G.session_dir, sizeof(G.session_dir), "%s",
+						 target);
+					if (level == 0) {
+						snprintf(G.origin, sizeof(G.origin), "exec");
+						mark_exec_parent();
+					} else {
+						snprintf(G.origin, sizeof(G.origin), "child");
+						snprintf(G.parent_key, sizeof(G.parent_key), "p%u",
+							 cur);
+					}
+					goto found;
+				}
+			}
+			cur = next;
+		}
+	}
+	if (new_session() != 0)
+		return -1;
+	if (have_reg)
+		registry_sweep(reg);
+found:
+	glass_session_register();
+	return 0;
+}
+
+void glass_session_register(void)
+{
+	char reg[PATH_MAX];
+	unsigned long long start;
+	G.registry_link[0] = 0;
+	if (registry_dir(reg, sizeof(reg)) != 0 || proc_stat(G.pid, NULL, &start) != 0)
+		return;
+	snprintf(G.registry_link, sizeof(G.registry_link), "%s/%u-%llu", reg, G.pid, start);
+	unlink(G.registry_link);
+	if (symlink(G.session_dir, G.registry_link) != 0)
+		G.registry_link[0] = 0;
+}
+
+void glass_session_detach(void)
+{
+	if (G.registry_link[0]) {
+		unlink(G.registry_link);
+		G.registry_link[0] = 0;
+	}
+}

@@ -1,0 +1,431 @@
+/* recorder/writer.c — chunk files, meta file and the slow paths of the per-thread writer. */
+#include "writer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+/* Where cur/end point when the stream has no chunk: any reservation fails the bounds check. */
+static uint8_t no_chunk[1];
+
+/* After a failed chunk open, this many records are dropped (and counted) before trying again,
+ * so a full disk costs no syscall per event. */
+#define GLASS_RETRY_AFTER_DROPS 65536
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int glass_membuf_write(void *data, const char *buf, size_t len)
+{
+	struct glass_membuf *b = data;
+	if (b->len + len > b->cap) {
+		b->overflow = 1;
+		return -1;
+	}
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+void glass_pack_str(msgpack_packer *pk, const char *s, size_t len, size_t max)
+{
+	if (!s) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	if (len > max) {
+		/* cut on a UTF-8 boundary and mark it */
+		size_t cut = max - 3;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+			cut--;
+		msgpack_pack_str(pk, cut + 3);
+		msgpack_pack_str_body(pk, s, cut);
+		msgpack_pack_str_body(pk, "...", 3);
+		return;
+	}
+	msgpack_pack_str(pk, len);
+	msgpack_pack_str_body(pk, s, len);
+}
+
+void glass_pack_cstr(msgpack_packer *pk, const char *s)
+{
+	glass_pack_str(pk, s, s ? strlen(s) : 0, GLASS_MAX_NAME * 8);
+}
+
+/* ---- process ----------------------------------------------------------------------------- */
+
+int glass_proc_writer_open(struct glass_proc_writer *w, const char *session_dir, uint32_t pid,
+			   uint32_t chunk_size, uint32_t clock, uint64_t start_ticks,
+			   uint64_t start_mono_ns, uint64_t start_realtime_ns)
+{
+	int n, fd = -1;
+	memset(w, 0, sizeof(*w));
+	w->meta_fd = -1;
+	for (n = 0; n < 1000; n++) {
+		snprintf(w->key, sizeof(w->key), "p%u.%d", pid, n);
+		if ((size_t)snprintf(w->dir, sizeof(w->dir), "%s/%s", session_dir, w->key) >=
+		    sizeof(w->dir)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (mkdir(w->dir, 0700) == 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
+	}
+	if (n == 1000) {
+		errno = EEXIST;
+		return -1;
+	}
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/meta", w->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int err = posix_fallocate(fd, 0, GLASS_META_HEADER_SIZE);
+	if (err) {
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	void *p = mmap(NULL, GLASS_META_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	struct glass_meta_header *h = p;
+	memcpy(h->magic, GLASS_META_MAGIC, 8);
+	h->major = GLASS_FORMAT_MAJOR;
+	h->minor = GLASS_FORMAT_MINOR;
+	h->header_size = GLASS_META_HEADER_SIZE;
+	h->pid = pid;
+	h->ppid = (uint32_t)getppid();
+	h->clock = clock;
+	h->state = GLASS_PROC_RUNNING;
+	h->start_tsc = start_ticks;
+	h->start_mono_ns = start_mono_ns;
+	h->start_realtime_ns = start_realtime_ns;
+	w->hdr = h;
+	w->meta_fd = fd;
+	w->pid = pid;
+	w->chunk_size = chunk_size;
+	return 0;
+}
+
+int glass_proc_writer_append(struct glass_proc_writer *w, const void *rec, size_t len)
+{
+	if (w->meta_fd < 0)
+		return -1;
+	/* O_APPEND makes each record one atomic append, whichever thread writes it. */
+	ssize_t r;
+	do
+		r = write(w->meta_fd, rec, len);
+	while (r < 0 && errno == EINTR);
+	return r == (ssize_t)len ? 0 : -1;
+}
+
+void glass_proc_writer_calibrate(struct glass_proc_writer *w, uint64_t ticks, uint64_t mono)
+{
+	struct glass_meta_header *h = w->hdr;
+	if (!h)
+		return;
+	__atomic_store_n(&h->cal_seq, h->cal_seq + 1, __ATOMIC_RELEASE);
+	h->cal_tsc = ticks;
+	h->cal_mono_ns = mono;
+	__atomic_store_n(&h->cal_seq, h->cal_seq + 1, __ATOMIC_RELEASE);
+}
+
+void glass_proc_writer_end(struct glass_proc_writer *w, uint32_t state, int32_t status,
+			   uint64_t ticks, uint64_t mono)
+{
+	struct glass_meta_header *h = w->hdr;
+	if (!h)
+		return;
+	h->end_tsc = ticks;
+	h->end_mono_ns = mono;
+	h->exit_status = status;
+	__atomic_store_n(&h->state, state, __ATOMIC_RELEASE);
+}
+
+void glass_proc_writer_forget(struct glass_proc_writer *w)
+{
+	if (w->hdr)
+		munmap(w->hdr, GLASS_META_HEADER_SIZE);
+	if (w->meta_fd >= 0)
+		close(w->meta_fd);
+	w->hdr = NULL;
+	w->meta_fd = -1;
+}
+
+static int compress_one(const char *dir, const char *name)
+{
+	char raw[4400], tmp[4400], zst[4400];
+	snprintf(raw, sizeof(raw), "%s/%s", dir, name);
+	size_t nl = strlen(raw);
+	if (nl < 4)
+		return 0;
+	snprintf(zst, sizeof(zst), "%.*s.zst", (int)(nl - 4), raw);
+	snprintf(tmp, sizeof(tmp), "%.*s.tmp", (int)(nl - 4), raw);
+
+	int fd = open(raw, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct glass_chunk_header h;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h.magic, "GLCK", 4) ||
+	    !(h.flags & GLASS_CHUNK_SEALED) || h.used < sizeof(h) || h.used > h.capacity) {
+		close(fd);
+		return 0;
+	}
+	void *src = mmap(NULL, h.used, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (src == MAP_FAILED)
+		return 0;
+	size_t bound = ZSTD_compressBound(h.used);
+	void *dst = malloc(bound);
+	int ok = 0;
+	if (dst) {
+		size_t zn = ZSTD_compress(dst, bound, src, h.used, 3);
+		if (!ZSTD_isError(zn)) {
+			int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (out >= 0) {
+				size_t off = 0;
+				while (off < zn) {
+					ssize_t r = write(out, (char *)dst + off, zn - off);
+					if (r < 0 && errno == EINTR)
+						continue;
+					if (r <= 0)
+						break;
+					off += (size_t)r;
+				}
+				close(out);
+				/* rename is atomic: a reader sees the whole .zst or none */
+				if (off == zn && rename(tmp, zst) == 0) {
+					unlink(raw);
+					ok = 1;
+				} else {
+					unlink(tmp);
+				}
+			}
+		}
+		free(dst);
+	}
+	munmap(src, h.used);
+	return ok;
+}
+
+size_t glass_proc_writer_compress(struct glass_proc_writer *w, uint64_t budget_ns)
+{
+	uint64_t start = mono_ns();
+	size_t done = 0;
+	DIR *d = opendir(w->dir);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (e->d_name[0] != 't' || l < 5 || strcmp(e->d_name + l - 4, ".raw"))
+			continue;
+		if (mono_ns() - start > budget_ns)
+			break;
+		done += (size_t)compress_one(w->dir, e->d_name);
+	}
+	closedir(d);
+	return done;
+}
+
+/* ---- thread streams ---------------------------------------------------------------------- */
+
+static void stream_detach(struct glass_stream_writer *s)
+{
+	s->base = NULL;
+	s->cur = no_chunk;
+	s->end = no_chunk;
+}
+
+static void put_chunk_start(struct glass_stream_writer *s)
+{
+	uint8_t *at = s->cur;
+	struct glass_cursor c = {at + 1};
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &c, glass_cursor_write);
+	msgpack_pack_uint64(&pk, 0);
+	msgpack_pack_uint64(&pk, s->depth);
+	glass_publish(s, at, GLASS_REC_CHUNK_START, c.p);
+}
+
+static int chunk_open(struct glass_stream_writer *s, uint64_t now)
+{
+	struct glass_proc_writer *w = s->proc;
+	if (!w || w->failed)
+		return -1;
+	char path[4200];
+	uint32_t seq = s->seq + 1;
+	snprintf(path, sizeof(path), "%s/t%u.%u.raw", w->dir, s->tidx, seq);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	/* Reserve the blocks now: a store into a sparse mapping on a full disk is SIGBUS. */
+	int err = posix_fallocate(fd, 0, w->chunk_size);
+	if (err) {
+		close(fd);
+		unlink(path);
+		goto fail;
+	}
+	void *p = mmap(NULL, w->chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		unlink(path);
+		goto fail;
+	}
+	struct glass_chunk_header *h = p;
+	memcpy(h->magic, GLASS_CHUNK_MAGIC, 4);
+	h->major = GLASS_FORMAT_MAJOR;
+	h->minor = GLASS_FORMAT_MINOR;
+	h->pid = w->pid;
+	h->tid = s->tid;
+	h->tidx = s->tidx;
+	h->seq = seq;
+	h->capacity = w->chunk_size;
+	h->base_tsc = now;
+	h->open_mono_ns = mono_ns();
+	s->seq = seq;
+	s->base = p;
+	s->cur = (uint8_t *)p + GLASS_CHUNK_HEADER_SIZE;
+	s->end = (uint8_t *)p + w->chunk_size;
+	s->capacity = w->chunk_size;
+	s->prev = now;
+	put_chunk_start(s);
+	return 0;
+fail:
+	__atomic_add_fetch(&w->hdr->lost_chunks, 1, __ATOMIC_RELAXED);
+	return -1;
+}
+
+void glass_stream_seal(struct glass_stream_writer *s, uint32_t extra_flags)
+{
+	if (!s->base)
+		return;
+	struct glass_chunk_header *h = (struct glass_chunk_header *)s->base;
+	h->used = (uint32_t)(s->cur - s->base);
+	__atomic_store_n(&h->flags, h->flags | GLASS_CHUNK_SEALED | extra_flags, __ATOMIC_RELEASE);
+	munmap(s->base, s->capacity);
+	stream_detach(s);
+}
+
+void glass_stream_forget(struct glass_stream_writer *s)
+{
+	if (s->base)
+		munmap(s->base, s->capacity);
+	stream_detach(s);
+	s->proc = NULL;
+}
+
+static void put_lost(struct glass_stream_writer *s, uint64_t now)
+{
+	uint8_t *at = s->cur;
+	struct glass_cursor c = {at + 1};
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &c, glass_cursor_write);
+	msgpack_pack_uint64(&pk, glass_dt(s, now));
+	msgpack_pack_uint64(&pk, s->lost);
+	msgpack_pack_uint64(&pk, s->lost_depth_min);
+	msgpack_pack_uint64(&pk, s->depth);
+	glass_publish(s, at, GLASS_REC_LOST, c.p);
+	s->lost = 0;
+}
+
+uint8_t *glass_stream_reserve_slow(struct glass_stream_writer *s, size_t n, uint64_t now)
+{
+	int saved = errno;
+	uint8_t *r = NULL;
+	if (s->base)
+		glass_stream_seal(s, 0);
+	if (s->lost && s->drops_until_retry) {
+		s->drops_until_retry--;
+		goto drop;
+	}
+	if (n + 64 + GLASS_CHUNK_HEADER_SIZE <= (s->proc ? s->proc->chunk_size : 0) &&
+	    chunk_open(s, now) == 0) {
+		if (s->lost)
+			put_lost(s, now);
+		r = s->cur;
+		goto out;
+	}
+	s->drops_until_retry = GLASS_RETRY_AFTER_DROPS;
+drop:
+	if (!s->lost)
+		s->lost_depth_min = s->depth;
+	s->lost++;
+	if (s->proc && s->proc->hdr)
+		__atomic_add_fetch(&s->proc->hdr->lost_events, 1, __ATOMIC_RELAXED);
+out:
+	errno = saved;
+	return r;
+}
+
+int glass_stream_start(struct glass_stream_writer *s, struct glass_proc_writer *w, uint32_t tid,
+		       uint64_t now)
+{
+	memset(s, 0, sizeof(*s));
+	stream_detach(s);
+	s->proc = w;
+	s->tid = tid;
+	s->tidx = __atomic_add_fetch(&w->hdr->threads, 1, __ATOMIC_RELAXED);
+	s->prev = now;
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
+	if (!at)
+		return -1;
+	struct glass_cursor c = {at + 1};
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &c, glass_cursor_write);
+	msgpack_pack_uint64(&pk, glass_dt(s, now));
+	msgpack_pack_uint64(&pk, tid);
+	msgpack_pack_uint64(&pk, s->tidx);
+	glass_publish(s, at, GLASS_REC_THREAD_START, c.p);
+	return 0;
+}
+
+static void emit_strings(struct glass_stream_writer *s, uint64_t now, uint8_t tag, int with_num,
+			 uint64_t num, const char *a, size_t alen, const char *b, size_t blen,
+			 int nstr)
+{
+	size_t need = 1 + 9 + 2 * (5 + GLASS_MAX_MESSAGE + 8);
+	uint8_t *at = glass_reserve(s, need, now);
+	if (!at)
+		return;
+	struct glass_cursor c = {at + 1};
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &c, glass_cursor_write);
+	if (with_num)
+		msgpack_pack_uint64(&pk, num);
+	glass_pack_str(&pk, a, alen, GLASS_MAX_NAME);
+	if (nstr > 1)
+		glass_pack_str(&pk, b, blen, GLASS_MAX_MESSAGE);
+	glass_publish(s, at, tag, c.p);
+}
+
+void glass_emit_exc(struct glass_stream_writer *s, uint64_t now, uint64_t exc, const char *type,
+		    size_t type_len, const char *msg, size_t msg_len)
+{
+	emit_strings(s, now, GLASS_REC_EXC, 1, exc, type, type_len, msg, msg_len, 2);
+}
+
+void glass_emit_thread_name(struct glass_stream_writer *s, uint64_t now, const char *name,
+			    size_t len)
+{
+	emit_strings(s, now, GLASS_REC_THREAD_NAME, 0, 0, name, len, NULL, 0, 1);
+}
