@@ -20,6 +20,7 @@ static const struct glass_compat tables[] = {
 		.co_extra = 176,
 		.ts_exc = 96, /* curexc_type, curexc_value, curexc_traceback */
 		.ts_c_recursion = 0,
+		.ts_guard = 32, /* recursion_remaining */
 		.ascii_size = 48,
 	},
 	{
@@ -37,6 +38,7 @@ static const struct glass_compat tables[] = {
 		.co_extra = 184,
 		.ts_exc = 96, /* current_exception */
 		.ts_c_recursion = 36,
+		.ts_guard = 36,
 		.ascii_size = 40,
 	},
 	{
@@ -54,6 +56,7 @@ static const struct glass_compat tables[] = {
 		.co_extra = 192,
 		.ts_exc = 112,
 		.ts_c_recursion = 52,
+		.ts_guard = 52,
 		.ascii_size = 40,
 	},
 };

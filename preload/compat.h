@@ -50,6 +50,8 @@ struct glass_compat {
 	/* PyThreadState */
 	uint16_t ts_exc; /* 3.12+: current_exception; 3.11: curexc_type (curexc_value at +8) */
 	uint16_t ts_c_recursion; /* 3.12+: c_recursion_remaining; 0: none */
+	uint16_t ts_guard; /* the counter the evaluator checks on entry (recursion_remaining on
+			    * 3.11, c_recursion_remaining after) */
 	/* PyASCIIObject size: compact ASCII data follows it */
 	uint16_t ascii_size;
 };
@@ -143,6 +145,11 @@ static inline void glass_tstate_exc(PyThreadState *ts, PyObject **type, PyObject
 static inline int *glass_tstate_c_recursion(PyThreadState *ts)
 {
 	return glass_cx.ts_c_recursion ? &GLASS_AT(ts, glass_cx.ts_c_recursion, int) : NULL;
+}
+
+static inline int *glass_tstate_guard(PyThreadState *ts)
+{
+	return &GLASS_AT(ts, glass_cx.ts_guard, int);
 }
 
 /* Compact ASCII str data, or NULL when the str is not compact ASCII. */

@@ -175,10 +175,11 @@ static char *stack_low_of_thread(void)
 	size_t size;
 	char *low = (char *)1;
 	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-		if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > (256u << 10))
-			low = (char *)addr + (192u << 10); /* keep 192 KiB for C code below us */
-		else if (pthread_attr_getstack(&attr, &addr, &size) == 0)
-			low = (char *)addr + size; /* tiny stack: never give units back */
+		/* keep a quarter of the stack, at most 128 KiB, for C code below us */
+		if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+			size_t margin = size / 4 < (128u << 10) ? size / 4 : (128u << 10);
+			low = (char *)addr + margin;
+		}
 		pthread_attr_destroy(&attr);
 	}
 	return low;
@@ -190,8 +191,8 @@ static int thread_start(void)
 	int saved = errno;
 	if (T.s.base || T.s.proc)
 		glass_stream_forget(&T.s); /* state inherited through fork: the parent's mapping */
-	T.gen = G.fork_gen + 1;
-	T.dead = 1;
+	T.tried = G.epoch;
+	T.epoch = 0;
 	T.exc_seq = 0;
 	T.last_exc_type = T.last_exc_value = NULL;
 	if (glass_proc_start() != 0)
@@ -199,30 +200,28 @@ static int thread_start(void)
 	uint32_t tid = (uint32_t)syscall(SYS_gettid);
 	if (glass_stream_start(&T.s, &G.proc, tid, glass_ticks()) != 0)
 		goto out;
-	T.dead = 0;
+	T.epoch = G.epoch;
 	if (tid == G.pid)
 		glass_emit_thread_name(&T.s, glass_ticks(), "MainThread", 10);
 	pthread_setspecific(G.thread_key, &T);
 out:
 	errno = saved;
-	return T.dead ? -1 : 0;
+	return T.epoch == G.epoch ? 0 : -1;
 }
 
 void glass_thread_finish(struct glass_thread *t, uint32_t flags)
 {
-	if (t->gen != G.fork_gen + 1 || t->dead || !t->s.proc)
+	if (t->epoch != G.epoch || !t->s.proc)
 		return;
 	uint64_t now = glass_ticks();
 	uint8_t *at = glass_reserve(&t->s, GLASS_HOT_MAX, now);
 	if (at) {
 		struct glass_cursor c = {at + 1};
-		msgpack_packer pk;
-		msgpack_packer_init(&pk, &c, glass_cursor_write);
-		msgpack_pack_uint64(&pk, glass_dt(&t->s, now));
+		glass_mp_pack_uint64(&c, glass_dt(&t->s, now));
 		glass_publish(&t->s, at, GLASS_REC_THREAD_END, c.p);
 	}
 	glass_stream_seal(&t->s, flags);
-	t->dead = 1;
+	t->epoch = 0;
 }
 
 /* ---- first sight of a code object ------------------------------------------------------------ */
@@ -300,9 +299,7 @@ static void note_thread_name(glass_frame *f)
 	void *getattro = GLASS_AT(self->ob_type, 144, void *);
 	if (getattro != glass_py.Object_GenericGetAttr)
 		return;
-	if (T.gen != G.fork_gen + 1 && thread_start() != 0)
-		return;
-	if (T.dead)
+	if (T.epoch != G.epoch && (T.tried == G.epoch || thread_start() != 0))
 		return;
 	struct saved_exc se;
 	exc_save(&se);
@@ -351,33 +348,55 @@ static uint64_t exc_ref(PyThreadState *ts)
 
 /* ---- the evaluator ---------------------------------------------------------------------------- */
 
-/* With an evaluator installed CPython no longer inlines Python-to-Python calls, so each call
- * also spends C recursion budget (3.12+). Give those units back while the real C stack has
- * room, so programs recurse as deep as without glass; near the stack's end we stop, and
- * CPython's own guard raises RecursionError instead of the process crashing. */
+/* With an evaluator installed CPython no longer inlines Python-to-Python calls: each call also
+ * recurses in C. Two consequences, both handled here:
+ * - 3.12+ spend C recursion budget per call; giving those units back lets programs recurse as
+ *   deep as without glass.
+ * - every call now uses C stack, which plain CPython would not. Near the end of the thread's
+ *   stack we make CPython's own entry check fail (its counter set to 0 for that one call), so
+ *   the program gets the RecursionError it can handle instead of a crash. */
+static PyObject *__attribute__((noinline))
+call_real_near_stack_end(PyThreadState *ts, glass_frame *f, int throwflag)
+{
+	int *ctr = glass_tstate_guard(ts);
+	int saved = *ctr;
+	*ctr = 0;
+	PyObject *r = G.real_eval(ts, f, throwflag);
+	*ctr = saved;
+	return r;
+}
+
 static inline PyObject *call_real(PyThreadState *ts, glass_frame *f, int throwflag)
 {
+	if (GLASS_UNLIKELY(!T.stack_low))
+		T.stack_low = stack_low_of_thread();
+	if (GLASS_UNLIKELY((char *)__builtin_frame_address(0) < T.stack_low))
+		return call_real_near_stack_end(ts, f, throwflag);
 	if (G.rec_units) {
-		if (GLASS_UNLIKELY(!T.stack_low))
-			T.stack_low = stack_low_of_thread();
-		if ((char *)__builtin_frame_address(0) > T.stack_low) {
-			int *rem = glass_tstate_c_recursion(ts);
-			*rem += G.rec_units;
-			PyObject *r = G.real_eval(ts, f, throwflag);
-			*rem -= G.rec_units;
-			return r;
-		}
+		int *rem = glass_tstate_c_recursion(ts);
+		*rem += G.rec_units;
+		PyObject *r = G.real_eval(ts, f, throwflag);
+		*rem -= G.rec_units;
+		return r;
 	}
 	return G.real_eval(ts, f, throwflag);
 }
 
+static void __attribute__((noinline)) emit_raise(PyThreadState *ts)
+{
+	glass_emit_raise(&T.s, glass_ticks(), exc_ref(ts));
+}
+
+/* Traced frames other than the plain call of the fast path: generators and coroutines, and the
+ * first traced frame of a thread. */
 static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, uintptr_t x)
 {
-	if (GLASS_UNLIKELY(T.gen != G.fork_gen + 1) && thread_start() != 0)
-		return call_real(ts, f, throwflag);
-	if (GLASS_UNLIKELY(T.dead || (G.max_depth && T.s.depth >= G.max_depth)))
+	if (GLASS_UNLIKELY(T.epoch != G.epoch) &&
+	    (T.tried == G.epoch || G.state != GLASS_ACTIVE || thread_start() != 0))
 		return call_real(ts, f, throwflag);
 	struct glass_stream_writer *s = &T.s;
+	if (GLASS_UNLIKELY(s->depth >= G.depth_limit))
+		return call_real(ts, f, throwflag);
 	uint32_t id = (uint32_t)(x >> GLASS_X_ID_SHIFT);
 	PyObject *r;
 
@@ -387,7 +406,7 @@ static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, u
 		if (GLASS_LIKELY(r != NULL))
 			glass_emit_return(s, glass_ticks());
 		else
-			glass_emit_raise(s, glass_ticks(), exc_ref(ts));
+			emit_raise(ts);
 		return r;
 	}
 	if (glass_frame_owner(f) != GLASS_FRAME_OWNED_BY_GENERATOR) {
@@ -402,7 +421,7 @@ static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, u
 	glass_emit_gen_resume(s, glass_ticks(), id, gen);
 	r = call_real(ts, f, throwflag);
 	if (r == NULL)
-		glass_emit_raise(s, glass_ticks(), exc_ref(ts));
+		emit_raise(ts);
 	else if (glass_gen_state_suspended(*state))
 		glass_emit_gen_yield(s, glass_ticks());
 	else
@@ -440,7 +459,16 @@ PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag)
 	uintptr_t x = glass_code_extra(code, G.extra_idx);
 	if (GLASS_LIKELY(x == GLASS_X_SKIP))
 		return call_real(ts, f, throwflag);
-	if (GLASS_LIKELY((x & GLASS_X_TRACED) && !T.guard))
-		return eval_traced(ts, f, throwflag, x);
+	/* a plain traced call on a ready thread: the one path that must be fast */
+	if (GLASS_LIKELY((x & (GLASS_X_TRACED | GLASS_X_GEN)) == GLASS_X_TRACED &&
+			 T.epoch == G.epoch && !T.guard && T.s.depth < G.depth_limit)) {
+		glass_emit_call(&T.s, glass_ticks(), (uint32_t)(x >> GLASS_X_ID_SHIFT));
+		PyObject *r = call_real(ts, f, throwflag);
+		if (GLASS_LIKELY(r != NULL))
+			glass_emit_return(&T.s, glass_ticks());
+		else
+			emit_raise(ts);
+		return r;
+	}
 	return eval_slow(ts, f, throwflag, code, x);
 }

@@ -50,12 +50,10 @@ void glass_switch_off(const char *why)
 {
 	if (why)
 		glass_log(1, "%s; tracing disabled", why);
-	if (G.state == GLASS_ACTIVE) {
-		G.state = GLASS_OFF;
-		/* The evaluator stays installed (frames on the C stack still return through it)
-		 * but from now on it only forwards. */
-	}
+	/* The evaluator stays installed (frames on the C stack still return through it) but
+	 * from now on it only forwards: no thread's epoch matches any more. */
 	G.state = GLASS_OFF;
+	__atomic_add_fetch(&G.epoch, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- clock ----------------------------------------------------------------------------------- */
@@ -152,8 +150,7 @@ static void atfork_child(void)
 		snprintf(G.parent_key, sizeof(G.parent_key), "%s", G.proc.key);
 	glass_proc_writer_forget(&G.proc);
 	glass_stream_forget(&T.s);
-	T.dead = 0;
-	G.fork_gen++;
+	G.epoch++;
 	G.pid = (uint32_t)syscall(SYS_getpid);
 	G.proc_ready = 0;
 	G.proc_failed = 0;
@@ -265,7 +262,9 @@ static int load_policy(const char *script_dir, const char *cwd)
 		snprintf(G.policy_mode, sizeof(G.policy_mode), "default");
 	}
 	snprintf(G.policy_desc, sizeof(G.policy_desc), "%s", glass_policy_summary(G.policy));
-	G.max_depth = glass_policy_trace_depth(G.policy);
+	G.depth_limit = glass_policy_trace_depth(G.policy);
+	if (!G.depth_limit)
+		G.depth_limit = UINT32_MAX;
 	return 0;
 }
 
@@ -338,6 +337,8 @@ static void install(const char *event, PyObject *args)
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = 0;
 	script_dir_of(event, args, script_dir, sizeof(script_dir));
+	snprintf(G.script_dir, sizeof(G.script_dir), "%s", script_dir);
+	G.await_run = strncmp(event, "cpython.run_", 12) != 0;
 	if (load_policy(script_dir, cwd) != 0)
 		return;
 	intptr_t idx = glass_py.RequestCodeExtraIndex(NULL);
@@ -361,21 +362,55 @@ static void install(const char *event, PyObject *args)
 		return;
 	on_exit(on_exit_handler, NULL);
 	pthread_atfork(NULL, NULL, atfork_child);
+	G.epoch = 1;
 	G.state = GLASS_ACTIVE;
 	glass_py.SetEvalFrameFunc(interp, glass_eval);
+	if (G.await_run)
+		glass_log(2, "installed at audit event %s, before the main program", event);
 	glass_log(2, "tracing with policy: %s", G.policy_desc);
 }
 
 /* Called for every audited event for the rest of the process: one flag test once installed. */
+/* The interpreter can be ready before the main program is known: site imports raise audit
+ * events first. The cpython.run_* event that follows names the main script, whose directory
+ * then joins the default policy's roots (or holds the policy file). Code objects decided before
+ * that (site, sitecustomize) keep their decision. Embedders never raise run_*. */
+static void refine_for_main(const char *event, PyObject *args)
+{
+	G.await_run = 0;
+	char cwd[PATH_MAX] = "", script_dir[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = 0;
+	script_dir_of(event, args, script_dir, sizeof(script_dir));
+	if (!script_dir[0] || strcmp(script_dir, G.script_dir) == 0 ||
+	    strcmp(G.policy_mode, "file") == 0)
+		return;
+	char path[PATH_MAX];
+	if (getenv("GLASS_POLICY") || glass_policy_find(cwd, path, sizeof(path)))
+		return;
+	struct glass_policy *old = G.policy;
+	snprintf(G.script_dir, sizeof(G.script_dir), "%s", script_dir);
+	if (load_policy(script_dir, cwd) != 0) {
+		G.policy = old;
+		glass_switch_off(NULL);
+		return;
+	}
+	glass_policy_free(old);
+}
+
 static int (*py_is_initialized)(void);
 
 static int audit_hook(const char *event, PyObject *args, void *data)
 {
-	if (GLASS_LIKELY(G.state != GLASS_WAITING))
+	if (GLASS_LIKELY(G.state != GLASS_WAITING && !G.await_run))
 		return 0;
 	int saved = errno;
-	if (py_is_initialized && py_is_initialized())
-		install(event, args);
+	if (G.state == GLASS_WAITING) {
+		if (py_is_initialized && py_is_initialized())
+			install(event, args);
+	} else if (strncmp(event, "cpython.run_", 12) == 0 && G.state == GLASS_ACTIVE) {
+		refine_for_main(event, args);
+	}
 	errno = saved;
 	return 0;
 }

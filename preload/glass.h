@@ -35,9 +35,10 @@ struct glass_global {
 	uint32_t pid;
 	uint32_t chunk_size;
 	int extra_idx;
-	unsigned max_depth; /* 0: unlimited */
+	unsigned depth_limit; /* trace_depth, or UINT32_MAX for unlimited */
 	int rec_units; /* C recursion units given back per call (3.12+) */
-	uint64_t fork_gen; /* bumped in a forked child: every thread state is stale */
+	uint32_t epoch; /* a thread records while T.epoch == G.epoch; bumped by fork and
+			 * switch-off, so one compare covers "ready, not forked, not off" */
 	glass_eval_fn real_eval;
 	struct glass_policy *policy;
 	PyObject *name_str; /* interned "__name__" */
@@ -52,6 +53,8 @@ struct glass_global {
 	char policy_desc[1024];
 	char policy_mode[16];
 	char policy_path[PATH_MAX];
+	char script_dir[PATH_MAX];
+	int await_run; /* installed before cpython.run_*: the main script is not known yet */
 	uint64_t start_ticks, start_mono, start_real;
 	uint64_t compress_budget_ns;
 	pthread_key_t thread_key;
@@ -61,9 +64,9 @@ struct glass_global {
 /* Per-thread state (initial-exec TLS). */
 struct glass_thread {
 	struct glass_stream_writer s;
-	uint64_t gen; /* == G.fork_gen + 1 when ready */
+	uint32_t epoch; /* == G.epoch when this thread's stream is ready */
+	uint32_t tried; /* epoch of the last start attempt (a failed one is not retried) */
 	int guard; /* inside our own slow path: frames run untraced */
-	int dead; /* stream could not be started */
 	uint64_t exc_seq;
 	PyObject *last_exc_type;
 	PyObject *last_exc_value;

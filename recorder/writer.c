@@ -59,6 +59,26 @@ void glass_pack_str(msgpack_packer *pk, const char *s, size_t len, size_t max)
 	msgpack_pack_str_body(pk, s, len);
 }
 
+/* The same for the cursor instance (stream records with strings). */
+void glass_cursor_str(struct glass_cursor *c, const char *s, size_t len, size_t max)
+{
+	if (!s) {
+		glass_mp_pack_nil(c);
+		return;
+	}
+	if (len > max) {
+		size_t cut = max - 3;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+			cut--;
+		glass_mp_pack_str(c, cut + 3);
+		glass_mp_pack_str_body(c, s, cut);
+		glass_mp_pack_str_body(c, "...", 3);
+		return;
+	}
+	glass_mp_pack_str(c, len);
+	glass_mp_pack_str_body(c, s, len);
+}
+
 void glass_pack_cstr(msgpack_packer *pk, const char *s)
 {
 	glass_pack_str(pk, s, s ? strlen(s) : 0, GLASS_MAX_NAME * 8);
@@ -260,10 +280,8 @@ static void put_chunk_start(struct glass_stream_writer *s)
 {
 	uint8_t *at = s->cur;
 	struct glass_cursor c = {at + 1};
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &c, glass_cursor_write);
-	msgpack_pack_uint64(&pk, 0);
-	msgpack_pack_uint64(&pk, s->depth);
+	glass_mp_pack_uint64(&c, 0);
+	glass_mp_pack_uint64(&c, s->depth);
 	glass_publish(s, at, GLASS_REC_CHUNK_START, c.p);
 }
 
@@ -338,12 +356,10 @@ static void put_lost(struct glass_stream_writer *s, uint64_t now)
 {
 	uint8_t *at = s->cur;
 	struct glass_cursor c = {at + 1};
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &c, glass_cursor_write);
-	msgpack_pack_uint64(&pk, glass_dt(s, now));
-	msgpack_pack_uint64(&pk, s->lost);
-	msgpack_pack_uint64(&pk, s->lost_depth_min);
-	msgpack_pack_uint64(&pk, s->depth);
+	glass_mp_pack_uint64(&c, glass_dt(s, now));
+	glass_mp_pack_uint64(&c, s->lost);
+	glass_mp_pack_uint64(&c, s->lost_depth_min);
+	glass_mp_pack_uint64(&c, s->depth);
 	glass_publish(s, at, GLASS_REC_LOST, c.p);
 	s->lost = 0;
 }
@@ -390,11 +406,9 @@ int glass_stream_start(struct glass_stream_writer *s, struct glass_proc_writer *
 	if (!at)
 		return -1;
 	struct glass_cursor c = {at + 1};
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &c, glass_cursor_write);
-	msgpack_pack_uint64(&pk, glass_dt(s, now));
-	msgpack_pack_uint64(&pk, tid);
-	msgpack_pack_uint64(&pk, s->tidx);
+	glass_mp_pack_uint64(&c, glass_dt(s, now));
+	glass_mp_pack_uint64(&c, tid);
+	glass_mp_pack_uint64(&c, s->tidx);
 	glass_publish(s, at, GLASS_REC_THREAD_START, c.p);
 	return 0;
 }
@@ -408,13 +422,11 @@ static void emit_strings(struct glass_stream_writer *s, uint64_t now, uint8_t ta
 	if (!at)
 		return;
 	struct glass_cursor c = {at + 1};
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &c, glass_cursor_write);
 	if (with_num)
-		msgpack_pack_uint64(&pk, num);
-	glass_pack_str(&pk, a, alen, GLASS_MAX_NAME);
+		glass_mp_pack_uint64(&c, num);
+	glass_cursor_str(&c, a, alen, GLASS_MAX_NAME);
 	if (nstr > 1)
-		glass_pack_str(&pk, b, blen, GLASS_MAX_MESSAGE);
+		glass_cursor_str(&c, b, blen, GLASS_MAX_MESSAGE);
 	glass_publish(s, at, tag, c.p);
 }
 

@@ -14,6 +14,7 @@
 #include <msgpack.h>
 
 #include "format.h"
+#include "mp-cursor.h"
 
 #define GLASS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GLASS_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -75,22 +76,10 @@ uint8_t *glass_stream_reserve_slow(struct glass_stream_writer *s, size_t n, uint
 
 /* ---- hot path: inline encoders ------------------------------------------------------- */
 
-struct glass_cursor {
-	uint8_t *p;
-};
-
-static inline int glass_cursor_write(void *data, const char *buf, size_t len)
-{
-	struct glass_cursor *c = (struct glass_cursor *)data;
-	memcpy(c->p, buf, len);
-	c->p += len;
-	return 0;
-}
-
 /* Room for any hot record: tag + three uint64. */
 #define GLASS_HOT_MAX 32
 
-static inline uint8_t *glass_reserve(struct glass_stream_writer *s, size_t n, uint64_t now)
+static inline __attribute__((always_inline)) uint8_t *glass_reserve(struct glass_stream_writer *s, size_t n, uint64_t now)
 {
 	if (GLASS_LIKELY(s->cur + n <= s->end))
 		return s->cur;
@@ -99,14 +88,14 @@ static inline uint8_t *glass_reserve(struct glass_stream_writer *s, size_t n, ui
 
 /* Publishes a record whose fields were packed after the tag slot: the tag byte goes last, so a
  * reader (or a crash) never sees a half-written record. */
-static inline void glass_publish(struct glass_stream_writer *s, uint8_t *at, uint8_t tag,
+static inline __attribute__((always_inline)) void glass_publish(struct glass_stream_writer *s, uint8_t *at, uint8_t tag,
 				 uint8_t *end)
 {
 	__atomic_store_n(at, tag, __ATOMIC_RELEASE);
 	s->cur = end;
 }
 
-static inline uint64_t glass_dt(struct glass_stream_writer *s, uint64_t now)
+static inline __attribute__((always_inline)) uint64_t glass_dt(struct glass_stream_writer *s, uint64_t now)
 {
 	uint64_t dt = now >= s->prev ? now - s->prev : 0;
 	s->prev = now >= s->prev ? now : s->prev;
@@ -116,7 +105,7 @@ static inline uint64_t glass_dt(struct glass_stream_writer *s, uint64_t now)
 /* Writes a hot record of one to three unsigned fields, dt first, and moves the traced depth by
  * delta. A dropped record still moves the depth, and the lowest depth seen while dropping is
  * kept for the LOST record that tells the reader how to resynchronise. */
-static inline void glass_emit3(struct glass_stream_writer *s, uint8_t tag, uint64_t now, int nf,
+static inline __attribute__((always_inline)) void glass_emit3(struct glass_stream_writer *s, uint8_t tag, uint64_t now, int nf,
 			       uint64_t a, uint64_t b, int delta)
 {
 	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
@@ -127,50 +116,48 @@ static inline void glass_emit3(struct glass_stream_writer *s, uint8_t tag, uint6
 		return;
 	}
 	struct glass_cursor c = {at + 1};
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &c, glass_cursor_write);
-	msgpack_pack_uint64(&pk, glass_dt(s, now));
+	glass_mp_pack_uint64(&c, glass_dt(s, now));
 	if (nf > 1)
-		msgpack_pack_uint64(&pk, a);
+		glass_mp_pack_uint64(&c, a);
 	if (nf > 2)
-		msgpack_pack_uint64(&pk, b);
+		glass_mp_pack_uint64(&c, b);
 	glass_publish(s, at, tag, c.p);
 	s->depth += (uint32_t)delta;
 }
 
-static inline void glass_emit_call(struct glass_stream_writer *s, uint64_t now, uint32_t code)
+static inline __attribute__((always_inline)) void glass_emit_call(struct glass_stream_writer *s, uint64_t now, uint32_t code)
 {
 	glass_emit3(s, GLASS_REC_CALL, now, 2, code, 0, +1);
 }
 
-static inline void glass_emit_return(struct glass_stream_writer *s, uint64_t now)
+static inline __attribute__((always_inline)) void glass_emit_return(struct glass_stream_writer *s, uint64_t now)
 {
 	glass_emit3(s, GLASS_REC_RETURN, now, 1, 0, 0, -1);
 }
 
-static inline void glass_emit_raise(struct glass_stream_writer *s, uint64_t now, uint64_t exc)
+static inline __attribute__((always_inline)) void glass_emit_raise(struct glass_stream_writer *s, uint64_t now, uint64_t exc)
 {
 	glass_emit3(s, GLASS_REC_RAISE, now, 2, exc, 0, -1);
 }
 
-static inline void glass_emit_gen_create(struct glass_stream_writer *s, uint64_t now,
+static inline __attribute__((always_inline)) void glass_emit_gen_create(struct glass_stream_writer *s, uint64_t now,
 					 uint32_t code, uint64_t gen)
 {
 	glass_emit3(s, GLASS_REC_GEN_CREATE, now, 3, code, gen, 0);
 }
 
-static inline void glass_emit_gen_resume(struct glass_stream_writer *s, uint64_t now,
+static inline __attribute__((always_inline)) void glass_emit_gen_resume(struct glass_stream_writer *s, uint64_t now,
 					 uint32_t code, uint64_t gen)
 {
 	glass_emit3(s, GLASS_REC_GEN_RESUME, now, 3, code, gen, +1);
 }
 
-static inline void glass_emit_gen_yield(struct glass_stream_writer *s, uint64_t now)
+static inline __attribute__((always_inline)) void glass_emit_gen_yield(struct glass_stream_writer *s, uint64_t now)
 {
 	glass_emit3(s, GLASS_REC_GEN_YIELD, now, 1, 0, 0, -1);
 }
 
-static inline void glass_emit_gen_return(struct glass_stream_writer *s, uint64_t now)
+static inline __attribute__((always_inline)) void glass_emit_gen_return(struct glass_stream_writer *s, uint64_t now)
 {
 	glass_emit3(s, GLASS_REC_GEN_RETURN, now, 1, 0, 0, -1);
 }
@@ -192,5 +179,6 @@ struct glass_membuf {
 int glass_membuf_write(void *data, const char *buf, size_t len);
 void glass_pack_str(msgpack_packer *pk, const char *s, size_t len, size_t max);
 void glass_pack_cstr(msgpack_packer *pk, const char *s);
+void glass_cursor_str(struct glass_cursor *c, const char *s, size_t len, size_t max);
 
 #endif
