@@ -159,6 +159,8 @@ int glass_proc_start(void)
 	}
 	glass_write_meta_process();
 	G.proc_ready = 1;
+	if (G.origin[0] == 's')
+		glass_compressor_spawn(); /* this process created the session */
 	errno = saved;
 	return 0;
 fail:

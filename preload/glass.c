@@ -105,7 +105,8 @@ static void on_exit_handler(int status, void *arg)
 	glass_proc_writer_calibrate(&G.proc, ticks, mono);
 	write_end("exit", status);
 	glass_proc_writer_end(&G.proc, GLASS_PROC_EXITED, status, ticks, mono);
-	glass_proc_writer_compress(&G.proc, G.compress_budget_ns);
+	if (!glass_compressor_alive())
+		glass_proc_writer_compress(&G.proc, G.compress_budget_ns);
 	glass_session_detach();
 out:
 	errno = saved;

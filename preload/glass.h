@@ -100,6 +100,8 @@ void glass_switch_off(const char *why);
 int glass_session_attach(void);
 void glass_session_detach(void);
 void glass_session_register(void);
+void glass_compressor_spawn(void);
+int glass_compressor_alive(void);
 /* eval.c */
 PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag);
 int glass_proc_start(void);

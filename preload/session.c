@@ -11,6 +11,10 @@
 #include "glass.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +22,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #define GLASS_ANCESTOR_LEVELS 16
 
@@ -279,4 +285,72 @@ void glass_session_detach(void)
 		unlink(G.registry_link);
 		G.registry_link[0] = 0;
 	}
+}
+
+/* ---- the session's compressor ------------------------------------------------------------- */
+
+/* glass-compress lives next to libglass.so (installed) or in the build tree's recorder/. */
+static int compressor_path(char *out, size_t len)
+{
+	Dl_info info;
+	if (!dladdr((void *)glass_session_attach, &info) || !info.dli_fname)
+		return -1;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", info.dli_fname);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	const char *cands[] = {"/glass-compress", "/../recorder/glass-compress"};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(out, len, "%s%s", dir, cands[i]);
+		if (access(out, X_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Starts the detached compressor for a new session. posix_spawn (no fork handlers, safe in a
+ * threaded host); the spawned process forks the worker and exits at once, and is reaped here
+ * before the host can see it. */
+void glass_compressor_spawn(void)
+{
+	const char *v = getenv("GLASS_COMPRESSOR");
+	if (v && !strcmp(v, "0"))
+		return;
+	char path[PATH_MAX];
+	if (compressor_path(path, sizeof(path)) != 0) {
+		glass_log(2, "glass-compress not found next to libglass.so; compressing at exit");
+		return;
+	}
+	/* its environment without LD_PRELOAD: it is not a process to trace */
+	static char *envp[256];
+	size_t n = 0;
+	for (char **e = environ; *e && n < 255; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11) != 0)
+			envp[n++] = *e;
+	envp[n] = NULL;
+	char *argv[] = {path, "--detach", G.session_dir, NULL};
+	pid_t pid;
+	if (posix_spawn(&pid, path, NULL, NULL, argv, envp) != 0)
+		return;
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
+int glass_compressor_alive(void)
+{
+	char path[PATH_MAX + 32], buf[32] = "";
+	snprintf(path, sizeof(path), "%s/compressor.pid", G.session_dir);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = 0;
+	int pid = atoi(buf);
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }

@@ -191,7 +191,7 @@ void glass_proc_writer_forget(struct glass_proc_writer *w)
 	w->meta_fd = -1;
 }
 
-static int compress_one(const char *dir, const char *name)
+int glass_chunk_compress(const char *dir, const char *name, int whole)
 {
 	char raw[4400], tmp[4400], zst[4400];
 	snprintf(raw, sizeof(raw), "%s/%s", dir, name);
@@ -205,8 +205,22 @@ static int compress_one(const char *dir, const char *name)
 	if (fd < 0)
 		return 0;
 	struct glass_chunk_header h;
-	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h.magic, "GLCK", 4) ||
-	    !(h.flags & GLASS_CHUNK_SEALED) || h.used < sizeof(h) || h.used > h.capacity) {
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h.magic, "GLCK", 4)) {
+		close(fd);
+		return 0;
+	}
+	if (!(h.flags & GLASS_CHUNK_SEALED)) {
+		struct stat st;
+		/* a chunk its writer will never seal (crash, kill, a thread still running at exit):
+		 * all of it, the zero tail compresses to nothing and ends the reader's decoding */
+		if (!whole || fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(h) ||
+		    st.st_size > (off_t)h.capacity) {
+			close(fd);
+			return 0;
+		}
+		h.used = (uint32_t)st.st_size;
+	}
+	if (h.used < sizeof(h) || h.used > h.capacity) {
 		close(fd);
 		return 0;
 	}
@@ -261,7 +275,7 @@ size_t glass_proc_writer_compress(struct glass_proc_writer *w, uint64_t budget_n
 			continue;
 		if (mono_ns() - start > budget_ns)
 			break;
-		done += (size_t)compress_one(w->dir, e->d_name);
+		done += (size_t)glass_chunk_compress(w->dir, e->d_name, 0);
 	}
 	closedir(d);
 	return done;

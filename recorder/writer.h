@@ -60,6 +60,9 @@ void glass_proc_writer_end(struct glass_proc_writer *w, uint32_t state, int32_t 
 			   uint64_t ticks, uint64_t mono_ns);
 /* Compresses sealed raw chunks of this process to .zst until budget_ns has passed. */
 size_t glass_proc_writer_compress(struct glass_proc_writer *w, uint64_t budget_ns);
+/* Compresses dir/name (a t*.raw chunk) into t*.zst and removes the raw file: sealed chunks, and
+ * with whole=1 also unsealed ones whose writer is gone. Returns 1 when done. */
+int glass_chunk_compress(const char *dir, const char *name, int whole);
 /* Unmaps without writing (a forked child must not touch its parent's files). */
 void glass_proc_writer_forget(struct glass_proc_writer *w);
 
