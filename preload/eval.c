@@ -101,7 +101,7 @@ void glass_write_meta_process(void)
 	const char *ver = glass_py.GetVersion();
 	size_t vl = strcspn(ver, " ");
 
-	msgpack_pack_fix_uint8(&pk, GLASS_REC_PROCESS);
+	msgpack_pack_uint8(&pk, GLASS_REC_PROCESS);
 	msgpack_pack_uint64(&pk, G.pid);
 	msgpack_pack_uint64(&pk, (uint64_t)getppid());
 	msgpack_pack_uint64(&pk, G.start_real);
@@ -128,7 +128,7 @@ void glass_write_meta_process(void)
 		glass_proc_writer_append(&G.proc, mb.data, mb.len);
 
 	mb.len = 0;
-	msgpack_pack_fix_uint8(&pk, GLASS_REC_POLICY);
+	msgpack_pack_uint8(&pk, GLASS_REC_POLICY);
 	glass_pack_cstr(&pk, G.policy_mode);
 	glass_pack_cstr(&pk, G.policy_path);
 	glass_pack_cstr(&pk, G.policy_desc);
@@ -236,7 +236,7 @@ static void write_code_def(uint32_t id, PyObject *code, const char *module, size
 	struct glass_membuf mb = {buf, 0, sizeof(buf), 0};
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &mb, glass_membuf_write);
-	msgpack_pack_fix_uint8(&pk, GLASS_REC_CODE);
+	msgpack_pack_uint8(&pk, GLASS_REC_CODE);
 	msgpack_pack_uint64(&pk, id);
 	glass_pack_str(&pk, qual, ql, GLASS_MAX_NAME);
 	glass_pack_str(&pk, module, ml, GLASS_MAX_NAME);

@@ -82,7 +82,7 @@ static void write_end(const char *how, int status)
 	struct glass_membuf mb = {buf, 0, sizeof(buf), 0};
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &mb, glass_membuf_write);
-	msgpack_pack_fix_uint8(&pk, GLASS_REC_END);
+	msgpack_pack_uint8(&pk, GLASS_REC_END);
 	msgpack_pack_uint64(&pk, glass_ticks());
 	msgpack_pack_int64(&pk, status);
 	glass_pack_cstr(&pk, how);
