@@ -72,6 +72,16 @@ extern struct glass_compat glass_cx;
 #define GLASS_STR_LENGTH_OFF 16
 #define GLASS_STR_STATE_OFF 32
 
+/* PyTypeObject slots and PyMethodDef, stable in 3.11-3.13 */
+#define GLASS_TP_METHODS_OFF 232
+#define GLASS_TP_FINALIZE_OFF 392
+struct glass_methoddef {
+	const char *ml_name;
+	void *ml_meth;
+	int ml_flags;
+	const char *ml_doc;
+};
+
 /* Picks the table for a runtime version (PY_VERSION_HEX); 0 if supported. */
 int glass_compat_init(unsigned long version_hex);
 

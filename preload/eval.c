@@ -7,6 +7,7 @@
  */
 #include "glass.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -473,4 +474,75 @@ PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag)
 		return r;
 	}
 	return eval_slow(ts, f, throwflag, code, x);
+}
+
+/* ---- generators closed without running (3.13) ------------------------------------------------
+ *
+ * CPython 3.13 closes a generator suspended at a plain yield (no try block around it) by marking
+ * it completed, without evaluating its frame again: the evaluator never sees the end. Wrapping
+ * the close method and tp_finalize of generators and coroutines lets us record that end. When
+ * close does run the frame, the span was already closed through the evaluator and the reader
+ * ignores the GEN_CLOSE. */
+
+typedef PyObject *(*glass_close_fn)(PyObject *, PyObject *);
+typedef void (*glass_finalize_fn)(PyObject *);
+
+static glass_close_fn real_close[2];
+static glass_finalize_fn real_finalize[2];
+
+static void note_silent_close(PyObject *gen, int8_t before)
+{
+	int8_t *state = (int8_t *)gen + glass_cx.gen_iframe + GLASS_GEN_STATE_FROM_IFRAME;
+	if (!glass_gen_state_suspended(before) || glass_gen_state_suspended(*state))
+		return;
+	glass_frame *f = (glass_frame *)((char *)gen + glass_cx.gen_iframe);
+	uintptr_t x = glass_code_extra(glass_frame_code(f), G.extra_idx);
+	if (!(x & GLASS_X_TRACED) || T.epoch != G.epoch || T.guard)
+		return;
+	glass_emit_gen_close(&T.s, glass_ticks(), (uintptr_t)gen);
+}
+
+#define GLASS_CLOSE_WRAPPER(i)                                                                  \
+	static PyObject *close_wrapper_##i(PyObject *gen, PyObject *arg)                        \
+	{                                                                                       \
+		int8_t before = *((int8_t *)gen + glass_cx.gen_iframe +                         \
+				  GLASS_GEN_STATE_FROM_IFRAME);                                  \
+		PyObject *r = real_close[i](gen, arg);                                           \
+		note_silent_close(gen, before);                                                 \
+		return r;                                                                       \
+	}                                                                                       \
+	static void finalize_wrapper_##i(PyObject *gen)                                          \
+	{                                                                                       \
+		int8_t before = *((int8_t *)gen + glass_cx.gen_iframe +                         \
+				  GLASS_GEN_STATE_FROM_IFRAME);                                  \
+		real_finalize[i](gen);                                                          \
+		note_silent_close(gen, before);                                                 \
+	}
+GLASS_CLOSE_WRAPPER(0)
+GLASS_CLOSE_WRAPPER(1)
+
+void glass_watch_silent_close(void)
+{
+	if (glass_cx.minor < 13)
+		return;
+	const char *types[2] = {"PyGen_Type", "PyCoro_Type"};
+	glass_close_fn cw[2] = {close_wrapper_0, close_wrapper_1};
+	glass_finalize_fn fw[2] = {finalize_wrapper_0, finalize_wrapper_1};
+	for (int i = 0; i < 2; i++) {
+		char *type = dlsym(RTLD_DEFAULT, types[i]);
+		if (!type)
+			continue;
+		struct glass_methoddef *m = GLASS_AT(type, GLASS_TP_METHODS_OFF, void *);
+		for (; m && m->ml_name; m++) {
+			if (strcmp(m->ml_name, "close") == 0) {
+				real_close[i] = (glass_close_fn)m->ml_meth;
+				m->ml_meth = (void *)cw[i];
+			}
+		}
+		glass_finalize_fn *fin = &GLASS_AT(type, GLASS_TP_FINALIZE_OFF, glass_finalize_fn);
+		if (*fin) {
+			real_finalize[i] = *fin;
+			*fin = fw[i];
+		}
+	}
 }

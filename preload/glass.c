@@ -363,6 +363,7 @@ static void install(const char *event, PyObject *args)
 		return;
 	on_exit(on_exit_handler, NULL);
 	pthread_atfork(NULL, NULL, atfork_child);
+	glass_watch_silent_close();
 	G.epoch = 1;
 	G.state = GLASS_ACTIVE;
 	glass_py.SetEvalFrameFunc(interp, glass_eval);

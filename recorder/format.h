@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define GLASS_FORMAT_MAJOR 1
-#define GLASS_FORMAT_MINOR 0
+#define GLASS_FORMAT_MINOR 1
 
 #define GLASS_META_MAGIC "GLASSMT1"
 #define GLASS_CHUNK_MAGIC "GLCK"
@@ -147,7 +147,9 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(THREAD_START, 10, "uuu", "dt,tid,tidx")   /* first record of a thread */            \
 	X(THREAD_NAME, 11, "s", "name")                                                      \
 	X(THREAD_END, 12, "u", "dt")                                                         \
-	X(CHUNK_START, 13, "uu", "dt,depth")        /* first record of every chunk */
+	X(CHUNK_START, 13, "uu", "dt,depth")        /* first record of every chunk */       \
+	X(GEN_CLOSE, 14, "uu", "dt,gen")            /* closed or finalized while suspended, \
+						       without running again (3.13) */
 
 /* Meta records, appended to a process's meta file after its header. */
 #define GLASS_META_RECORDS(X)                                                                \

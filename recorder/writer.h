@@ -165,6 +165,11 @@ static inline __attribute__((always_inline)) void glass_emit_gen_return(struct g
 	glass_emit3(s, GLASS_REC_GEN_RETURN, now, 1, 0, 0, -1);
 }
 
+static inline void glass_emit_gen_close(struct glass_stream_writer *s, uint64_t now, uint64_t gen)
+{
+	glass_emit3(s, GLASS_REC_GEN_CLOSE, now, 2, gen, 0, 0);
+}
+
 /* Encodes a record with string fields into a stream (slow path: exceptions, thread names).
  * types/values follow format.h; strings longer than max_str are cut. */
 void glass_emit_exc(struct glass_stream_writer *s, uint64_t now, uint64_t exc, const char *type,
