@@ -137,6 +137,63 @@ void glass_write_meta_process(void)
 		glass_proc_writer_append(&G.proc, mb.data, mb.len);
 }
 
+/* A fork child keeps its parent's code ids: copy the CODE records the parent had written when it
+ * forked into the child's own meta file, so each process directory reads on its own. */
+static void inherit_code_defs(void)
+{
+	if (!G.parent_meta[0] || G.fork_meta_size <= GLASS_META_HEADER_SIZE ||
+	    G.fork_meta_size > (64u << 20))
+		return;
+	size_t len = (size_t)(G.fork_meta_size - GLASS_META_HEADER_SIZE);
+	int fd = open(G.parent_meta, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char *buf = malloc(len), *out = malloc(len);
+	size_t got = 0, outlen = 0;
+	while (buf && got < len) {
+		ssize_t r = pread(fd, buf + got, len - got, (off_t)(GLASS_META_HEADER_SIZE + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (!buf || !out || got != len)
+		goto out;
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	size_t off = 0;
+	while (off < len) {
+		size_t start = off;
+		if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+		    u.data.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			break;
+		uint64_t tag = u.data.via.u64;
+		int nfields = 0;
+#define GLASS_NFIELDS(name, t, types, fields)                                                   	if (tag == t)                                                                           		nfields = (int)sizeof(types) - 1;
+		GLASS_META_RECORDS(GLASS_NFIELDS)
+#undef GLASS_NFIELDS
+		if (!nfields)
+			break;
+		int ok = 1;
+		for (int i = 0; i < nfields && ok; i++)
+			ok = msgpack_unpack_next(&u, buf, len, &off) == MSGPACK_UNPACK_SUCCESS;
+		if (!ok)
+			break;
+		if (tag == GLASS_REC_CODE) {
+			memcpy(out + outlen, buf + start, off - start);
+			outlen += off - start;
+		}
+	}
+	msgpack_unpacked_destroy(&u);
+	if (outlen)
+		glass_proc_writer_append(&G.proc, out, outlen);
+out:
+	free(buf);
+	free(out);
+}
+
 /* Creates this process image's directory: at the first traced call, so a Python process that
  * runs nothing of the user's leaves no recording behind. */
 int glass_proc_start(void)
@@ -159,6 +216,8 @@ int glass_proc_start(void)
 		goto fail;
 	}
 	glass_write_meta_process();
+	if (forked)
+		inherit_code_defs();
 	G.proc_ready = 1;
 	if (G.origin[0] == 's')
 		glass_compressor_spawn(); /* this process created the session */
@@ -192,6 +251,9 @@ static char *stack_low_of_thread(void)
 static int thread_start(void)
 {
 	int saved = errno;
+	/* In a fork child this thread's traced frames are still open (they will return here):
+	 * keep their depth so the reader can pair the returns. A new thread starts at 0. */
+	uint32_t depth = T.s.proc ? T.s.depth : 0;
 	if (T.s.base || T.s.proc)
 		glass_stream_forget(&T.s); /* state inherited through fork: the parent's mapping */
 	T.tried = G.epoch;
@@ -201,7 +263,7 @@ static int thread_start(void)
 	if (glass_proc_start() != 0)
 		goto out;
 	uint32_t tid = (uint32_t)syscall(SYS_gettid);
-	if (glass_stream_start(&T.s, &G.proc, tid, glass_ticks()) != 0)
+	if (glass_stream_start(&T.s, &G.proc, tid, glass_ticks(), depth) != 0)
 		goto out;
 	T.epoch = G.epoch;
 	if (tid == G.pid)

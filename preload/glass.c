@@ -147,8 +147,14 @@ static void atfork_child(void)
 {
 	if (G.state != GLASS_ACTIVE)
 		return;
-	if (G.proc_ready)
+	G.fork_meta_size = 0;
+	if (G.proc_ready) {
 		snprintf(G.parent_key, sizeof(G.parent_key), "%s", G.proc.key);
+		snprintf(G.parent_meta, sizeof(G.parent_meta), "%s/meta", G.proc.dir);
+		/* the parent's code definitions up to here are the child's too */
+		off_t end = lseek(G.proc.meta_fd, 0, SEEK_END);
+		G.fork_meta_size = end > 0 ? (uint64_t)end : 0;
+	}
 	glass_proc_writer_forget(&G.proc);
 	glass_stream_forget(&T.s);
 	G.epoch++;

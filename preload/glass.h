@@ -47,6 +47,8 @@ struct glass_global {
 	int proc_failed;
 	char origin[8]; /* "start", "fork", "exec", "child" */
 	char parent_key[64];
+	char parent_meta[PATH_MAX + 16];
+	uint64_t fork_meta_size; /* the parent's meta file size at fork */
 	char out_dir[PATH_MAX];
 	char session_dir[PATH_MAX];
 	char registry_link[PATH_MAX];

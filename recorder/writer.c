@@ -363,7 +363,6 @@ void glass_stream_forget(struct glass_stream_writer *s)
 	if (s->base)
 		munmap(s->base, s->capacity);
 	stream_detach(s);
-	s->proc = NULL;
 }
 
 static void put_lost(struct glass_stream_writer *s, uint64_t now)
@@ -408,10 +407,11 @@ out:
 }
 
 int glass_stream_start(struct glass_stream_writer *s, struct glass_proc_writer *w, uint32_t tid,
-		       uint64_t now)
+		       uint64_t now, uint32_t depth)
 {
 	memset(s, 0, sizeof(*s));
 	stream_detach(s);
+	s->depth = depth;
 	s->proc = w;
 	s->tid = tid;
 	s->tidx = __atomic_add_fetch(&w->hdr->threads, 1, __ATOMIC_RELAXED);

@@ -66,9 +66,10 @@ int glass_chunk_compress(const char *dir, const char *name, int whole);
 /* Unmaps without writing (a forked child must not touch its parent's files). */
 void glass_proc_writer_forget(struct glass_proc_writer *w);
 
-/* Starts a thread's stream: assigns tidx, opens its first chunk, writes THREAD_START. */
+/* Starts a thread's stream: assigns tidx, opens its first chunk, writes THREAD_START. depth is
+ * the number of traced frames already open (a fork child returns into its parent's frames). */
 int glass_stream_start(struct glass_stream_writer *s, struct glass_proc_writer *w, uint32_t tid,
-		       uint64_t now);
+		       uint64_t now, uint32_t depth);
 /* Seals the current chunk (flags |= extra_flags); the stream then has no chunk. */
 void glass_stream_seal(struct glass_stream_writer *s, uint32_t extra_flags);
 /* Drops the mapping without touching it (forked child). */
