@@ -137,6 +137,18 @@ void glass_write_meta_process(void)
 		glass_proc_writer_append(&G.proc, mb.data, mb.len);
 }
 
+static void note_first_drop(struct glass_proc_writer *w, int err)
+{
+	if (err)
+		glass_log(1, "cannot write more of the recording in %s: %s; records are dropped "
+			     "and counted from now on",
+			  w->dir, strerror(err));
+	else
+		glass_log(1, "the recording of pid %u reached GLASS_MAX_MB; records are dropped and "
+			     "counted from now on",
+			  w->pid);
+}
+
 /* A fork child keeps its parent's code ids: copy the CODE records the parent had written when it
  * forked into the child's own meta file, so each process directory reads on its own. */
 static void inherit_code_defs(void)
@@ -215,6 +227,8 @@ int glass_proc_start(void)
 			  G.session_dir, strerror(errno));
 		goto fail;
 	}
+	G.proc.max_bytes = G.max_bytes;
+	G.proc.on_first_drop = note_first_drop;
 	glass_write_meta_process();
 	if (forked)
 		inherit_code_defs();

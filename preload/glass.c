@@ -462,6 +462,7 @@ __attribute__((constructor)) static void glass_init(void)
 	G.start_mono = glass_mono_ns();
 	G.start_real = realtime_ns();
 	G.chunk_size = env_u32("GLASS_CHUNK_KB", GLASS_DEFAULT_CHUNK_KB, 16, 1u << 20) << 10;
+	G.max_bytes = (uint64_t)env_u32("GLASS_MAX_MB", 0, 0, 1u << 30) << 20;
 	G.compress_budget_ns =
 		(uint64_t)env_u32("GLASS_COMPRESS_MS", GLASS_DEFAULT_COMPRESS_MS, 0, 3600000) *
 		1000000ull;

@@ -59,6 +59,7 @@ struct glass_global {
 	int await_run; /* installed before cpython.run_*: the main script is not known yet */
 	uint64_t start_ticks, start_mono, start_real;
 	uint64_t compress_budget_ns;
+	uint64_t max_bytes; /* GLASS_MAX_MB */
 	pthread_key_t thread_key;
 	struct glass_proc_writer proc;
 };

@@ -452,13 +452,17 @@ static int decode_fields(const struct tag_info *ti, const uint8_t **pp, const ui
 struct clock_map {
 	uint64_t anchor; /* ticks */
 	uint64_t base_ns; /* Unix ns at anchor */
-	uint64_t mult; /* ns per tick, 32.32 fixed point */
+	uint64_t mult; /* ns per tick, 12.52 fixed point (the fit refuses ratios >= 1000) */
 };
 
+#define CLOCK_FRAC 52
+
+/* Rounded to the nearest ns: a tick rate fit from (tsc, ns) samples maps them back exactly. */
 static inline uint64_t clock_conv(const struct clock_map *c, uint64_t ticks)
 {
 	int64_t d = (int64_t)(ticks - c->anchor);
-	__int128 off = ((__int128)d * (__int128)c->mult) >> 32;
+	__int128 off = ((__int128)d * (__int128)c->mult + ((__int128)1 << (CLOCK_FRAC - 1))) >>
+		       CLOCK_FRAC;
 	return c->base_ns + (uint64_t)(int64_t)off;
 }
 
@@ -725,13 +729,15 @@ static void read_chunk_header(struct glass_proc *p, struct thread_ref *t, struct
 			snprintf(why, sizeof(why), "cannot decompress its header");
 	}
 	if (ok < 0 && c->has_raw) {
+		if (c->has_zst)
+			warn(p->s, "%s t%u.%u.zst: %s; using the .raw file", p->key, t->tidx,
+			     c->seq, why);
 		chunk_path(p, t->tidx, c->seq, 0, path, sizeof(path));
 		snprintf(why, sizeof(why), "truncated header");
 		ok = raw_head(path, &h, sizeof(h));
 		if (ok == 0)
 			ok = chunk_header_check(&h, p, t->tidx, c->seq, why, sizeof(why));
-		if (ok == 0)
-			c->has_zst = 0; /* the .zst is unreadable: use the raw file */
+		c->has_zst = 0; /* the .zst is unreadable: use the raw file */
 	}
 	if (ok < 0) {
 		warn(p->s, "%s t%u.%u: %s; chunk skipped", p->key, t->tidx, c->seq, why);
@@ -758,7 +764,7 @@ static void clock_fit(struct glass_proc *p)
 	if (h->clock == GLASS_CLOCK_MONO) {
 		p->clock.anchor = h->start_mono_ns;
 		p->clock.base_ns = h->start_realtime_ns;
-		p->clock.mult = 1ull << 32;
+		p->clock.mult = 1ull << CLOCK_FRAC;
 		p->ns_per_tick = 1.0;
 		return;
 	}
@@ -806,7 +812,7 @@ static void clock_fit(struct glass_proc *p)
 	p->ns_per_tick = ratio;
 	p->clock.anchor = lo.tsc;
 	p->clock.base_ns = (uint64_t)((int64_t)lo.mono + rt_minus_mono);
-	p->clock.mult = (uint64_t)(ratio * 4294967296.0 + 0.5);
+	p->clock.mult = (uint64_t)(ratio * (double)(1ull << CLOCK_FRAC) + 0.5);
 }
 
 uint64_t glass_proc_ticks_to_unix_ns(const struct glass_proc *p, uint64_t ticks)

@@ -299,11 +299,26 @@ static void put_chunk_start(struct glass_stream_writer *s)
 	glass_publish(s, at, GLASS_REC_CHUNK_START, c.p);
 }
 
+static void note_first_drop(struct glass_proc_writer *w, int err)
+{
+	int expected = 0;
+	if (w->on_first_drop &&
+	    __atomic_compare_exchange_n(&w->drop_noted, &expected, 1, 0, __ATOMIC_RELAXED,
+					__ATOMIC_RELAXED))
+		w->on_first_drop(w, err);
+}
+
 static int chunk_open(struct glass_stream_writer *s, uint64_t now)
 {
 	struct glass_proc_writer *w = s->proc;
 	if (!w || w->failed)
 		return -1;
+	if (w->max_bytes &&
+	    __atomic_add_fetch(&w->chunk_bytes, w->chunk_size, __ATOMIC_RELAXED) > w->max_bytes) {
+		__atomic_sub_fetch(&w->chunk_bytes, w->chunk_size, __ATOMIC_RELAXED);
+		note_first_drop(w, 0);
+		return -1; /* over the cap: the records are dropped and counted by the caller */
+	}
 	char path[4200];
 	uint32_t seq = s->seq + 1;
 	snprintf(path, sizeof(path), "%s/t%u.%u.raw", w->dir, s->tidx, seq);
@@ -315,6 +330,7 @@ static int chunk_open(struct glass_stream_writer *s, uint64_t now)
 	if (err) {
 		close(fd);
 		unlink(path);
+		errno = err;
 		goto fail;
 	}
 	void *p = mmap(NULL, w->chunk_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -344,6 +360,7 @@ static int chunk_open(struct glass_stream_writer *s, uint64_t now)
 	return 0;
 fail:
 	__atomic_add_fetch(&w->hdr->lost_chunks, 1, __ATOMIC_RELAXED);
+	note_first_drop(w, errno ? errno : ENOSPC);
 	return -1;
 }
 

@@ -27,6 +27,12 @@ struct glass_proc_writer {
 	struct glass_meta_header *hdr; /* mapped shared: counters survive SIGKILL */
 	uint32_t chunk_size;
 	uint32_t pid;
+	uint64_t max_bytes; /* cap on this process's chunk files (0: none); beyond it records are
+			     * dropped and counted, as on a full disk */
+	uint64_t chunk_bytes; /* chunk bytes handed out so far, atomic */
+	int drop_noted; /* on_first_drop was called */
+	/* called once, on the first record dropped in this process (err: errno, or 0 for the cap) */
+	void (*on_first_drop)(struct glass_proc_writer *w, int err);
 	int failed; /* persistent I/O failure: tracing was switched off once */
 };
 
