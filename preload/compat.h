@@ -3,7 +3,7 @@
  * The preload never includes Python.h: one libglass.so serves every supported version, so the
  * few internal layouts it reads are described here as offsets, taken from each version's
  * Include/internal/pycore_frame.h, pycore_code.h, cpython/code.h, cpython/pystate.h and
- * cpython/genobject.h (checked by tests/unit/test-compat.c against the installed headers).
+ * cpython/genobject.h (tests/compat/check compares them with the installed headers).
  * The rest of the preload talks to the small inline interface at the bottom.
  */
 #ifndef GLASS_COMPAT_H

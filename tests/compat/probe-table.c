@@ -1,0 +1,37 @@
+/* tests/compat/probe-table.c — what preload/compat.c believes, printed like probe-headers.c. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "preload/compat.h"
+
+#define P(name, value) printf("%s %zu\n", name, (size_t)(value))
+
+int main(int argc, char **argv)
+{
+	unsigned minor = argc > 1 ? (unsigned)atoi(argv[1]) : 0;
+	if (glass_compat_init((3ul << 24) | ((unsigned long)minor << 16)) != 0)
+		return 1;
+	P("minor", glass_cx.minor);
+	P("frame_code", glass_cx.frame_code);
+	P("frame_globals", glass_cx.frame_globals);
+	P("frame_owner", glass_cx.frame_owner);
+	P("frame_localsplus", glass_cx.frame_localsplus);
+	P("gen_iframe", glass_cx.gen_iframe);
+	P("gen_state_before_iframe", -GLASS_GEN_STATE_FROM_IFRAME);
+	P("co_flags", glass_cx.co_flags);
+	P("co_filename", glass_cx.co_filename);
+	P("co_qualname", glass_cx.co_qualname);
+	P("co_firstlineno", glass_cx.co_firstlineno);
+	P("co_extra", glass_cx.co_extra);
+	P("ts_exc", glass_cx.ts_exc);
+	P("ts_c_recursion", glass_cx.ts_c_recursion);
+	P("ts_guard", glass_cx.ts_guard);
+	P("ascii_size", glass_cx.ascii_size);
+	P("tp_flags", GLASS_TP_FLAGS_OFF);
+	P("tp_methods", GLASS_TP_METHODS_OFF);
+	P("tp_finalize", GLASS_TP_FINALIZE_OFF);
+	P("exc_args", GLASS_EXC_ARGS_OFF);
+	P("tuple_items", GLASS_TUPLE_ITEMS_OFF);
+	P("frame_owned_by_generator", GLASS_FRAME_OWNED_BY_GENERATOR);
+	return 0;
+}
