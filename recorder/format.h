@@ -23,6 +23,18 @@
  *   | tag | field 1 | field 2 | ... |        e.g. CALL: 0x01 0xcd 0x01 0x2c 0x07  (dt=300, code=7)
  *   +-----+---------+---------+-----+
  *
+ * Records added after format 1.0 (stream tags >= GLASS_REC_FIRST_WRAPPED, meta tags >=
+ * GLASS_REC_FIRST_WRAPPED_META) wrap their fields in one msgpack array:
+ *
+ *   +-----+---------------------------------+
+ *   | tag | [field 1, field 2, ..., more?]  |    e.g. GEN_CLOSE: 0x0e 0x92 dt gen
+ *   +-----+---------------------------------+
+ *
+ * so a reader that does not know the tag skips the record (one msgpack object) and reads on,
+ * and a later minor version may append fields to a record (readers ignore the extra ones).
+ * The dt of a wrapped record is counted from the previous timed record but does not move the
+ * chunk's clock (the next record's dt counts from where it was), so skipping one loses no time.
+ *
  * Files are zero-filled when created and the writer stores the tag byte last, after the fields,
  * so a 0x00 byte where a tag is expected is the end of what was written. A record cut short by a
  * crash has no tag yet and is never seen. A reader meeting bytes it cannot decode stops there
@@ -169,6 +181,11 @@ enum glass_record_tag {
 };
 
 #define GLASS_REC_MAX_FIELDS 9
+/* From these tags on, fields are wrapped in one msgpack array (see the top of this file). */
+#define GLASS_REC_FIRST_WRAPPED 14
+#define GLASS_REC_FIRST_WRAPPED_META 71
+#define GLASS_REC_IS_WRAPPED(tag)                                                             \
+	(((tag) >= GLASS_REC_FIRST_WRAPPED && (tag) < 64) || (tag) >= GLASS_REC_FIRST_WRAPPED_META)
 #define GLASS_REC_MAX_TAG 127
 
 /* Code flags copied from CPython's co_flags (stable across versions). */

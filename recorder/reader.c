@@ -13,16 +13,16 @@
 
 #include "reader.h"
 
-#define likely(x) __builtin_expect(!!(x), 1)
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* Files are untrusted: sizes beyond these are refused rather than allocated. */
-#define MAX_META_BYTES (256u << 20)
+#define MAX_META_BYTES	(256u << 20)
 #define MAX_CHUNK_BYTES (1u << 30)
-#define MAX_ZST_BYTES (1u << 30)
-#define MAX_WARNINGS 1000
-#define MAX_NOTICES 1000
-#define MAX_PROCS (1u << 20)
+#define MAX_ZST_BYTES	(1u << 30)
+#define MAX_WARNINGS	1000
+#define MAX_NOTICES	1000
+#define MAX_PROCS	(1u << 20)
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -386,12 +386,111 @@ int glass_record_array_item(const struct glass_record *rec, unsigned field, uint
 	return 0;
 }
 
+/* Skips one msgpack object of any type (records of tags this reader does not know), bounded in
+ * nesting so hostile bytes cannot recurse deeply. */
+static int mp_skip(const uint8_t **pp, const uint8_t *end, int depth)
+{
+	const uint8_t *p = *pp;
+	if (p >= end || depth > 32)
+		return -1;
+	uint8_t b = *p++;
+	uint64_t n = 0, items = 0;
+	size_t lenbytes = 0, fixed = 0;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+		fixed = 0;
+	} else if ((b & 0xe0) == 0xa0) {
+		n = b & 0x1f;
+	} else if ((b & 0xf0) == 0x90) {
+		items = b & 0x0f;
+	} else if ((b & 0xf0) == 0x80) {
+		items = 2u * (b & 0x0f);
+	} else {
+		switch (b) {
+		case 0xcc: case 0xd0: fixed = 1; break;
+		case 0xcd: case 0xd1: fixed = 2; break;
+		case 0xce: case 0xd2: case 0xca: fixed = 4; break;
+		case 0xcf: case 0xd3: case 0xcb: fixed = 8; break;
+		case 0xd4: fixed = 2; break;
+		case 0xd5: fixed = 3; break;
+		case 0xd6: fixed = 5; break;
+		case 0xd7: fixed = 9; break;
+		case 0xd8: fixed = 17; break;
+		case 0xc4: case 0xd9: lenbytes = 1; break;
+		case 0xc5: case 0xda: lenbytes = 2; break;
+		case 0xc6: case 0xdb: lenbytes = 4; break;
+		case 0xc7: lenbytes = 1; fixed = 1; break; /* ext 8: len, type */
+		case 0xc8: lenbytes = 2; fixed = 1; break;
+		case 0xc9: lenbytes = 4; fixed = 1; break;
+		case 0xdc: case 0xde: {
+			if (end - p < 2)
+				return -1;
+			items = ((uint64_t)p[0] << 8) | p[1];
+			p += 2;
+			if (b == 0xde)
+				items *= 2;
+			break;
+		}
+		case 0xdd: case 0xdf: {
+			if (end - p < 4)
+				return -1;
+			items = ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) |
+				((uint64_t)p[2] << 8) | p[3];
+			p += 4;
+			if (b == 0xdf)
+				items *= 2;
+			break;
+		}
+		default:
+			return -1; /* 0xc1: never used */
+		}
+	}
+	if (lenbytes) {
+		if ((size_t)(end - p) < lenbytes)
+			return -1;
+		for (size_t i = 0; i < lenbytes; i++)
+			n = (n << 8) | *p++;
+	}
+	if ((uint64_t)(end - p) < n + fixed)
+		return -1;
+	p += n + fixed;
+	if (items > (uint64_t)(end - p))
+		return -1; /* every item takes at least one byte */
+	for (uint64_t i = 0; i < items; i++)
+		if (mp_skip(&p, end, depth + 1) < 0)
+			return -1;
+	*pp = p;
+	return 0;
+}
+
+/* The array header that wraps the fields of a record added after 1.0. */
+static int mp_array_len(const uint8_t **pp, const uint8_t *end, uint64_t *n)
+{
+	const uint8_t *p = *pp;
+	if (p >= end)
+		return -1;
+	uint8_t b = *p++;
+	if ((b & 0xf0) == 0x90) {
+		*n = b & 0x0f;
+	} else if (b == 0xdc && end - p >= 2) {
+		*n = ((uint64_t)p[0] << 8) | p[1];
+		p += 2;
+	} else if (b == 0xdd && end - p >= 4) {
+		*n = ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) | ((uint64_t)p[2] << 8) | p[3];
+		p += 4;
+	} else {
+		return -1;
+	}
+	*pp = p;
+	return 0;
+}
+
 /* Per-tag decoding facts derived once from the record table. */
 struct tag_info {
 	const char *types;
 	uint8_t nfields;
-	uint8_t timed; /* first field is dt */
+	uint8_t timed;	/* first field is dt */
 	uint8_t stream; /* may appear in a chunk */
+	uint8_t wrapped; /* fields in one array (tags added after 1.0) */
 };
 
 static struct tag_info tag_info[GLASS_REC_MAX_TAG + 1];
@@ -410,6 +509,7 @@ static void tag_info_init(void)
 		t->timed = strncmp(d[i].fields, "dt", 2) == 0 &&
 			   (d[i].fields[2] == ',' || d[i].fields[2] == 0);
 		t->stream = d[i].tag < 64;
+		t->wrapped = GLASS_REC_IS_WRAPPED(d[i].tag);
 	}
 	tag_info_ready = 1;
 }
@@ -418,6 +518,11 @@ static void tag_info_init(void)
 static int decode_fields(const struct tag_info *ti, const uint8_t **pp, const uint8_t *end,
 			 struct glass_record *rec)
 {
+	uint64_t wrapped = 0;
+	if (ti->wrapped) {
+		if (mp_array_len(pp, end, &wrapped) < 0 || wrapped < ti->nfields)
+			return -1;
+	}
 	for (unsigned i = 0; i < ti->nfields; i++) {
 		rec->s[i].p = NULL;
 		rec->s[i].len = 0;
@@ -444,15 +549,19 @@ static int decode_fields(const struct tag_info *ti, const uint8_t **pp, const ui
 		}
 	}
 	rec->nfields = ti->nfields;
+	/* fields a later minor version appended */
+	for (uint64_t i = ti->nfields; i < wrapped; i++)
+		if (mp_skip(pp, end, 0) < 0)
+			return -1;
 	return 0;
 }
 
 /* ---- session structures ------------------------------------------------------------------- */
 
 struct clock_map {
-	uint64_t anchor; /* ticks */
+	uint64_t anchor;  /* ticks */
 	uint64_t base_ns; /* Unix ns at anchor */
-	uint64_t mult; /* ns per tick, 12.52 fixed point (the fit refuses ratios >= 1000) */
+	uint64_t mult;	  /* ns per tick, 12.52 fixed point (the fit refuses ratios >= 1000) */
 };
 
 #define CLOCK_FRAC 52
@@ -461,15 +570,15 @@ struct clock_map {
 static inline uint64_t clock_conv(const struct clock_map *c, uint64_t ticks)
 {
 	int64_t d = (int64_t)(ticks - c->anchor);
-	__int128 off = ((__int128)d * (__int128)c->mult + ((__int128)1 << (CLOCK_FRAC - 1))) >>
-		       CLOCK_FRAC;
+	__int128 off =
+	    ((__int128)d * (__int128)c->mult + ((__int128)1 << (CLOCK_FRAC - 1))) >> CLOCK_FRAC;
 	return c->base_ns + (uint64_t)(int64_t)off;
 }
 
 struct chunk_ref {
 	uint32_t seq;
 	uint8_t has_raw, has_zst;
-	uint8_t valid; /* header readable and consistent */
+	uint8_t valid;	/* header readable and consistent */
 	uint8_t warned; /* torn tail already reported */
 	uint32_t tid;
 	uint32_t flags;
@@ -537,7 +646,7 @@ struct glass_stream {
 	uint64_t bytes;
 	struct clock_map clock;
 	struct chunk_ref *chunk; /* the chunk being decoded */
-	int chunk_last; /* it is the thread's last chunk */
+	int chunk_last;		 /* it is the thread's last chunk */
 	uint32_t chunk_minor;
 	ZSTD_DCtx *dctx;
 };
@@ -735,9 +844,19 @@ static void read_chunk_header(struct glass_proc *p, struct thread_ref *t, struct
 		chunk_path(p, t->tidx, c->seq, 0, path, sizeof(path));
 		snprintf(why, sizeof(why), "truncated header");
 		ok = raw_head(path, &h, sizeof(h));
+		if (ok < 0 && errno == ENOENT && !c->has_zst) {
+			/* glass-compress replaced it since the directory was listed */
+			chunk_path(p, t->tidx, c->seq, 1, path, sizeof(path));
+			ok = zst_head(p->s->dctx, path, &h, sizeof(h));
+			if (ok == 0) {
+				c->has_zst = 1;
+				c->has_raw = 0;
+			}
+		} else {
+			c->has_zst = 0; /* the .zst is unreadable: use the raw file */
+		}
 		if (ok == 0)
 			ok = chunk_header_check(&h, p, t->tidx, c->seq, why, sizeof(why));
-		c->has_zst = 0; /* the .zst is unreadable: use the raw file */
 	}
 	if (ok < 0) {
 		warn(p->s, "%s t%u.%u: %s; chunk skipped", p->key, t->tidx, c->seq, why);
@@ -773,16 +892,16 @@ static void clock_fit(struct glass_proc *p)
 
 	struct sample lo = {UINT64_MAX, 0}, hi = {0, 0};
 	int nsamples = 0;
-#define SAMPLE(t, m)                                                                              \
-	do {                                                                                      \
-		uint64_t t_ = (t), m_ = (m);                                                      \
-		if (t_ || m_) {                                                                   \
-			nsamples++;                                                               \
-			if (t_ < lo.tsc)                                                          \
-				lo = (struct sample){t_, m_};                                     \
-			if (t_ >= hi.tsc)                                                         \
-				hi = (struct sample){t_, m_};                                     \
-		}                                                                                 \
+#define SAMPLE(t, m)                                                                               \
+	do {                                                                                       \
+		uint64_t t_ = (t), m_ = (m);                                                       \
+		if (t_ || m_) {                                                                    \
+			nsamples++;                                                                \
+			if (t_ < lo.tsc)                                                           \
+				lo = (struct sample){t_, m_};                                      \
+			if (t_ >= hi.tsc)                                                          \
+				hi = (struct sample){t_, m_};                                      \
+		}                                                                                  \
 	} while (0)
 	SAMPLE(h->start_tsc, h->start_mono_ns);
 	if ((h->cal_seq & 1) == 0 && h->cal_tsc > h->start_tsc)
@@ -801,7 +920,8 @@ static void clock_fit(struct glass_proc *p)
 		ratio = (double)(hi.mono - lo.mono) / (double)(hi.tsc - lo.tsc);
 	if (!(ratio > 1e-3 && ratio < 1e3)) {
 		if (nsamples >= 2)
-			warn(p->s, "%s: clock samples are inconsistent; times are in ticks", p->key);
+			warn(p->s, "%s: clock samples are inconsistent; times are in ticks",
+			     p->key);
 		else if (p->nthreads)
 			note(p->s, "%s: a single clock sample; ticks are taken as nanoseconds",
 			     p->key);
@@ -928,11 +1048,13 @@ static int scan_chunks(struct glass_proc *p)
 			struct chunk_ref *c = &t->chunks[k];
 			if (c->seq > expect) {
 				if (c->seq - expect == 1)
-					warn(p->s, "%s t%u: chunk %u is missing; its records are lost",
+					warn(p->s,
+					     "%s t%u: chunk %u is missing; its records are lost",
 					     p->key, t->tidx, expect);
 				else
 					warn(p->s,
-					     "%s t%u: chunks %u..%u are missing; their records are lost",
+					     "%s t%u: chunks %u..%u are missing; their records are "
+					     "lost",
 					     p->key, t->tidx, expect, c->seq - 1);
 			}
 			expect = c->seq + 1;
@@ -1018,7 +1140,8 @@ const struct glass_code_def *glass_proc_codes(const struct glass_proc *p, size_t
 	return p->codes;
 }
 
-/* Decodes one meta record at *off; 1 record, 0 end, -1 undecodable. */
+/* Decodes one meta record at *off; 1 record, 2 a later version's record skipped, 0 end,
+ * -1 undecodable. */
 static int meta_decode(const struct glass_proc *p, size_t *off, size_t end,
 		       struct glass_record *rec)
 {
@@ -1028,6 +1151,15 @@ static int meta_decode(const struct glass_proc *p, size_t *off, size_t end,
 	uint8_t tag = *q++;
 	if (tag == 0)
 		return 0;
+	if (tag >= GLASS_REC_FIRST_WRAPPED_META && tag <= GLASS_REC_MAX_TAG && !tag_info[tag].types) {
+		/* a record of a later version: skip it */
+		if (mp_skip(&q, e, 0) < 0)
+			return -1;
+		*off = (size_t)(q - p->meta);
+		rec->tag = 0;
+		rec->nfields = 0;
+		return 2;
+	}
 	if (tag > GLASS_REC_MAX_TAG || !tag_info[tag].types || tag_info[tag].stream)
 		return -1;
 	if (decode_fields(&tag_info[tag], &q, e, rec) < 0)
@@ -1044,7 +1176,9 @@ static int parse_meta_records(struct glass_proc *p)
 	size_t off = p->rec_off, cap = 0;
 	struct glass_record rec;
 	int r, have_process = 0;
-	while ((r = meta_decode(p, &off, p->meta_len, &rec)) == 1) {
+	while ((r = meta_decode(p, &off, p->meta_len, &rec)) >= 1) {
+		if (r == 2)
+			continue; /* a record of a later version, skipped */
 		if (rec.tag == GLASS_REC_PROCESS && !have_process) {
 			have_process = 1;
 			struct glass_proc_info *in = &p->info;
@@ -1113,8 +1247,8 @@ static void proc_free(struct glass_proc *p)
 }
 
 /* Opens p<pid>.<n>: 1 ok, 0 skipped with a warning, -1 fatal (err set). */
-static int proc_open(struct glass_session *s, const char *name, uint32_t n,
-		     struct glass_proc **out, char *err, size_t errlen)
+static int proc_open(struct glass_session *s, const char *name, uint32_t n, struct glass_proc **out,
+		     char *err, size_t errlen)
 {
 	struct glass_proc *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -1144,8 +1278,7 @@ static int proc_open(struct glass_session *s, const char *name, uint32_t n,
 		proc_free(p);
 		return 0;
 	}
-	memcpy(&p->hdr, p->meta,
-	       p->meta_len < sizeof(p->hdr) ? p->meta_len : sizeof(p->hdr));
+	memcpy(&p->hdr, p->meta, p->meta_len < sizeof(p->hdr) ? p->meta_len : sizeof(p->hdr));
 	if (p->hdr.major > GLASS_FORMAT_MAJOR) {
 		snprintf(err, errlen,
 			 "%s/%s: recorded with format %u.%u; this glass-report reads format %u.x "
@@ -1154,10 +1287,10 @@ static int proc_open(struct glass_session *s, const char *name, uint32_t n,
 		proc_free(p);
 		return -1;
 	}
-	p->rec_off = p->hdr.header_size >= GLASS_META_HEADER_SIZE &&
-				     p->hdr.header_size <= p->meta_len
-			     ? p->hdr.header_size
-			     : GLASS_META_HEADER_SIZE;
+	p->rec_off =
+	    p->hdr.header_size >= GLASS_META_HEADER_SIZE && p->hdr.header_size <= p->meta_len
+		? p->hdr.header_size
+		: GLASS_META_HEADER_SIZE;
 	if (p->rec_off > p->meta_len)
 		p->rec_off = p->meta_len;
 
@@ -1182,7 +1315,7 @@ static int proc_open(struct glass_session *s, const char *name, uint32_t n,
 	if (p->hdr.state != GLASS_PROC_RUNNING) {
 		if (p->hdr.end_mono_ns && p->hdr.end_mono_ns >= p->hdr.start_mono_ns)
 			in->end_unix_ns =
-				p->hdr.start_realtime_ns + (p->hdr.end_mono_ns - p->hdr.start_mono_ns);
+			    p->hdr.start_realtime_ns + (p->hdr.end_mono_ns - p->hdr.start_mono_ns);
 		else if (p->hdr.end_tsc)
 			in->end_unix_ns = clock_conv(&p->clock, p->hdr.end_tsc);
 	}
@@ -1244,7 +1377,9 @@ int glass_proc_meta_next(struct glass_proc *p, size_t *cursor, struct glass_reco
 	size_t off = p->rec_off + *cursor;
 	if (off < p->rec_off || off >= p->rec_end)
 		return 0;
-	int r = meta_decode(p, &off, p->rec_end, rec);
+	int r;
+	while ((r = meta_decode(p, &off, p->rec_end, rec)) == 2)
+		;
 	if (r != 1)
 		return 0;
 	*cursor = off - p->rec_off;
@@ -1555,9 +1690,11 @@ static ssize_t load_zst(struct glass_stream *st, const char *path, char *why, si
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb) < 0) {
-		snprintf(why, whylen, "cannot open: %s", strerror(errno));
+		int e = errno;
+		snprintf(why, whylen, "cannot open: %s", strerror(e));
 		if (fd >= 0)
 			close(fd);
+		errno = e;
 		return -1;
 	}
 	if ((uint64_t)sb.st_size > MAX_ZST_BYTES || ensure(&st->zbuf, &st->zcap, sb.st_size + 1)) {
@@ -1597,7 +1734,8 @@ static ssize_t load_zst(struct glass_stream *st, const char *path, char *why, si
 	ZSTD_inBuffer ib = {st->zbuf, got, 0};
 	size_t out = 0;
 	for (;;) {
-		if (out == st->cap && (out >= MAX_CHUNK_BYTES || ensure(&st->buf, &st->cap, out + 1))) {
+		if (out == st->cap &&
+		    (out >= MAX_CHUNK_BYTES || ensure(&st->buf, &st->cap, out + 1))) {
 			snprintf(why, whylen, "chunk too large");
 			return -1;
 		}
@@ -1622,9 +1760,11 @@ static ssize_t load_raw(struct glass_stream *st, const char *path, char *why, si
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb) < 0) {
-		snprintf(why, whylen, "cannot open: %s", strerror(errno));
+		int e = errno;
+		snprintf(why, whylen, "cannot open: %s", strerror(e));
 		if (fd >= 0)
 			close(fd);
+		errno = e;
 		return -1;
 	}
 	size_t want = (uint64_t)sb.st_size > MAX_CHUNK_BYTES ? MAX_CHUNK_BYTES : (size_t)sb.st_size;
@@ -1672,6 +1812,11 @@ static int stream_next_chunk(struct glass_stream *st)
 		if (len < 0 && c->has_raw) {
 			chunk_path(p, t->tidx, c->seq, 0, path, sizeof(path));
 			len = load_raw(st, path, why, sizeof(why));
+			if (len < 0 && errno == ENOENT) {
+				/* glass-compress replaced it since the directory was listed */
+				chunk_path(p, t->tidx, c->seq, 1, path, sizeof(path));
+				len = load_zst(st, path, why, sizeof(why));
+			}
 			if (len < 0 && !c->warned)
 				warn(p->s, "%s t%u.%u.raw: %s; chunk skipped", p->key, t->tidx,
 				     c->seq, why);
@@ -1701,7 +1846,8 @@ static int stream_next_chunk(struct glass_stream *st)
 		if (h.used) {
 			if (h.used < sizeof(h)) {
 				if (!c->warned)
-					warn(p->s, "%s t%u.%u: header says %u bytes used; chunk skipped",
+					warn(p->s,
+					     "%s t%u.%u: header says %u bytes used; chunk skipped",
 					     p->key, t->tidx, c->seq, h.used);
 				c->warned = 1;
 				continue;
@@ -1709,7 +1855,8 @@ static int stream_next_chunk(struct glass_stream *st)
 			if (h.used < end)
 				end = h.used;
 			else if (h.used > end && !c->warned)
-				warn(p->s, "%s t%u.%u: file holds %zu of its %u bytes; the rest is lost",
+				warn(p->s,
+				     "%s t%u.%u: file holds %zu of its %u bytes; the rest is lost",
 				     p->key, t->tidx, c->seq, end, h.used);
 		}
 		st->chunk = c;
@@ -1746,13 +1893,16 @@ static __attribute__((noinline)) void stream_torn(struct glass_stream *st, const
 		return;
 	}
 	if (st->chunk_last && !(c->flags & GLASS_CHUNK_SEALED))
-		warn(p->s, "%s t%u.%u: torn or corrupt tail at byte %zu; later records of this "
-			   "chunk ignored",
+		warn(p->s,
+		     "%s t%u.%u: torn or corrupt tail at byte %zu; later records of this "
+		     "chunk ignored",
 		     p->key, st->t->tidx, c->seq, off);
 	else
-		note(p->s, "%s t%u.%u: corrupt data at byte %zu of a %s chunk; later records of "
-			   "this chunk ignored",
-		     p->key, st->t->tidx, c->seq, off, (c->flags & GLASS_CHUNK_SEALED) ? "sealed" : "non-final");
+		note(p->s,
+		     "%s t%u.%u: corrupt data at byte %zu of a %s chunk; later records of "
+		     "this chunk ignored",
+		     p->key, st->t->tidx, c->seq, off,
+		     (c->flags & GLASS_CHUNK_SEALED) ? "sealed" : "non-final");
 }
 
 int glass_stream_next(struct glass_stream *st, struct glass_record *rec)
@@ -1791,6 +1941,14 @@ int glass_stream_next(struct glass_stream *st, struct glass_record *rec)
 				st->cur = st->end;
 				continue;
 			default: {
+				if (tag >= GLASS_REC_FIRST_WRAPPED && tag < 64 &&
+				    !tag_info[tag].types) {
+					/* a record of a later version: skip it */
+					if (mp_skip(&q, end, 0) < 0)
+						goto torn;
+					st->cur = q;
+					continue;
+				}
 				if (tag > GLASS_REC_MAX_TAG || !tag_info[tag].stream)
 					goto torn;
 				const struct tag_info *ti = &tag_info[tag];
@@ -1799,9 +1957,11 @@ int glass_stream_next(struct glass_stream *st, struct glass_record *rec)
 				st->cur = q;
 				rec->tag = tag;
 				if (ti->timed) {
-					st->ticks += rec->u[0];
-					rec->ticks = st->ticks;
-					rec->ts_ns = clock_conv(&st->clock, st->ticks);
+					/* a wrapped record's dt does not move the clock */
+					rec->ticks = st->ticks + rec->u[0];
+					if (!ti->wrapped)
+						st->ticks = rec->ticks;
+					rec->ts_ns = clock_conv(&st->clock, rec->ticks);
 				} else {
 					rec->ticks = 0;
 					rec->ts_ns = 0;

@@ -56,9 +56,9 @@ struct glass_str {
 struct glass_record {
 	uint8_t tag;
 	uint8_t nfields;
-	uint64_t ticks; /* absolute ticks, timed records */
-	uint64_t ts_ns; /* Unix epoch ns, timed records */
-	uint64_t u[GLASS_REC_MAX_FIELDS]; /* unsigned/signed fields by position */
+	uint64_t ticks;				  /* absolute ticks, timed records */
+	uint64_t ts_ns;				  /* Unix epoch ns, timed records */
+	uint64_t u[GLASS_REC_MAX_FIELDS];	  /* unsigned/signed fields by position */
 	struct glass_str s[GLASS_REC_MAX_FIELDS]; /* string fields by position */
 };
 
@@ -104,6 +104,8 @@ void glass_stream_close(struct glass_stream *st);
 /* ---- additions (glass-report side helpers) ------------------------------------------------ */
 
 /*
+ * Fields: u[i] is set for 'u'/'i' fields (signed values sign-extended), s[i] for 's' fields (and
+ * 'a', below); s[i] of a numeric field is unspecified (the hot records skip clearing it).
  * Lifetime of decoded strings: glass_str of a stream record points into the stream's chunk buffer
  * and stays valid until the next glass_stream_next() or glass_stream_close(); of a meta record,
  * until glass_session_close(). For an 'a' field (array of strings), u[i] holds the element count

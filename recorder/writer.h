@@ -174,7 +174,14 @@ static inline __attribute__((always_inline)) void glass_emit_gen_return(struct g
 
 static inline void glass_emit_gen_close(struct glass_stream_writer *s, uint64_t now, uint64_t gen)
 {
-	glass_emit3(s, GLASS_REC_GEN_CLOSE, now, 2, gen, 0, 0);
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 2); /* a record added after 1.0: fields wrapped (format.h) */
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0); /* clock not moved */
+	glass_mp_pack_uint64(&c, gen);
+	glass_publish(s, at, GLASS_REC_GEN_CLOSE, c.p);
 }
 
 /* Encodes a record with string fields into a stream (slow path: exceptions, thread names).

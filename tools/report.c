@@ -1,0 +1,95 @@
+/* tools/report.c — what glass-report's subcommands share: session lookup, warnings, exit codes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report.h"
+
+const char report_exit_help[] =
+    "Exit status:\n"
+    "  0  success (warnings about damaged data, e.g. a torn tail after a crash, go to\n"
+    "     stderr as \"glass-report: warning: ...\"; the report covers everything readable)\n"
+    "  1  usage error\n"
+    "  2  session not found, unreadable, not a glass session, or of a newer format\n"
+    "  3  --strict was given and the session was read with warnings\n"
+    "  4  the output could not be written\n";
+
+void report_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("glass-report: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int has_session_file(const char *dir)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", dir, GLASS_SESSION_FILE);
+	return stat(path, &st) == 0;
+}
+
+struct glass_session *report_open(const char *arg)
+{
+	char path[4200], err[4400];
+	const char *dir = arg;
+	if (!dir) {
+		const char *out = getenv("GLASS_OUT");
+		const char *base = out && *out ? out : "./glass-out";
+		if (glass_session_find_latest(base, path, sizeof(path)) < 0) {
+			struct stat st;
+			if (stat(base, &st) < 0)
+				report_error("no session under %s (run a program with glass first, "
+					     "or pass a session directory)",
+					     base);
+			else
+				report_error("no session under %s (it holds no directory with a "
+					     "%s file; pass a session directory)",
+					     base, GLASS_SESSION_FILE);
+			return NULL;
+		}
+		dir = path;
+	} else {
+		struct stat st;
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && !has_session_file(dir) &&
+		    glass_session_find_latest(dir, path, sizeof(path)) == 0)
+			dir = path; /* a directory of sessions: take its newest */
+	}
+	struct glass_session *s = glass_session_open(dir, err, sizeof(err));
+	if (!s && arg && access(dir, F_OK) < 0)
+		report_error(
+		    "%s (pass a session directory, e.g. glass-out/20250101-120000-4242, or "
+		    "none for the newest)",
+		    err);
+	else if (!s)
+		report_error("%s", err);
+	return s;
+}
+
+int report_warnings(struct glass_session *s, size_t max, int strict)
+{
+	size_t n = glass_session_nwarnings(s);
+	for (size_t i = 0; i < n; i++) {
+		if (max && i == max) {
+			report_error("warning: ... and %zu more (glass-report info lists them all)",
+				     n - max);
+			break;
+		}
+		report_error("warning: %s", glass_session_warning(s, i));
+	}
+	return strict && n ? GLASS_EXIT_WARNINGS : GLASS_EXIT_OK;
+}
+
+int report_check_output(FILE *f, const char *name)
+{
+	if (fflush(f) == 0 && !ferror(f))
+		return GLASS_EXIT_OK;
+	report_error("cannot write %s: %s", name, strerror(errno ? errno : EIO));
+	return GLASS_EXIT_OUTPUT;
+}

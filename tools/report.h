@@ -1,0 +1,37 @@
+/* tools/report.h — what glass-report's subcommands share: session lookup, warnings, exit codes. */
+#ifndef GLASS_REPORT_H
+#define GLASS_REPORT_H
+
+#include <stdio.h>
+
+#include "recorder/reader.h"
+
+/* Exit codes (documented in --help and docs/report.md). */
+#define GLASS_EXIT_OK	    0
+#define GLASS_EXIT_USAGE    1
+#define GLASS_EXIT_SESSION  2 /* not found, unreadable, not a glass session, newer format */
+#define GLASS_EXIT_WARNINGS 3 /* --strict only: the session was read with warnings */
+#define GLASS_EXIT_OUTPUT   4 /* the output could not be written */
+
+/* Subcommands: argv[0] is the command name; they return an exit code. */
+int command_summary(int argc, char **argv);
+int command_jsonl(int argc, char **argv);
+int command_info(int argc, char **argv);
+
+/*
+ * Opens the session named on the command line (NULL: the newest under $GLASS_OUT, else
+ * ./glass-out). A directory holding sessions (not one itself) opens its newest. Prints the
+ * reason on stderr and returns NULL on failure (exit GLASS_EXIT_SESSION).
+ */
+struct glass_session *report_open(const char *arg);
+/* Prints the session's warnings on stderr (at most `max`, then a count; 0 prints all) and
+ * returns the exit code for a successful run: GLASS_EXIT_WARNINGS if strict and any. */
+int report_warnings(struct glass_session *s, size_t max, int strict);
+/* Flushes and checks an output stream; prints the error and returns GLASS_EXIT_OUTPUT. */
+int report_check_output(FILE *f, const char *name);
+/* Shared option text for --help. */
+extern const char report_exit_help[];
+/* Prints "glass-report: <msg>" on stderr. */
+__attribute__((format(printf, 1, 2))) void report_error(const char *fmt, ...);
+
+#endif

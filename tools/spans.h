@@ -1,0 +1,116 @@
+/* tools/spans.h — builds completed spans (calls, generator/coroutine lifetimes) from a stream. */
+#ifndef GLASS_SPANS_H
+#define GLASS_SPANS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recorder/reader.h"
+
+enum glass_span_status {
+	GLASS_SPAN_OK,
+	GLASS_SPAN_ERROR,
+	GLASS_SPAN_LOST,       /* records were dropped while it was open */
+	GLASS_SPAN_UNFINISHED, /* still open when the thread's data ended */
+};
+
+enum glass_gen_kind {
+	GLASS_GEN_NONE,
+	GLASS_GEN_GENERATOR,
+	GLASS_GEN_COROUTINE,
+	GLASS_GEN_ASYNC_GENERATOR,
+};
+
+/* A span as handed to the callbacks; pointers are valid during the callback only. */
+struct glass_span {
+	uint64_t span_id;
+	uint64_t parent_id;	     /* 0 for a root */
+	uint64_t trace_hi, trace_lo; /* 128-bit trace id: session id, root span id */
+	uint32_t pid, tid, tidx;
+	const char *thread; /* thread name, NULL if none recorded */
+	uint32_t code_id;
+	const struct glass_code_def *code; /* NULL when the code id has no CODE record */
+	uint64_t start_ns;		   /* Unix epoch ns */
+	uint64_t dur_ns;
+	uint64_t self_ns; /* dur minus direct children (generators: run time minus children) */
+	uint32_t depth;	  /* 0 for a root */
+	enum glass_span_status status;
+	struct glass_str err_type, err_msg; /* p NULL when unknown or not an error */
+	enum glass_gen_kind gen;	    /* GLASS_GEN_NONE for plain functions */
+	uint32_t resumes;      /* generator spans: times it ran, the first start included */
+	uint64_t suspended_ns; /* generator spans: time between a yield and the next resume */
+};
+
+/* Counters of one builder, for `info`. */
+struct glass_span_counts {
+	uint64_t records; /* records fed */
+	uint64_t by_tag[GLASS_REC_MAX_TAG + 1];
+	uint64_t spans;		   /* spans emitted */
+	uint64_t lost_records;	   /* sum of LOST counts */
+	uint64_t unmatched_exits;  /* RETURN/RAISE/GEN_YIELD/GEN_RETURN with nothing open */
+	uint64_t mismatched_exits; /* a generator exit on a function, or the reverse */
+	uint64_t resyncs;	   /* CHUNK_START depth differed from ours */
+	uint64_t gens_evicted;	   /* generator map full: oldest suspended ones closed early */
+	uint64_t too_deep;	   /* activations beyond the stack limit (not reported as spans) */
+	uint64_t last_ns;	   /* timestamp of the last timed record */
+	uint64_t first_ns;	   /* timestamp of the first timed record (0 if none) */
+	uint64_t busy_ns;	   /* root spans' run time (suspended time excluded) */
+};
+
+struct glass_spans;
+
+typedef void (*glass_span_fn)(void *ctx, const struct glass_span *sp);
+typedef const struct glass_code_def *(*glass_code_lookup_fn)(void *ctx, uint32_t id);
+
+/* How span ids are made: id = stream << seq_bits | n, n = 1, 2, ... per thread. */
+struct glass_span_ids {
+	uint64_t stream;   /* 1-based ordinal of the (process, thread) in the session */
+	unsigned seq_bits; /* bits left for the per-thread counter */
+	uint64_t trace_hi; /* session id */
+};
+
+/* Layout of span ids for a session: every (process, thread) gets its own range. */
+unsigned glass_span_seq_bits(struct glass_session *s);
+/* Ids for thread index `ti` (position in glass_proc_threads) of process `pi` (session order). */
+struct glass_span_ids glass_span_ids_for(struct glass_session *s, size_t pi, size_t ti);
+
+/*
+ * Creates a builder for one thread. `code` resolves code ids (glass_proc_code when NULL and proc
+ * is given). on_end receives every completed span; on_start (may be NULL) each span as it opens
+ * (only ids, code, start, depth and thread are meaningful then).
+ */
+struct glass_spans *glass_spans_new(struct glass_proc *proc, uint32_t tidx,
+				    struct glass_span_ids ids, glass_span_fn on_start,
+				    glass_span_fn on_end, void *ctx);
+/* Overrides code lookup (tests). */
+void glass_spans_set_lookup(struct glass_spans *b, glass_code_lookup_fn fn, void *ctx);
+/* Default pid/tid when no THREAD_START says otherwise. */
+void glass_spans_set_thread(struct glass_spans *b, uint32_t pid, uint32_t tid);
+/* Feeds one record of the thread's stream, in order. */
+void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec);
+/* Ends the stream: open spans become "unfinished" at the last timestamp seen. */
+void glass_spans_finish(struct glass_spans *b);
+const struct glass_span_counts *glass_spans_counts(const struct glass_spans *b);
+/* Thread name recorded so far (NULL if none). */
+const char *glass_spans_thread_name(const struct glass_spans *b);
+uint32_t glass_spans_tid(const struct glass_spans *b);
+void glass_spans_free(struct glass_spans *b);
+
+/* Reads a whole thread of `proc` through a builder: open, feed, finish. Returns 0, -1 if the
+ * thread cannot be opened. The builder is freed unless keep is non-NULL (then returned there). */
+int glass_spans_run_thread(struct glass_proc *proc, uint32_t tidx, struct glass_span_ids ids,
+			   glass_span_fn on_start, glass_span_fn on_end, void *ctx,
+			   struct glass_spans **keep);
+
+const char *glass_span_status_name(enum glass_span_status st);
+const char *glass_gen_kind_name(enum glass_gen_kind k);
+/* GLASS_GEN_* from CODE flags (GLASS_GEN_NONE for a plain function). */
+enum glass_gen_kind glass_gen_kind_of(uint32_t co_flags);
+
+/* Limits (bounded memory). */
+#define GLASS_SPANS_MAX_DEPTH (1u << 20) /* activations kept; deeper ones only counted */
+#define GLASS_SPANS_MAX_GENS  (1u << 20) /* generator/coroutine objects tracked per thread */
+#define GLASS_SPANS_EXC_SLOTS 1024	 /* exception texts kept (the last 1024 numbers) */
+#define GLASS_SPANS_MAX_TEXT  4096	 /* longest exception/thread-name text kept (bytes) */
+
+#endif
