@@ -232,7 +232,8 @@ int glass_chunk_compress(const char *dir, const char *name, int whole)
 	void *dst = malloc(bound);
 	int ok = 0;
 	if (dst) {
-		size_t zn = ZSTD_compress(dst, bound, src, h.used, 3);
+		/* level 1: within a few percent of level 3's size on these records, at half the CPU */
+		size_t zn = ZSTD_compress(dst, bound, src, h.used, 1);
 		if (!ZSTD_isError(zn)) {
 			int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (out >= 0) {
