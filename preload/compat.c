@@ -22,6 +22,7 @@ static const struct glass_compat tables[] = {
 		.ts_c_recursion = 0,
 		.ts_guard = 32, /* recursion_remaining */
 		.ascii_size = 48,
+		.runtime_audit_head = 656,
 	},
 	{
 		.minor = 12,
@@ -40,6 +41,7 @@ static const struct glass_compat tables[] = {
 		.ts_c_recursion = 36,
 		.ts_guard = 36,
 		.ascii_size = 40,
+		.runtime_audit_head = 3064,
 	},
 	{
 		.minor = 13,
@@ -58,6 +60,7 @@ static const struct glass_compat tables[] = {
 		.ts_c_recursion = 52,
 		.ts_guard = 52,
 		.ascii_size = 40,
+		.runtime_audit_head = 10424,
 	},
 };
 

@@ -54,6 +54,8 @@ struct glass_compat {
 			    * 3.11, c_recursion_remaining after) */
 	/* PyASCIIObject size: compact ASCII data follows it */
 	uint16_t ascii_size;
+	/* _PyRuntimeState: audit_hook_head (3.11) / audit_hooks.head (3.12+) */
+	uint16_t runtime_audit_head;
 };
 
 extern struct glass_compat glass_cx;
@@ -80,6 +82,13 @@ struct glass_methoddef {
 	void *ml_meth;
 	int ml_flags;
 	const char *ml_doc;
+};
+
+/* An entry of CPython's audit hook list (pycore_runtime.h, the same in 3.11-3.13). */
+struct glass_audit_entry {
+	struct glass_audit_entry *next;
+	void *hook;
+	void *data;
 };
 
 /* Picks the table for a runtime version (PY_VERSION_HEX); 0 if supported. */

@@ -216,7 +216,7 @@ int glass_proc_start(void)
 		return -1;
 	int saved = errno;
 	int forked = G.origin[0] == 'f';
-	if (!forked && glass_session_attach() != 0)
+	if (!G.session_dir[0] && glass_session_attach() != 0)
 		goto fail;
 	if (forked)
 		glass_session_register(); /* a fork child keeps the session; its children find it */
@@ -233,8 +233,6 @@ int glass_proc_start(void)
 	if (forked)
 		inherit_code_defs();
 	G.proc_ready = 1;
-	if (G.origin[0] == 's')
-		glass_compressor_spawn(); /* this process created the session */
 	errno = saved;
 	return 0;
 fail:

@@ -152,8 +152,7 @@ static void atfork_child(void)
 		snprintf(G.parent_key, sizeof(G.parent_key), "%s", G.proc.key);
 		snprintf(G.parent_meta, sizeof(G.parent_meta), "%s/meta", G.proc.dir);
 		/* the parent's code definitions up to here are the child's too */
-		off_t end = lseek(G.proc.meta_fd, 0, SEEK_END);
-		G.fork_meta_size = end > 0 ? (uint64_t)end : 0;
+		G.fork_meta_size = glass_proc_writer_meta_size(&G.proc);
 	}
 	glass_proc_writer_forget(&G.proc);
 	glass_stream_forget(&T.s);
@@ -170,6 +169,8 @@ static void atfork_child(void)
 }
 
 /* ---- install ------------------------------------------------------------------------------- */
+
+static int audit_hook_fn(const char *event, PyObject *args, void *data);
 
 static unsigned long python_version(void)
 {
@@ -369,6 +370,11 @@ static void install(const char *event, PyObject *args)
 		return;
 	on_exit(on_exit_handler, NULL);
 	pthread_atfork(NULL, NULL, atfork_child);
+	/* The session exists from the start of the run, so that every process of it (gunicorn
+	 * workers forked from a master that traces nothing themselves) records into it. The process
+	 * directory comes with the first traced call. */
+	if (glass_session_attach() != 0)
+		return;
 	glass_watch_silent_close();
 	G.epoch = 1;
 	G.state = GLASS_ACTIVE;
@@ -407,8 +413,50 @@ static void refine_for_main(const char *event, PyObject *args)
 }
 
 static int (*py_is_initialized)(void);
+static struct glass_audit_entry **audit_head; /* &_PyRuntime's list head, once verified */
+static struct glass_audit_entry *audit_entry; /* ours, in that list */
 
-static int audit_hook(const char *event, PyObject *args, void *data)
+/* Our audit hook's list entry was allocated by PySys_AddAuditHook before Py_Initialize, with
+ * the allocator of that moment; under PYTHONMALLOC=debug or -X dev, Py_Finalize would free it
+ * with the debug allocator and abort. Once the hook has done its job we unlink the entry (the
+ * audit loop calling us has already read it and goes on with its next) and never free it: 24
+ * bytes, still reachable from here. */
+static void audit_find_entry(unsigned long version)
+{
+	if (glass_compat_init(version) != 0)
+		return;
+	char *runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
+	if (!runtime)
+		return;
+	struct glass_audit_entry **head =
+		(struct glass_audit_entry **)(runtime + glass_cx.runtime_audit_head);
+	/* right after PySys_AddAuditHook, before Py_Initialize: the list holds only hooks added
+	 * this early, ours last; finding it proves the offset */
+	struct glass_audit_entry *e = *head;
+	for (int i = 0; e && i < 16; i++, e = e->next) {
+		if (e->hook == (void *)audit_hook_fn && e->data == (void *)&G) {
+			audit_head = head;
+			audit_entry = e;
+			return;
+		}
+	}
+}
+
+static void audit_unlink(void)
+{
+	if (!audit_head || !audit_entry)
+		return;
+	struct glass_audit_entry **link = audit_head;
+	for (int i = 0; *link && i < 64; i++, link = &(*link)->next) {
+		if (*link == audit_entry) {
+			*link = audit_entry->next;
+			audit_entry = NULL;
+			return;
+		}
+	}
+}
+
+static int audit_hook_fn(const char *event, PyObject *args, void *data)
 {
 	if (GLASS_LIKELY(G.state != GLASS_WAITING && !G.await_run))
 		return 0;
@@ -419,6 +467,8 @@ static int audit_hook(const char *event, PyObject *args, void *data)
 	} else if (strncmp(event, "cpython.run_", 12) == 0 && G.state == GLASS_ACTIVE) {
 		refine_for_main(event, args);
 	}
+	if (G.state != GLASS_WAITING && !G.await_run)
+		audit_unlink(); /* done: no further event needs us */
 	errno = saved;
 	return 0;
 }
@@ -480,8 +530,11 @@ __attribute__((constructor)) static void glass_init(void)
 
 	py_is_initialized = (int (*)(void))dlsym(RTLD_DEFAULT, "Py_IsInitialized");
 	G.state = GLASS_WAITING;
-	if (((int (*)(glass_audit_fn, void *))add)(audit_hook, NULL) != 0)
+	if (((int (*)(glass_audit_fn, void *))add)(audit_hook_fn, &G) != 0) {
 		G.state = GLASS_PASSIVE;
+		goto out;
+	}
+	audit_find_entry(python_version());
 out:
 	errno = saved;
 }

@@ -261,6 +261,7 @@ int glass_session_attach(void)
 		return -1;
 	if (have_reg)
 		registry_sweep(reg);
+	glass_compressor_spawn(); /* this process created the session */
 found:
 	glass_session_register();
 	return 0;
@@ -330,7 +331,9 @@ void glass_compressor_spawn(void)
 		if (strncmp(*e, "LD_PRELOAD=", 11) != 0)
 			envp[n++] = *e;
 	envp[n] = NULL;
-	char *argv[] = {path, "--detach", G.session_dir, NULL};
+	char creator[16];
+	snprintf(creator, sizeof(creator), "%u", G.pid);
+	char *argv[] = {path, "--detach", "--pid", creator, G.session_dir, NULL};
 	pid_t pid;
 	if (posix_spawn(&pid, path, NULL, NULL, argv, envp) != 0)
 		return;

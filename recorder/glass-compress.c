@@ -31,10 +31,11 @@ static int process_alive(uint32_t pid)
 	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-/* One pass over the session: returns the number of live processes; *work counts chunks done. */
-static int pass(const char *session, int *work)
+/* One pass over the session: returns the number of live processes; *work counts chunks done.
+ * The session's creator counts as live until it exits, even before it has a directory. */
+static int pass(const char *session, int *work, uint32_t creator)
 {
-	int live = 0;
+	int live = process_alive(creator);
 	DIR *d = opendir(session);
 	if (!d)
 		return 0;
@@ -104,14 +105,17 @@ static void detach(void)
 int main(int argc, char **argv)
 {
 	int detached = 0, once = 0;
+	uint32_t creator = 0;
 	const char *session = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--detach"))
 			detached = 1;
 		else if (!strcmp(argv[i], "--once"))
 			once = 1;
+		else if (!strcmp(argv[i], "--pid") && i + 1 < argc)
+			creator = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else if (argv[i][0] == '-') {
-			fprintf(stderr, "usage: glass-compress [--detach] [--once] SESSION_DIR\n");
+			fprintf(stderr, "usage: glass-compress [--detach] [--once] [--pid PID] SESSION_DIR\n");
 			return 2;
 		} else
 			session = argv[i];
@@ -153,7 +157,7 @@ int main(int argc, char **argv)
 	}
 	for (;;) {
 		int work = 0;
-		int live = pass(session, &work);
+		int live = pass(session, &work, creator);
 		if (once || (!live && !work))
 			break;
 		if (!work) {

@@ -92,7 +92,6 @@ int glass_proc_writer_open(struct glass_proc_writer *w, const char *session_dir,
 {
 	int n, fd = -1;
 	memset(w, 0, sizeof(*w));
-	w->meta_fd = -1;
 	for (n = 0; n < 1000; n++) {
 		snprintf(w->key, sizeof(w->key), "p%u.%d", pid, n);
 		if ((size_t)snprintf(w->dir, sizeof(w->dir), "%s/%s", session_dir, w->key) >=
@@ -139,8 +138,10 @@ int glass_proc_writer_open(struct glass_proc_writer *w, const char *session_dir,
 	h->start_tsc = start_ticks;
 	h->start_mono_ns = start_mono_ns;
 	h->start_realtime_ns = start_realtime_ns;
+	close(fd);
 	w->hdr = h;
-	w->meta_fd = fd;
+	snprintf(w->meta_path, sizeof(w->meta_path), "%s", path);
+	w->meta_ready = 1;
 	w->pid = pid;
 	w->chunk_size = chunk_size;
 	return 0;
@@ -148,13 +149,17 @@ int glass_proc_writer_open(struct glass_proc_writer *w, const char *session_dir,
 
 int glass_proc_writer_append(struct glass_proc_writer *w, const void *rec, size_t len)
 {
-	if (w->meta_fd < 0)
+	if (!w->meta_ready)
 		return -1;
-	/* O_APPEND makes each record one atomic append, whichever thread writes it. */
+	int fd = open(w->meta_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* O_APPEND makes each record one atomic append, whichever thread or process writes it. */
 	ssize_t r;
 	do
-		r = write(w->meta_fd, rec, len);
+		r = write(fd, rec, len);
 	while (r < 0 && errno == EINTR);
+	close(fd);
 	return r == (ssize_t)len ? 0 : -1;
 }
 
@@ -185,10 +190,16 @@ void glass_proc_writer_forget(struct glass_proc_writer *w)
 {
 	if (w->hdr)
 		munmap(w->hdr, GLASS_META_HEADER_SIZE);
-	if (w->meta_fd >= 0)
-		close(w->meta_fd);
 	w->hdr = NULL;
-	w->meta_fd = -1;
+	w->meta_ready = 0;
+}
+
+uint64_t glass_proc_writer_meta_size(struct glass_proc_writer *w)
+{
+	struct stat st;
+	if (!w->meta_ready || stat(w->meta_path, &st) != 0)
+		return 0;
+	return (uint64_t)st.st_size;
 }
 
 int glass_chunk_compress(const char *dir, const char *name, int whole)

@@ -23,7 +23,9 @@
 struct glass_proc_writer {
 	char dir[4096];
 	char key[32]; /* "p<pid>.<n>" */
-	int meta_fd;
+	char meta_path[4200];
+	int meta_ready; /* the meta file exists; it is opened per append, never held open (a
+			 * descriptor of ours would show in the host's /proc/self/fd) */
 	struct glass_meta_header *hdr; /* mapped shared: counters survive SIGKILL */
 	uint32_t chunk_size;
 	uint32_t pid;
@@ -57,7 +59,8 @@ struct glass_stream_writer {
 int glass_proc_writer_open(struct glass_proc_writer *w, const char *session_dir, uint32_t pid,
 			   uint32_t chunk_size, uint32_t clock, uint64_t start_ticks,
 			   uint64_t start_mono_ns, uint64_t start_realtime_ns);
-/* Appends one meta record (already msgpack-encoded, tag first) with a single write(2). */
+/* Appends one meta record (already msgpack-encoded, tag first) with a single write(2) on a
+ * descriptor opened for it. */
 int glass_proc_writer_append(struct glass_proc_writer *w, const void *rec, size_t len);
 /* Records a later clock sample for the tick rate (single writer: the caller serialises). */
 void glass_proc_writer_calibrate(struct glass_proc_writer *w, uint64_t ticks, uint64_t mono_ns);
@@ -69,6 +72,8 @@ size_t glass_proc_writer_compress(struct glass_proc_writer *w, uint64_t budget_n
 /* Compresses dir/name (a t*.raw chunk) into t*.zst and removes the raw file: sealed chunks, and
  * with whole=1 also unsealed ones whose writer is gone. Returns 1 when done. */
 int glass_chunk_compress(const char *dir, const char *name, int whole);
+/* The meta file's size (the parent's at fork), or 0. */
+uint64_t glass_proc_writer_meta_size(struct glass_proc_writer *w);
 /* Unmaps without writing (a forked child must not touch its parent's files). */
 void glass_proc_writer_forget(struct glass_proc_writer *w);
 

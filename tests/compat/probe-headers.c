@@ -6,6 +6,7 @@
 
 #include "internal/pycore_code.h"
 #include "internal/pycore_frame.h"
+#include "internal/pycore_runtime.h"
 
 #define P(name, value) printf("%s %zu\n", name, (size_t)(value))
 
@@ -44,5 +45,10 @@ int main(void)
 	P("exc_args", offsetof(PyBaseExceptionObject, args));
 	P("tuple_items", offsetof(PyTupleObject, ob_item));
 	P("frame_owned_by_generator", FRAME_OWNED_BY_GENERATOR);
+#if PY_VERSION_HEX >= 0x030c0000
+	P("runtime_audit_head", offsetof(_PyRuntimeState, audit_hooks.head));
+#else
+	P("runtime_audit_head", offsetof(_PyRuntimeState, audit_hook_head));
+#endif
 	return 0;
 }

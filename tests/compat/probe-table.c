@@ -33,5 +33,6 @@ int main(int argc, char **argv)
 	P("exc_args", GLASS_EXC_ARGS_OFF);
 	P("tuple_items", GLASS_TUPLE_ITEMS_OFF);
 	P("frame_owned_by_generator", GLASS_FRAME_OWNED_BY_GENERATOR);
+	P("runtime_audit_head", glass_cx.runtime_audit_head);
 	return 0;
 }

@@ -1,0 +1,342 @@
+"""The benchmark runner behind scripts/bench (stdlib only; run it with /usr/bin/python3).
+
+Every figure is a RATIO to the plain interpreter measured in the same run, never an absolute
+claim. Suites (--only picks some):
+
+  cpu      wall time of fib.py and mixed.py: plain, glass tracing every call (trace-all.json),
+           glass with the default policy (no policy file: the user's code), and cProfile;
+           median of --runs runs, variants alternated round-robin so drift hits all alike
+  size     bytes on disk per recorded call (session size after glass-report / CALL records)
+  startup  time glass adds to `python -c pass` (hyperfine if installed, else median of 30)
+  web      (not yet) wrk against gunicorn + Flask with and without glass
+
+Writes a table to stdout and everything measured to bench-results.json (--json PATH).
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+WORKLOADS = {
+    # name: (script, args, calls expected in the trace, or None)
+    "fib": ("fib.py", ["30"], 2692537),
+    "mixed": ("mixed.py", [], None),
+}
+VARIANTS = ["plain", "glass-all", "glass-default", "cprofile"]
+SUPPORTED = {(3, 11), (3, 12), (3, 13)}
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.build = Path(args.build).resolve()
+        self.preload = self.build / "preload" / "libglass.so"
+        self.report = self.build / "tools" / "glass-report"
+        self.tmp = Path(tempfile.mkdtemp(prefix="glass-bench."))
+        # Workloads run from a copy in a directory with no glimpse-policy.json above it, so
+        # that "default policy" really is the default.
+        self.work = self.tmp / "work"
+        self.work.mkdir()
+        for script, _, _ in WORKLOADS.values():
+            shutil.copy(HERE / script, self.work / script)
+        self.policy_all = HERE / "trace-all.json"
+
+    def env(self, variant, out_dir):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("GLASS_", "PYTHON")) and k != "LD_PRELOAD"}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        if variant.startswith("glass"):
+            env["LD_PRELOAD"] = str(self.preload)
+            env["GLASS_OUT"] = str(out_dir)
+            if variant == "glass-all":
+                env["GLASS_POLICY"] = str(self.policy_all)
+        return env
+
+    def argv(self, python, variant, workload):
+        script, wargs, _ = WORKLOADS[workload]
+        if variant == "cprofile":
+            return [python, "-m", "cProfile", "-o", os.devnull, script] + wargs
+        return [python, script] + wargs
+
+    def run_once(self, python, variant, workload):
+        """(seconds, GLASS_OUT dir, session dir or None); the caller removes the GLASS_OUT dir."""
+        out_dir = Path(tempfile.mkdtemp(prefix="out.", dir=self.tmp))
+        argv = self.argv(python, variant, workload)
+        start = time.perf_counter()
+        proc = subprocess.run(argv, cwd=str(self.work), env=self.env(variant, out_dir),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        secs = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} ({variant}) exited {proc.returncode}: "
+                               f"{proc.stderr.decode(errors='replace')[-500:]}")
+        if proc.stderr.strip():
+            raise RuntimeError(f"{variant} printed on stderr: "
+                               f"{proc.stderr.decode(errors='replace')[-500:]}")
+        sessions = [p for p in out_dir.iterdir() if p.is_dir()]
+        return secs, out_dir, (sessions[0] if len(sessions) == 1 else None)
+
+    # -- suites ----------------------------------------------------------------------------------
+    def cpu(self, python):
+        results = {}
+        for workload in WORKLOADS:
+            samples = {v: [] for v in VARIANTS}
+            recorded = {v: True for v in VARIANTS if v.startswith("glass")}
+            print(f"  {workload}: ", end="", flush=True)
+            for rnd in range(self.args.runs + 1):  # round 0 warms up and is not counted
+                # Rotate the starting variant each round: no variant always follows another.
+                order = VARIANTS[rnd % len(VARIANTS):] + VARIANTS[:rnd % len(VARIANTS)]
+                for v in order:
+                    secs, out_dir, session = self.run_once(python, v, workload)
+                    if v in recorded and session is None:
+                        recorded[v] = False
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                    if rnd > 0:
+                        samples[v].append(secs)
+                print("." if rnd else "w", end="", flush=True)
+            print()
+            plain = statistics.median(samples["plain"])
+            results[workload] = {
+                v: {"median_s": statistics.median(s), "samples_s": s,
+                    "ratio": statistics.median(s) / plain,
+                    **({"recorded": recorded[v]} if v in recorded else {})}
+                for v, s in samples.items()
+            }
+        return results
+
+    def size(self, python):
+        results = {}
+        for workload, (_, _, expected) in WORKLOADS.items():
+            secs, out_dir, session = self.run_once(python, "glass-all", workload)
+            entry = {"session_bytes": None, "calls": None, "bytes_per_call": None,
+                     "expected_calls": expected}
+            if session is None:
+                entry["error"] = "no session recorded"
+            else:
+                settled = wait_settled(session)
+                if not settled:
+                    entry["note"] = "session still changing after 60 s"
+                info = subprocess.run([str(self.report), "info", str(session)],
+                                      capture_output=True, text=True, errors="replace")
+                size = sum(f.stat().st_size for f in session.rglob("*") if f.is_file())
+                entry["session_bytes"] = size
+                if info.returncode != 0:
+                    entry["error"] = f"glass-report info failed: {info.stderr.strip()[:300]}"
+                else:
+                    calls = parse_calls(info.stdout)
+                    entry["calls"] = calls
+                    if calls:
+                        entry["bytes_per_call"] = size / calls
+                        if expected and calls < expected:
+                            entry["error"] = f"{calls} CALL records, the workload makes {expected}"
+                    else:
+                        entry["error"] = "no CALL count found in glass-report info"
+                        entry["info"] = info.stdout[-2000:]
+            shutil.rmtree(out_dir, ignore_errors=True)
+            results[workload] = entry
+        return results
+
+    def startup(self, python):
+        out_dir = self.tmp / "startup-out"
+        out_dir.mkdir(exist_ok=True)
+        env = self.env("glass-default", out_dir)
+        plain_cmd = f"env {python} -c pass"
+        glass_cmd = f"env LD_PRELOAD={self.preload} {python} -c pass"
+        if shutil.which("hyperfine"):
+            export = self.tmp / "hyperfine.json"
+            subprocess.run(["hyperfine", "-N", "--warmup", "3", "--runs", "30", "--style", "none",
+                            "--export-json", str(export), plain_cmd, glass_cmd],
+                           cwd=str(self.work), env=env, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            data = json.loads(export.read_text())["results"]
+            plain, glass = (statistics.median(r["times"]) for r in data)
+            method = "hyperfine -N, median of 30"
+        else:
+            def median_of(cmd):
+                times = []
+                for _ in range(30):
+                    start = time.perf_counter()
+                    subprocess.run(cmd.split(), cwd=str(self.work), env=env, check=True)
+                    times.append(time.perf_counter() - start)
+                return statistics.median(times)
+            plain, glass = median_of(plain_cmd), median_of(glass_cmd)
+            method = "median of 30 (hyperfine not installed)"
+        sessions = len([p for p in out_dir.iterdir() if p.is_dir()])
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return {"plain_ms": plain * 1e3, "glass_ms": glass * 1e3,
+                "added_ms": (glass - plain) * 1e3, "ratio": glass / plain, "method": method,
+                "sessions_recorded": sessions}
+
+    def web(self, python):
+        # Reserved: gunicorn + examples/demo-app driven by wrk, with and without glass, as
+        # ratios of requests/s and latency percentiles (see NOTES: wrk -t2 -c16 -d5s).
+        return None
+
+
+def wait_settled(session, timeout=60.0):
+    """Waits until glass's background compressor is done with the session: no .raw chunk
+    left and nothing changed for half a second. False on timeout."""
+    def state():
+        return sorted((f.name, f.stat().st_size) for f in session.rglob("*") if f.is_file())
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        now = state()
+        if now == last and not any(name.endswith(".raw") for name, _ in now):
+            return True
+        last = now
+        time.sleep(0.5)
+    return False
+
+
+def parse_calls(info):
+    """The number of CALL records in `glass-report info` output, or None."""
+    # "records by type" lists "  CALL          2,692,537"
+    m = re.search(r"^\s*CALL\s+([\d,]+)\s*$", info, re.M)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def interpreters(args):
+    if args.python:
+        return [(p, p) for p in args.python]
+    found = [("system", "/usr/bin/python3")]  # Debian's, the others are pyenv builds
+    root = os.environ.get("PYENV_ROOT")
+    try:
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        root = root or str(Path.home() / ".pyenv")
+    for v in ("3.12.1", "3.13.0"):
+        found.append((f"pyenv {v}", f"{root}/versions/{v}/bin/python3"))
+    out = []
+    for label, path in found:
+        if os.access(path, os.X_OK):
+            out.append((label, path))
+        else:
+            print(f"skip: {label} not found ({path})")
+    return out
+
+
+def version_of(python):
+    out = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:3])"],
+                         capture_output=True, text=True, check=True)
+    return tuple(int(x) for x in out.stdout.split())
+
+
+def host_facts():
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "machine": platform.machine()}
+
+
+def fmt_ratio(entry):
+    if entry.get("recorded") is False:
+        return "no rec!"
+    return f"{entry['ratio']:.2f}x"
+
+
+def print_tables(results):
+    print("\nWall time, ratio to plain (median of %d runs)" % results["runs"])
+    print("%-22s %-8s %9s %11s %14s %9s" % ("python", "workload", "plain s", "glass all",
+                                            "glass default", "cProfile"))
+    for it in results["interpreters"]:
+        for workload, r in (it.get("cpu") or {}).items():
+            print("%-22s %-8s %9.3f %11s %14s %9s" % (
+                it["label"], workload, r["plain"]["median_s"], fmt_ratio(r["glass-all"]),
+                fmt_ratio(r["glass-default"]), fmt_ratio(r["cprofile"])))
+    if any(it.get("size") for it in results["interpreters"]):
+        print("\nBytes on disk per recorded call (trace-all policy)")
+        print("%-22s %-8s %12s %12s %10s  %s" % ("python", "workload", "session", "calls",
+                                                 "bytes/call", "note"))
+        for it in results["interpreters"]:
+            for workload, r in (it.get("size") or {}).items():
+                print("%-22s %-8s %12s %12s %10s  %s" % (
+                    it["label"], workload, r["session_bytes"] or "-", r["calls"] or "-",
+                    f"{r['bytes_per_call']:.2f}" if r["bytes_per_call"] else "-",
+                    r.get("error", r.get("note", ""))))
+    if any(it.get("startup") for it in results["interpreters"]):
+        print("\nStart-up: python -c pass")
+        print("%-22s %10s %10s %10s %8s  %s" % ("python", "plain ms", "glass ms", "added ms",
+                                                "ratio", "method"))
+        for it in results["interpreters"]:
+            r = it.get("startup")
+            if r:
+                print("%-22s %10.2f %10.2f %10.2f %7.2fx  %s" % (
+                    it["label"], r["plain_ms"], r["glass_ms"], r["added_ms"], r["ratio"],
+                    r["method"]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="glass benchmarks, as ratios to plain Python")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per variant (median)")
+    ap.add_argument("--python", action="append", default=[], metavar="PATH",
+                    help="interpreter(s) instead of /usr/bin/python3, pyenv 3.12.1, 3.13.0")
+    ap.add_argument("--only", default="cpu,size,startup",
+                    help="comma-separated suites: cpu, size, startup, web")
+    ap.add_argument("--build", default=str(ROOT / "build"), help="meson build directory")
+    ap.add_argument("--json", default="bench-results.json", help="where the results go")
+    args = ap.parse_args()
+    suites = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(suites) - {"cpu", "size", "startup", "web"}
+    if unknown:
+        ap.error(f"unknown suites {sorted(unknown)}")
+
+    bench = Bench(args)
+    if not bench.preload.exists():
+        print(f"bench: {bench.preload} is not built", file=sys.stderr)
+        return 1
+    results = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "host": host_facts(), "runs": args.runs, "build": str(bench.build),
+               "suites": suites, "interpreters": []}
+    try:
+        for label, python in interpreters(args):
+            version = version_of(python)
+            vtext = ".".join(map(str, version))
+            if label == "system":
+                label = f"system {vtext}"
+            elif label == python:  # given with --python
+                label = vtext
+            entry = {"label": label,
+                     "python": python, "version": vtext}
+            results["interpreters"].append(entry)
+            if version[:2] not in SUPPORTED:
+                print(f"skip: {python} is Python {vtext}: glass traces 3.11-3.13")
+                entry["skipped"] = "not supported by glass"
+                continue
+            print(f"\n== {entry['label']} ({python})")
+            for suite in suites:
+                if suite == "web":
+                    print("  web: not yet (wrk against gunicorn: a later issue)")
+                    entry["web"] = None
+                    continue
+                print(f"  {suite} ...", flush=True)
+                entry[suite] = getattr(bench, suite)(python)
+    finally:
+        shutil.rmtree(bench.tmp, ignore_errors=True)
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    print_tables(results)
+    print(f"\nresults: {Path(args.json).resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

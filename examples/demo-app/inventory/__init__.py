@@ -1,0 +1,1 @@
+"""The demo app's own code: service -> repository -> helpers."""

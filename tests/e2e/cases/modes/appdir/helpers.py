@@ -1,0 +1,2 @@
+def helper_func(who):
+    return "hello " + who

@@ -1,0 +1,5 @@
+def greet(who):
+    return "hello " + who
+
+
+print(greet("file"))

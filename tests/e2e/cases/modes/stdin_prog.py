@@ -1,0 +1,5 @@
+def from_stdin():
+    return "hello stdin"
+
+
+print(from_stdin())

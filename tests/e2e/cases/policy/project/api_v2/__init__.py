@@ -1,0 +1,6 @@
+def _reply(msg):
+    return "v2 " + msg
+
+
+def handle(msg):
+    return _reply(msg)
