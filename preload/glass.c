@@ -529,12 +529,20 @@ __attribute__((constructor)) static void glass_init(void)
 		goto out;
 
 	py_is_initialized = (int (*)(void))dlsym(RTLD_DEFAULT, "Py_IsInitialized");
+	unsigned long ver = python_version();
+	if (glass_compat_init(ver) != 0) {
+		/* no hook at all: nothing of ours may outlive Py_Finalize in a Python we do not know */
+		glass_log(1, "Python %lu.%lu is not supported (glass supports 3.11 to 3.13); "
+			     "tracing disabled",
+			  (ver >> 24) & 0xff, (ver >> 16) & 0xff);
+		goto out;
+	}
 	G.state = GLASS_WAITING;
 	if (((int (*)(glass_audit_fn, void *))add)(audit_hook_fn, &G) != 0) {
 		G.state = GLASS_PASSIVE;
 		goto out;
 	}
-	audit_find_entry(python_version());
+	audit_find_entry(ver);
 out:
 	errno = saved;
 }
