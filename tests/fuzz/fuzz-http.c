@@ -59,8 +59,8 @@ static uint64_t http_way(const struct glass_http_config *cfg, int way, const uin
 			size_t piece = fuzz_split_next(&sp, lens[d] - off), done = 0;
 
 			while (done < piece) {
-				size_t used = glass_http_feed(&c, d, bufs[d] + off + done,
-							      piece - done, &ev);
+				size_t used =
+				    glass_http_feed(&c, d, bufs[d] + off + done, piece - done, &ev);
 
 				FUZZ_CHECK(used <= piece - done);
 				FUZZ_CHECK(used > 0 || ev);

@@ -27,20 +27,24 @@ static uint64_t resp_way(int way, const uint8_t *rq, size_t nrq, const uint8_t *
 
 			while (done < piece) {
 				enum glass_resp_event ev;
-				size_t used = glass_resp_feed(&c, d, bufs[d] + off + done,
-							      piece - done, &ev);
+				size_t used =
+				    glass_resp_feed(&c, d, bufs[d] + off + done, piece - done, &ev);
 
 				FUZZ_CHECK(used > 0 && used <= piece - done);
 				done += used;
+				if (ev == GLASS_RESP_NONE)
+					continue; /* how many calls it took depends on the pieces */
 				h = fuzz_hash(h, &ev, sizeof(ev));
 				if (ev == GLASS_RESP_REQUEST) {
-					FUZZ_CHECK(memchr(c.request.name, 0, sizeof(c.request.name)));
+					FUZZ_CHECK(
+					    memchr(c.request.name, 0, sizeof(c.request.name)));
 					FUZZ_CHECK(c.request.nkeys <= c.request.argc);
 					glass_resp_set_user(&c, c.request.seq, c.request.seq * 3);
 					h = fuzz_hash(h, &c.request, sizeof(c.request));
 				} else if (ev == GLASS_RESP_REPLY || ev == GLASS_RESP_PUSH) {
 					FUZZ_CHECK(memchr(c.reply.error, 0, sizeof(c.reply.error)));
-					FUZZ_CHECK(!c.reply.paired || c.reply.user == c.reply.seq * 3);
+					FUZZ_CHECK(!c.reply.paired ||
+						   c.reply.user == c.reply.seq * 3);
 					h = fuzz_hash(h, &c.reply, sizeof(c.reply));
 				}
 			}

@@ -15,7 +15,7 @@
 
 struct fuzz_split {
 	uint64_t state; /* 0: whole */
-	int bytes; /* 1: one byte at a time */
+	int bytes;	/* 1: one byte at a time */
 };
 
 static inline uint64_t fuzz_hash(uint64_t h, const void *p, size_t n)
@@ -75,10 +75,10 @@ static inline void fuzz_two_streams(const uint8_t *data, size_t n, const char *s
 	*nb = p ? n - *na - sl : 0;
 }
 
-#define FUZZ_CHECK(cond)                                                                     \
-	do {                                                                                 \
-		if (!(cond))                                                                 \
-			__builtin_trap();                                                    \
+#define FUZZ_CHECK(cond)                                                                           \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			__builtin_trap();                                                          \
 	} while (0)
 
 #endif /* GLASS_FUZZ_SPLIT_H */

@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct glass_sql_info info;
 
 		FUZZ_CHECK(n < sizeof(full) && full[n] == '\0');
-		FUZZ_CHECK(glass_sql_normalize(sql, size, again, sizeof(again), flags[f], &cut2) == n);
+		FUZZ_CHECK(glass_sql_normalize(sql, size, again, sizeof(again), flags[f], &cut2) ==
+			   n);
 		FUZZ_CHECK(cut == cut2 && memcmp(full, again, n + 1) == 0);
 		for (size_t k = 0; k < sizeof(caps) / sizeof(caps[0]) && !cut; k++) {
 			size_t m = glass_sql_normalize(sql, size, caps[k] ? small : NULL, caps[k],
@@ -38,8 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!cut2) {
 				FUZZ_CHECK(m == n && memcmp(small, full, n) == 0);
 			} else if (m) {
-				FUZZ_CHECK(m >= mark && memcmp(small + m - mark, GLASS_SQL_TRUNCATED_MARK,
-							       mark) == 0);
+				FUZZ_CHECK(
+				    m >= mark &&
+				    memcmp(small + m - mark, GLASS_SQL_TRUNCATED_MARK, mark) == 0);
 				FUZZ_CHECK(memcmp(small, full, m - mark) == 0);
 			}
 		}

@@ -21,8 +21,9 @@ static void expect_normalized(const struct norm_case *cases, size_t n, unsigned 
 		size_t len = glass_sql_normalize(cases[i].in, strlen(cases[i].in), out, sizeof(out),
 						 flags, &cut);
 
-		ck_assert_msg(strcmp(out, cases[i].out) == 0, "\n  in:   %s\n  got:  %s\n  want: %s",
-			      cases[i].in, out, cases[i].out);
+		ck_assert_msg(strcmp(out, cases[i].out) == 0,
+			      "\n  in:   %s\n  got:  %s\n  want: %s", cases[i].in, out,
+			      cases[i].out);
 		ck_assert_uint_eq(len, strlen(out));
 		ck_assert_int_eq(cut, 0);
 	}
@@ -33,22 +34,21 @@ static void expect_normalized(const struct norm_case *cases, size_t n, unsigned 
 START_TEST(strings_become_placeholders)
 {
 	static const struct norm_case cases[] = {
-		{"SELECT * FROM users WHERE name = 'bob'", "SELECT * FROM users WHERE name = ?"},
-		{"SELECT 'O''Brien', 'a''''b'", "SELECT ?, ?"},
-		/* standard_conforming_strings on: a backslash is just a character */
-		{"SELECT 'C:\\temp\\' , x", "SELECT ? , x"},
-		/* E'' strings always take backslash escapes */
-		{"SELECT E'it\\'s', e'\\\\'", "SELECT ?, ?"},
-		{"SELECT X'ff00', B'0101', N'nchar', U&'d\\0061t\\+000061'", "SELECT ?, ?, ?, ?"},
-		{"SELECT DATE '2024-01-02', INTERVAL '1 day', '{1,2}'::int[]",
-		 "SELECT DATE ?, INTERVAL ?, ?::int[]"},
-		{"SELECT $$it's $1 here$$, $fn$ body $$ inner $$ $fn$",
-		 "SELECT ?, ?"},
-		{"SELECT $a$x$b$y$b$z$a$", "SELECT ?"},
-		/* unterminated: the rest is the string, nothing of it leaks */
-		{"UPDATE t SET pw = 'hunter2 WHERE id = 1", "UPDATE t SET pw = ?"},
-		{"SELECT $q$ never closed", "SELECT ?"},
-		{"SELECT _utf8mb4'x'", "SELECT _utf8mb4?"},
+	    {"SELECT * FROM users WHERE name = 'bob'", "SELECT * FROM users WHERE name = ?"},
+	    {"SELECT 'O''Brien', 'a''''b'", "SELECT ?, ?"},
+	    /* standard_conforming_strings on: a backslash is just a character */
+	    {"SELECT 'C:\\temp\\' , x", "SELECT ? , x"},
+	    /* E'' strings always take backslash escapes */
+	    {"SELECT E'it\\'s', e'\\\\'", "SELECT ?, ?"},
+	    {"SELECT X'ff00', B'0101', N'nchar', U&'d\\0061t\\+000061'", "SELECT ?, ?, ?, ?"},
+	    {"SELECT DATE '2024-01-02', INTERVAL '1 day', '{1,2}'::int[]",
+	     "SELECT DATE ?, INTERVAL ?, ?::int[]"},
+	    {"SELECT $$it's $1 here$$, $fn$ body $$ inner $$ $fn$", "SELECT ?, ?"},
+	    {"SELECT $a$x$b$y$b$z$a$", "SELECT ?"},
+	    /* unterminated: the rest is the string, nothing of it leaks */
+	    {"UPDATE t SET pw = 'hunter2 WHERE id = 1", "UPDATE t SET pw = ?"},
+	    {"SELECT $q$ never closed", "SELECT ?"},
+	    {"SELECT _utf8mb4'x'", "SELECT _utf8mb4?"},
 	};
 
 	EXPECT(cases, 0);
@@ -59,14 +59,15 @@ START_TEST(backslash_escapes_when_asked)
 {
 	/* GIVEN PostgreSQL with standard_conforming_strings off */
 	static const struct norm_case pg_off[] = {
-		{"SELECT 'it\\'s', x FROM t", "SELECT ?, x FROM t"},
+	    {"SELECT 'it\\'s', x FROM t", "SELECT ?, x FROM t"},
 	};
 	/* GIVEN MySQL: backslashes, "strings", # comments, names starting with digits */
 	static const struct norm_case mysql[] = {
-		{"SELECT * FROM `order` WHERE note = \"say \\\"hi\\\"\" # why\nAND id = 5",
-		 "SELECT * FROM `order` WHERE note = ? AND id = ?"},
-		{"SELECT * FROM 2fa_codes WHERE code = '12\\'3'", "SELECT * FROM 2fa_codes WHERE code = ?"},
-		{"/* a /* b */ SELECT 1", "SELECT ?"}, /* MySQL comments do not nest */
+	    {"SELECT * FROM `order` WHERE note = \"say \\\"hi\\\"\" # why\nAND id = 5",
+	     "SELECT * FROM `order` WHERE note = ? AND id = ?"},
+	    {"SELECT * FROM 2fa_codes WHERE code = '12\\'3'",
+	     "SELECT * FROM 2fa_codes WHERE code = ?"},
+	    {"/* a /* b */ SELECT 1", "SELECT ?"}, /* MySQL comments do not nest */
 	};
 
 	EXPECT(pg_off, GLASS_SQL_BACKSLASH_ESCAPES);
@@ -77,16 +78,17 @@ END_TEST
 START_TEST(numbers_become_placeholders_but_not_names)
 {
 	static const struct norm_case cases[] = {
-		{"SELECT 1, 42, 3.14, .5, 1., 1e10, 1.5E-3, 0x1F, 0b101, 1_000_000",
-		 "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"},
-		{"SELECT t1.c2, col_3, \"9lives\" FROM t1", "SELECT t1.c2, col_3, \"9lives\" FROM t1"},
-		{"SELECT * FROM t WHERE a = $1 AND b = $12", "SELECT * FROM t WHERE a = $1 AND b = $12"},
-		/* a sign where a value is expected belongs to it; an operator stays */
-		{"SELECT -1, +2, x - 1, x-1, 5-3, (-1.5) WHERE a = -7 AND b IN (-1, -2)",
-		 "SELECT ?, ?, x - ?, x-?, ?-?, (?) WHERE a = ? AND b IN (?)"},
-		{"SELECT a[1], a[1:2] FROM t", "SELECT a[?], a[?:?] FROM t"},
-		/* PostgreSQL reads 123abc as 123 AS abc: the number goes */
-		{"SELECT 123abc", "SELECT ?abc"},
+	    {"SELECT 1, 42, 3.14, .5, 1., 1e10, 1.5E-3, 0x1F, 0b101, 1_000_000",
+	     "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"},
+	    {"SELECT t1.c2, col_3, \"9lives\" FROM t1", "SELECT t1.c2, col_3, \"9lives\" FROM t1"},
+	    {"SELECT * FROM t WHERE a = $1 AND b = $12",
+	     "SELECT * FROM t WHERE a = $1 AND b = $12"},
+	    /* a sign where a value is expected belongs to it; an operator stays */
+	    {"SELECT -1, +2, x - 1, x-1, 5-3, (-1.5) WHERE a = -7 AND b IN (-1, -2)",
+	     "SELECT ?, ?, x - ?, x-?, ?-?, (?) WHERE a = ? AND b IN (?)"},
+	    {"SELECT a[1], a[1:2] FROM t", "SELECT a[?], a[?:?] FROM t"},
+	    /* PostgreSQL reads 123abc as 123 AS abc: the number goes */
+	    {"SELECT 123abc", "SELECT ?abc"},
 	};
 
 	EXPECT(cases, 0);
@@ -96,9 +98,9 @@ END_TEST
 START_TEST(booleans_go_null_stays)
 {
 	static const struct norm_case cases[] = {
-		{"SELECT * FROM t WHERE active = TRUE AND deleted = false AND note IS NULL",
-		 "SELECT * FROM t WHERE active = ? AND deleted = ? AND note IS NULL"},
-		{"INSERT INTO t VALUES (NULL, true)", "INSERT INTO t VALUES (NULL, ?)"},
+	    {"SELECT * FROM t WHERE active = TRUE AND deleted = false AND note IS NULL",
+	     "SELECT * FROM t WHERE active = ? AND deleted = ? AND note IS NULL"},
+	    {"INSERT INTO t VALUES (NULL, true)", "INSERT INTO t VALUES (NULL, ?)"},
 	};
 
 	EXPECT(cases, 0);
@@ -108,12 +110,12 @@ END_TEST
 START_TEST(placeholders_are_kept_as_written)
 {
 	static const struct norm_case cases[] = {
-		{"SELECT * FROM t WHERE a = ? AND b = ?2 AND c = :name AND d = @p1 AND e = $id",
-		 "SELECT * FROM t WHERE a = ? AND b = ?2 AND c = :name AND d = @p1 AND e = $id"},
-		{"INSERT INTO t (a, b) VALUES (%s, %(user_id)s)",
-		 "INSERT INTO t (a, b) VALUES (%s, %(user_id)s)"},
-		{"SELECT a % 2, 'x' LIKE 'a%%', 100 %% 7", "SELECT a % ?, ? LIKE ?, ? %% ?"},
-		{"SELECT x::text, @@session.sql_mode", "SELECT x::text, @@session.sql_mode"},
+	    {"SELECT * FROM t WHERE a = ? AND b = ?2 AND c = :name AND d = @p1 AND e = $id",
+	     "SELECT * FROM t WHERE a = ? AND b = ?2 AND c = :name AND d = @p1 AND e = $id"},
+	    {"INSERT INTO t (a, b) VALUES (%s, %(user_id)s)",
+	     "INSERT INTO t (a, b) VALUES (%s, %(user_id)s)"},
+	    {"SELECT a % 2, 'x' LIKE 'a%%', 100 %% 7", "SELECT a % ?, ? LIKE ?, ? %% ?"},
+	    {"SELECT x::text, @@session.sql_mode", "SELECT x::text, @@session.sql_mode"},
 	};
 
 	EXPECT(cases, 0);
@@ -123,12 +125,12 @@ END_TEST
 START_TEST(comments_and_whitespace_go)
 {
 	static const struct norm_case cases[] = {
-		{"  SELECT\n\t a , -- the id\n b /* nested /* c */ still */ FROM\r\n t ; ",
-		 "SELECT a , b FROM t ;"},
-		{"SELECT a/**/FROM t", "SELECT a FROM t"},
-		{"/*+ IndexScan(t) */ SELECT 1 -- trailing", "SELECT ?"},
-		{"-- only a comment", ""},
-		{"", ""},
+	    {"  SELECT\n\t a , -- the id\n b /* nested /* c */ still */ FROM\r\n t ; ",
+	     "SELECT a , b FROM t ;"},
+	    {"SELECT a/**/FROM t", "SELECT a FROM t"},
+	    {"/*+ IndexScan(t) */ SELECT 1 -- trailing", "SELECT ?"},
+	    {"-- only a comment", ""},
+	    {"", ""},
 	};
 
 	EXPECT(cases, 0);
@@ -138,9 +140,9 @@ END_TEST
 START_TEST(quoted_identifiers_are_kept)
 {
 	static const struct norm_case cases[] = {
-		{"SELECT \"Weird \"\"Name\"\"\", `tick``s`, [Order Details] FROM \"public\".\"T 1\"",
-		 "SELECT \"Weird \"\"Name\"\"\", `tick``s`, [Order Details] FROM \"public\".\"T 1\""},
-		{"SELECT \"it's\" FROM t", "SELECT \"it's\" FROM t"},
+	    {"SELECT \"Weird \"\"Name\"\"\", `tick``s`, [Order Details] FROM \"public\".\"T 1\"",
+	     "SELECT \"Weird \"\"Name\"\"\", `tick``s`, [Order Details] FROM \"public\".\"T 1\""},
+	    {"SELECT \"it's\" FROM t", "SELECT \"it's\" FROM t"},
 	};
 
 	EXPECT(cases, 0);
@@ -150,23 +152,24 @@ END_TEST
 START_TEST(in_lists_collapse)
 {
 	static const struct norm_case cases[] = {
-		{"SELECT * FROM t WHERE id IN (1, 2, 3)", "SELECT * FROM t WHERE id IN (?)"},
-		{"SELECT * FROM t WHERE id in ('a','b') AND x NOT IN ( 5 )",
-		 "SELECT * FROM t WHERE id in (?) AND x NOT IN (?)"},
-		{"SELECT * FROM t WHERE id IN (%s, %s, %s)", "SELECT * FROM t WHERE id IN (?)"},
-		{"SELECT * FROM t WHERE id IN ($1, $2)", "SELECT * FROM t WHERE id IN (?)"},
-		/* not a flat list of values: left alone (literals still go) */
-		{"SELECT * FROM t WHERE id IN (SELECT id FROM u WHERE k = 1)",
-		 "SELECT * FROM t WHERE id IN (SELECT id FROM u WHERE k = ?)"},
-		/* row values are not collapsed */
-		{"SELECT * FROM t WHERE (a, b) IN ((1, 2), (3, 4))",
-		 "SELECT * FROM t WHERE (a, b) IN ((?, ?), (?, ?))"},
-		{"SELECT * FROM t WHERE id IN (1, x)", "SELECT * FROM t WHERE id IN (?, x)"},
-		{"SELECT * FROM t WHERE id IN (1, NULL)", "SELECT * FROM t WHERE id IN (?, NULL)"},
-		{"SELECT * FROM t WHERE id IN ()", "SELECT * FROM t WHERE id IN ()"},
-		{"SELECT * FROM t WHERE id IN (1,)", "SELECT * FROM t WHERE id IN (?,)"},
-		{"SELECT ARRAY[1, 2, 3], ARRAY['a']", "SELECT ARRAY[?], ARRAY[?]"},
-		{"SELECT * FROM t WHERE id = ANY(ARRAY[1,2,3])", "SELECT * FROM t WHERE id = ANY(ARRAY[?])"},
+	    {"SELECT * FROM t WHERE id IN (1, 2, 3)", "SELECT * FROM t WHERE id IN (?)"},
+	    {"SELECT * FROM t WHERE id in ('a','b') AND x NOT IN ( 5 )",
+	     "SELECT * FROM t WHERE id in (?) AND x NOT IN (?)"},
+	    {"SELECT * FROM t WHERE id IN (%s, %s, %s)", "SELECT * FROM t WHERE id IN (?)"},
+	    {"SELECT * FROM t WHERE id IN ($1, $2)", "SELECT * FROM t WHERE id IN (?)"},
+	    /* not a flat list of values: left alone (literals still go) */
+	    {"SELECT * FROM t WHERE id IN (SELECT id FROM u WHERE k = 1)",
+	     "SELECT * FROM t WHERE id IN (SELECT id FROM u WHERE k = ?)"},
+	    /* row values are not collapsed */
+	    {"SELECT * FROM t WHERE (a, b) IN ((1, 2), (3, 4))",
+	     "SELECT * FROM t WHERE (a, b) IN ((?, ?), (?, ?))"},
+	    {"SELECT * FROM t WHERE id IN (1, x)", "SELECT * FROM t WHERE id IN (?, x)"},
+	    {"SELECT * FROM t WHERE id IN (1, NULL)", "SELECT * FROM t WHERE id IN (?, NULL)"},
+	    {"SELECT * FROM t WHERE id IN ()", "SELECT * FROM t WHERE id IN ()"},
+	    {"SELECT * FROM t WHERE id IN (1,)", "SELECT * FROM t WHERE id IN (?,)"},
+	    {"SELECT ARRAY[1, 2, 3], ARRAY['a']", "SELECT ARRAY[?], ARRAY[?]"},
+	    {"SELECT * FROM t WHERE id = ANY(ARRAY[1,2,3])",
+	     "SELECT * FROM t WHERE id = ANY(ARRAY[?])"},
 	};
 
 	EXPECT(cases, 0);
@@ -176,21 +179,21 @@ END_TEST
 START_TEST(values_rows_of_one_shape_collapse)
 {
 	static const struct norm_case cases[] = {
-		/* psycopg2's execute_values, values inlined */
-		{"INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, NULL) RETURNING id",
-		 "INSERT INTO t (a, b) VALUES (?, ?) RETURNING id"},
-		{"INSERT INTO t VALUES ($1, $2), ($3, $4)", "INSERT INTO t VALUES ($1, $2)"},
-		{"INSERT INTO t VALUES (?, ?) , (?, ?);", "INSERT INTO t VALUES (?, ?);"},
-		{"INSERT INTO t VALUES (1, DEFAULT), (2, 3)", "INSERT INTO t VALUES (?, DEFAULT)"},
-		{"INSERT INTO t VALUES (1, now()), (2, now())", "INSERT INTO t VALUES (?, now())"},
-		/* rows of different shapes are all kept */
-		{"INSERT INTO t VALUES (1, 2), (3, now())", "INSERT INTO t VALUES (?, ?), (?, now())"},
-		{"INSERT INTO t VALUES (1), (2) ON CONFLICT (id) DO UPDATE SET n = 3",
-		 "INSERT INTO t VALUES (?) ON CONFLICT (id) DO UPDATE SET n = ?"},
-		{"SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(n, s)",
-		 "SELECT * FROM (VALUES (?, ?)) AS v(n, s)"},
-		{"INSERT INTO t VALUES (1); INSERT INTO t VALUES (2), (3)",
-		 "INSERT INTO t VALUES (?); INSERT INTO t VALUES (?)"},
+	    /* psycopg2's execute_values, values inlined */
+	    {"INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, NULL) RETURNING id",
+	     "INSERT INTO t (a, b) VALUES (?, ?) RETURNING id"},
+	    {"INSERT INTO t VALUES ($1, $2), ($3, $4)", "INSERT INTO t VALUES ($1, $2)"},
+	    {"INSERT INTO t VALUES (?, ?) , (?, ?);", "INSERT INTO t VALUES (?, ?);"},
+	    {"INSERT INTO t VALUES (1, DEFAULT), (2, 3)", "INSERT INTO t VALUES (?, DEFAULT)"},
+	    {"INSERT INTO t VALUES (1, now()), (2, now())", "INSERT INTO t VALUES (?, now())"},
+	    /* rows of different shapes are all kept */
+	    {"INSERT INTO t VALUES (1, 2), (3, now())", "INSERT INTO t VALUES (?, ?), (?, now())"},
+	    {"INSERT INTO t VALUES (1), (2) ON CONFLICT (id) DO UPDATE SET n = 3",
+	     "INSERT INTO t VALUES (?) ON CONFLICT (id) DO UPDATE SET n = ?"},
+	    {"SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(n, s)",
+	     "SELECT * FROM (VALUES (?, ?)) AS v(n, s)"},
+	    {"INSERT INTO t VALUES (1); INSERT INTO t VALUES (2), (3)",
+	     "INSERT INTO t VALUES (?); INSERT INTO t VALUES (?)"},
 	};
 
 	EXPECT(cases, 0);
@@ -200,11 +203,12 @@ END_TEST
 START_TEST(odd_bytes_pass_through)
 {
 	static const struct norm_case cases[] = {
-		{"SELECT naïve, \xff\xfe FROM t WHERE x = 'é'", "SELECT naïve, \xff\xfe FROM t WHERE x = ?"},
-		{"SELECT $", "SELECT $"},
-		{"SELECT :", "SELECT :"},
-		{"SELECT %(unclosed", "SELECT %(unclosed"},
-		{")))", ")))"},
+	    {"SELECT naïve, \xff\xfe FROM t WHERE x = 'é'",
+	     "SELECT naïve, \xff\xfe FROM t WHERE x = ?"},
+	    {"SELECT $", "SELECT $"},
+	    {"SELECT :", "SELECT :"},
+	    {"SELECT %(unclosed", "SELECT %(unclosed"},
+	    {")))", ")))"},
 	};
 	char out[64];
 
@@ -269,8 +273,8 @@ END_TEST
 
 START_TEST(time_is_linear_on_hostile_input)
 {
-	static const char *const units[] = {"(", "$a", "$a$", "/*", "'", "IN (1,", "VALUES (1),",
-					    "%(", "-", "e'\\", "\"", "[", "--\n", "0x"};
+	static const char *const units[] = {"(",  "$a", "$a$",	"/*", "'", "IN (1,", "VALUES (1),",
+					    "%(", "-",	"e'\\", "\"", "[", "--\n",   "0x"};
 	size_t len = 1 << 20;
 	char *sql = malloc(len), out[256];
 
@@ -288,7 +292,8 @@ START_TEST(time_is_linear_on_hostile_input)
 		glass_sql_describe(sql, len, 0, &info);
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		/* 1 MiB of the worst we know in well under a second (even under ASan) */
-		ck_assert_msg((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 2000,
+		ck_assert_msg((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 <
+				  2000,
 			      "unit \"%s\" is slow", units[u]);
 	}
 	free(sql);
@@ -304,45 +309,45 @@ struct desc_case {
 START_TEST(operation_and_table_are_found)
 {
 	static const struct desc_case cases[] = {
-		{"SELECT * FROM users WHERE id = 1", "SELECT", "users"},
-		{"select a from public.orders o join items i on i.o = o.id", "SELECT", "public.orders"},
-		{"SELECT (SELECT max(x) FROM inner_t) FROM outer_t", "SELECT", "outer_t"},
-		{"SELECT * FROM (SELECT 1) AS s", "SELECT", ""},
-		{"SELECT 1", "SELECT", ""},
-		{"  (SELECT * FROM a) UNION (SELECT * FROM b)", "SELECT", "a"},
-		{"INSERT INTO \"Order Lines\" (a) VALUES (1)", "INSERT", "\"Order Lines\""},
-		{"insert or replace into kv values (?, ?)", "INSERT", "kv"},
-		{"REPLACE INTO `shop`.`kv` VALUES (1)", "REPLACE", "`shop`.`kv`"},
-		{"UPDATE ONLY accounts SET balance = 0", "UPDATE", "accounts"},
-		{"update or ignore t set a = 1", "UPDATE", "t"},
-		{"UPDATE LOW_PRIORITY IGNORE t SET a = 1", "UPDATE", "t"},
-		{"DELETE FROM sessions WHERE expires < now()", "DELETE", "sessions"},
-		{"MERGE INTO target t USING src s ON t.id = s.id", "MERGE", "target"},
-		{"WITH recent AS (SELECT * FROM orders WHERE d > now()) "
-		 "UPDATE stats SET n = (SELECT count(*) FROM recent)",
-		 "UPDATE", "stats"},
-		{"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r",
-		 "SELECT", "r"},
-		{"WITH x AS (DELETE FROM a RETURNING *) INSERT INTO b SELECT * FROM x", "INSERT", "b"},
-		{"CREATE TABLE IF NOT EXISTS events (id int)", "CREATE", "events"},
-		{"CREATE TEMP TABLE t2 AS SELECT 1", "CREATE", "t2"},
-		{"CREATE INDEX i ON t (a)", "CREATE", ""},
-		{"DROP TABLE IF EXISTS old_stuff CASCADE", "DROP", "old_stuff"},
-		{"ALTER TABLE ONLY public.t ADD COLUMN c int", "ALTER", "public.t"},
-		{"TRUNCATE logs", "TRUNCATE", "logs"},
-		{"TRUNCATE TABLE ONLY logs", "TRUNCATE", "logs"},
-		{"COPY measurements FROM STDIN", "COPY", "measurements"},
-		{"SELECT * FROM [dbo].[Order Details]", "SELECT", "[dbo].[Order Details]"},
-		{"begin", "BEGIN", ""},
-		{"COMMIT;", "COMMIT", ""},
-		{"/* app=shop */ savepoint sp1", "SAVEPOINT", ""},
-		{"PRAGMA foreign_keys = ON", "PRAGMA", ""},
-		{"", "", ""},
-		{"   ", "", ""},
-		{"123", "", ""},
-		{"'just a string'", "", ""},
-		{"WITH only_ctes AS (SELECT 1)", "WITH", ""},
-		{"averyveryverylongfirstword x", "", ""},
+	    {"SELECT * FROM users WHERE id = 1", "SELECT", "users"},
+	    {"select a from public.orders o join items i on i.o = o.id", "SELECT", "public.orders"},
+	    {"SELECT (SELECT max(x) FROM inner_t) FROM outer_t", "SELECT", "outer_t"},
+	    {"SELECT * FROM (SELECT 1) AS s", "SELECT", ""},
+	    {"SELECT 1", "SELECT", ""},
+	    {"  (SELECT * FROM a) UNION (SELECT * FROM b)", "SELECT", "a"},
+	    {"INSERT INTO \"Order Lines\" (a) VALUES (1)", "INSERT", "\"Order Lines\""},
+	    {"insert or replace into kv values (?, ?)", "INSERT", "kv"},
+	    {"REPLACE INTO `shop`.`kv` VALUES (1)", "REPLACE", "`shop`.`kv`"},
+	    {"UPDATE ONLY accounts SET balance = 0", "UPDATE", "accounts"},
+	    {"update or ignore t set a = 1", "UPDATE", "t"},
+	    {"UPDATE LOW_PRIORITY IGNORE t SET a = 1", "UPDATE", "t"},
+	    {"DELETE FROM sessions WHERE expires < now()", "DELETE", "sessions"},
+	    {"MERGE INTO target t USING src s ON t.id = s.id", "MERGE", "target"},
+	    {"WITH recent AS (SELECT * FROM orders WHERE d > now()) "
+	     "UPDATE stats SET n = (SELECT count(*) FROM recent)",
+	     "UPDATE", "stats"},
+	    {"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r",
+	     "SELECT", "r"},
+	    {"WITH x AS (DELETE FROM a RETURNING *) INSERT INTO b SELECT * FROM x", "INSERT", "b"},
+	    {"CREATE TABLE IF NOT EXISTS events (id int)", "CREATE", "events"},
+	    {"CREATE TEMP TABLE t2 AS SELECT 1", "CREATE", "t2"},
+	    {"CREATE INDEX i ON t (a)", "CREATE", ""},
+	    {"DROP TABLE IF EXISTS old_stuff CASCADE", "DROP", "old_stuff"},
+	    {"ALTER TABLE ONLY public.t ADD COLUMN c int", "ALTER", "public.t"},
+	    {"TRUNCATE logs", "TRUNCATE", "logs"},
+	    {"TRUNCATE TABLE ONLY logs", "TRUNCATE", "logs"},
+	    {"COPY measurements FROM STDIN", "COPY", "measurements"},
+	    {"SELECT * FROM [dbo].[Order Details]", "SELECT", "[dbo].[Order Details]"},
+	    {"begin", "BEGIN", ""},
+	    {"COMMIT;", "COMMIT", ""},
+	    {"/* app=shop */ savepoint sp1", "SAVEPOINT", ""},
+	    {"PRAGMA foreign_keys = ON", "PRAGMA", ""},
+	    {"", "", ""},
+	    {"   ", "", ""},
+	    {"123", "", ""},
+	    {"'just a string'", "", ""},
+	    {"WITH only_ctes AS (SELECT 1)", "WITH", ""},
+	    {"averyveryverylongfirstword x", "", ""},
 	};
 	struct glass_sql_info info;
 
@@ -350,7 +355,7 @@ START_TEST(operation_and_table_are_found)
 		memset(&info, 0x55, sizeof(info));
 		glass_sql_describe(cases[i].sql, strlen(cases[i].sql), 0, &info);
 		ck_assert_msg(strcmp(info.operation, cases[i].op) == 0 &&
-				      strcmp(info.table, cases[i].table) == 0,
+				  strcmp(info.table, cases[i].table) == 0,
 			      "%s: got %s / %s", cases[i].sql, info.operation, info.table);
 	}
 	/* AND only the first statement of a script counts */
