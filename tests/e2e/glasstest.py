@@ -368,7 +368,12 @@ class Case:
         if env:
             e.update(env)
         if traced:
-            e["LD_PRELOAD"] = str(self.preload)
+            # GLASS_TEST_PRELOAD_FIRST: libraries to load before ours (the ASan/UBSan runtimes
+            # of a sanitizer build, scripts/test --sanitize)
+            first = os.environ.get("GLASS_TEST_PRELOAD_FIRST", "")
+            e["LD_PRELOAD"] = (first + " " if first else "") + str(self.preload)
+            if first:
+                e["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "detect_leaks=0")
             e["GLASS_OUT"] = str(out_dir)
             if glass_env:
                 e.update(glass_env)
