@@ -447,7 +447,7 @@ int glass_stream_start(struct glass_stream_writer *s, struct glass_proc_writer *
 	s->prev = now;
 	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
 	if (!at)
-		return -1;
+		return 0; /* no chunk to be had: the stream starts out dropping, and counting */
 	struct glass_cursor c = {at + 1};
 	glass_mp_pack_uint64(&c, glass_dt(s, now));
 	glass_mp_pack_uint64(&c, tid);

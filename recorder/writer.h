@@ -77,7 +77,8 @@ uint64_t glass_proc_writer_meta_size(struct glass_proc_writer *w);
 /* Unmaps without writing (a forked child must not touch its parent's files). */
 void glass_proc_writer_forget(struct glass_proc_writer *w);
 
-/* Starts a thread's stream: assigns tidx, opens its first chunk, writes THREAD_START. depth is
+/* Starts a thread's stream: assigns tidx, opens its first chunk, writes THREAD_START (when no
+ * chunk can be had the stream starts dropping and counting; it never refuses). depth is
  * the number of traced frames already open (a fork child returns into its parent's frames). */
 int glass_stream_start(struct glass_stream_writer *s, struct glass_proc_writer *w, uint32_t tid,
 		       uint64_t now, uint32_t depth);
