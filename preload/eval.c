@@ -49,7 +49,7 @@ static void exc_restore(struct saved_exc *s)
 }
 
 /* UTF-8 of a str without side effects visible to Python; NULL (and no error left) if not a str. */
-static const char *str_utf8(PyObject *o, size_t *len)
+const char *glass_str_utf8(PyObject *o, size_t *len)
 {
 	*len = 0;
 	if (!o || !(glass_type_flags(o->ob_type) & GLASS_TPFLAGS_UNICODE_SUBCLASS))
@@ -290,13 +290,7 @@ void glass_thread_finish(struct glass_thread *t, uint32_t flags)
 {
 	if (t->epoch != G.epoch || !t->s.proc)
 		return;
-	uint64_t now = glass_ticks();
-	uint8_t *at = glass_reserve(&t->s, GLASS_HOT_MAX, now);
-	if (at) {
-		struct glass_cursor c = {at + 1};
-		glass_mp_pack_uint64(&c, glass_dt(&t->s, now));
-		glass_publish(&t->s, at, GLASS_REC_THREAD_END, c.p);
-	}
+	glass_emit3(&t->s, GLASS_REC_THREAD_END, glass_ticks(), 1, 0, 0, 0);
 	glass_stream_seal(&t->s, flags);
 	t->epoch = 0;
 }
@@ -333,12 +327,12 @@ static uintptr_t decide(PyObject *code, glass_frame *f)
 	PyObject *globals = glass_frame_globals(f);
 	if (globals && globals->ob_type == glass_py.Dict_Type) {
 		PyObject *name = glass_py.Dict_GetItemWithError(globals, G.name_str);
-		module = str_utf8(name, &ml);
+		module = glass_str_utf8(name, &ml);
 		if (!name)
 			glass_py.Err_Clear();
 	}
-	const char *file = str_utf8(GLASS_AT(code, glass_cx.co_filename, PyObject *), &fl);
-	const char *qual = str_utf8(GLASS_AT(code, glass_cx.co_qualname, PyObject *), &ql);
+	const char *file = glass_str_utf8(GLASS_AT(code, glass_cx.co_filename, PyObject *), &fl);
+	const char *qual = glass_str_utf8(GLASS_AT(code, glass_cx.co_qualname, PyObject *), &ql);
 	int flags = GLASS_AT(code, glass_cx.co_flags, int);
 	int line = GLASS_AT(code, glass_cx.co_firstlineno, int);
 
@@ -382,7 +376,7 @@ static void note_thread_name(glass_frame *f)
 	exc_save(&se);
 	PyObject *name = glass_py.Object_GetAttrString(self, "_name");
 	size_t len;
-	const char *s = str_utf8(name, &len);
+	const char *s = glass_str_utf8(name, &len);
 	if (s)
 		glass_emit_thread_name(&T.s, glass_ticks(), s, len);
 	if (name)
@@ -413,9 +407,9 @@ static uint64_t exc_ref(PyThreadState *ts)
 		PyObject *args = GLASS_AT(value, GLASS_EXC_ARGS_OFF, PyObject *);
 		if (args && (glass_type_flags(args->ob_type) & GLASS_TPFLAGS_TUPLE_SUBCLASS) &&
 		    GLASS_AT(args, GLASS_VAR_SIZE_OFF, intptr_t) >= 1)
-			msg = str_utf8(GLASS_AT(args, GLASS_TUPLE_ITEMS_OFF, PyObject *), &msgl);
+			msg = glass_str_utf8(GLASS_AT(args, GLASS_TUPLE_ITEMS_OFF, PyObject *), &msgl);
 	} else if (value) {
-		msg = str_utf8(value, &msgl); /* 3.11: not yet normalised, e.g. a bare str */
+		msg = glass_str_utf8(value, &msgl); /* 3.11: not yet normalised, e.g. a bare str */
 	}
 	glass_emit_exc(&T.s, glass_ticks(), T.last_exc_ref, tname, tl, msg, msgl);
 	exc_restore(&se);
@@ -464,6 +458,19 @@ static void __attribute__((noinline)) emit_raise(PyThreadState *ts)
 	glass_emit_raise(&T.s, glass_ticks(), exc_ref(ts));
 }
 
+/* A traced function call: CALL, the frame, then RETURN or RAISE. */
+static inline __attribute__((always_inline)) PyObject *
+trace_call(PyThreadState *ts, glass_frame *f, int throwflag, uint32_t id)
+{
+	glass_emit_call(&T.s, glass_ticks(), id);
+	PyObject *r = call_real(ts, f, throwflag);
+	if (GLASS_LIKELY(r != NULL))
+		glass_emit_return(&T.s, glass_ticks());
+	else
+		emit_raise(ts);
+	return r;
+}
+
 /* Traced frames other than the plain call of the fast path: generators and coroutines, and the
  * first traced frame of a thread. */
 static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, uintptr_t x)
@@ -477,15 +484,8 @@ static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, u
 	uint32_t id = (uint32_t)(x >> GLASS_X_ID_SHIFT);
 	PyObject *r;
 
-	if (!(x & GLASS_X_GEN)) {
-		glass_emit_call(s, glass_ticks(), id);
-		r = call_real(ts, f, throwflag);
-		if (GLASS_LIKELY(r != NULL))
-			glass_emit_return(s, glass_ticks());
-		else
-			emit_raise(ts);
-		return r;
-	}
+	if (!(x & GLASS_X_GEN))
+		return trace_call(ts, f, throwflag, id);
 	if (glass_frame_owner(f) != GLASS_FRAME_OWNED_BY_GENERATOR) {
 		/* calling a generator function: the frame only builds and returns the object */
 		r = call_real(ts, f, throwflag);
@@ -539,13 +539,7 @@ PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag)
 	/* a plain traced call on a ready thread: the one path that must be fast */
 	if (GLASS_LIKELY((x & (GLASS_X_TRACED | GLASS_X_GEN)) == GLASS_X_TRACED &&
 			 T.epoch == G.epoch && !T.guard && T.s.depth < G.depth_limit)) {
-		glass_emit_call(&T.s, glass_ticks(), (uint32_t)(x >> GLASS_X_ID_SHIFT));
-		PyObject *r = call_real(ts, f, throwflag);
-		if (GLASS_LIKELY(r != NULL))
-			glass_emit_return(&T.s, glass_ticks());
-		else
-			emit_raise(ts);
-		return r;
+		return trace_call(ts, f, throwflag, (uint32_t)(x >> GLASS_X_ID_SHIFT));
 	}
 	return eval_slow(ts, f, throwflag, code, x);
 }

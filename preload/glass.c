@@ -186,16 +186,9 @@ static unsigned long python_version(void)
 
 static const char *str_of(PyObject *o, char *buf, size_t len)
 {
-	intptr_t n = 0;
-	buf[0] = 0;
-	if (!o || !(glass_type_flags(o->ob_type) & GLASS_TPFLAGS_UNICODE_SUBCLASS))
-		return buf;
-	const char *s = glass_py.Unicode_AsUTF8AndSize(o, &n);
-	if (!s) {
-		glass_py.Err_Clear();
-		return buf;
-	}
-	snprintf(buf, len, "%.*s", (int)n, s);
+	size_t n;
+	const char *s = glass_str_utf8(o, &n);
+	snprintf(buf, len, "%.*s", s ? (int)n : 0, s ? s : "");
 	return buf;
 }
 

@@ -110,6 +110,7 @@ PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag);
 int glass_proc_start(void);
 void glass_thread_finish(struct glass_thread *t, uint32_t flags);
 void glass_write_meta_process(void);
+const char *glass_str_utf8(PyObject *o, size_t *len);
 void glass_watch_silent_close(void);
 
 #endif

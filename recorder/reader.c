@@ -691,6 +691,21 @@ __attribute__((format(printf, 2, 3))) static void note(struct glass_session *s, 
 	va_end(ap);
 }
 
+/* The i-th kept message, or one line counting the ones that were not kept. */
+static const char *msg_at(const struct glass_session *s, char *const *list, size_t n,
+			  size_t dropped, const char *what, size_t i)
+{
+	if (i < n)
+		return list[i];
+	if (i == n && dropped) {
+		struct glass_session *m = (struct glass_session *)s;
+		snprintf(m->dropped_text, sizeof(m->dropped_text), "%zu more %s not kept", dropped,
+			 what);
+		return m->dropped_text;
+	}
+	return NULL;
+}
+
 size_t glass_session_nwarnings(const struct glass_session *s)
 {
 	return s->nwarnings + (s->warnings_dropped ? 1 : 0);
@@ -698,15 +713,7 @@ size_t glass_session_nwarnings(const struct glass_session *s)
 
 const char *glass_session_warning(const struct glass_session *s, size_t i)
 {
-	if (i < s->nwarnings)
-		return s->warnings[i];
-	if (i == s->nwarnings && s->warnings_dropped) {
-		struct glass_session *m = (struct glass_session *)s;
-		snprintf(m->dropped_text, sizeof(m->dropped_text), "%zu more warnings not kept",
-			 s->warnings_dropped);
-		return m->dropped_text;
-	}
-	return NULL;
+	return msg_at(s, s->warnings, s->nwarnings, s->warnings_dropped, "warnings", i);
 }
 
 size_t glass_session_nnotices(const struct glass_session *s)
@@ -716,15 +723,7 @@ size_t glass_session_nnotices(const struct glass_session *s)
 
 const char *glass_session_notice(const struct glass_session *s, size_t i)
 {
-	if (i < s->nnotices)
-		return s->notices[i];
-	if (i == s->nnotices && s->notices_dropped) {
-		struct glass_session *m = (struct glass_session *)s;
-		snprintf(m->dropped_text, sizeof(m->dropped_text), "%zu more notes not kept",
-			 s->notices_dropped);
-		return m->dropped_text;
-	}
-	return NULL;
+	return msg_at(s, s->notices, s->nnotices, s->notices_dropped, "notes", i);
 }
 
 const char *glass_session_dir(const struct glass_session *s)

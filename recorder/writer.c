@@ -445,14 +445,8 @@ int glass_stream_start(struct glass_stream_writer *s, struct glass_proc_writer *
 	s->tid = tid;
 	s->tidx = __atomic_add_fetch(&w->hdr->threads, 1, __ATOMIC_RELAXED);
 	s->prev = now;
-	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
-	if (!at)
-		return 0; /* no chunk to be had: the stream starts out dropping, and counting */
-	struct glass_cursor c = {at + 1};
-	glass_mp_pack_uint64(&c, glass_dt(s, now));
-	glass_mp_pack_uint64(&c, tid);
-	glass_mp_pack_uint64(&c, s->tidx);
-	glass_publish(s, at, GLASS_REC_THREAD_START, c.p);
+	/* when no chunk can be had, the stream starts out dropping, and counting */
+	glass_emit3(s, GLASS_REC_THREAD_START, now, 3, tid, s->tidx, 0);
 	return 0;
 }
 

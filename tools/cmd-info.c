@@ -106,13 +106,10 @@ int command_info(int argc, char **argv)
 		print_schema();
 		return report_check_output(stdout, "standard output");
 	}
-	if (argc - optind > 1) {
-		report_error("info takes one SESSION, got %d arguments", argc - optind);
-		return GLASS_EXIT_USAGE;
-	}
-	struct glass_session *s = report_open(optind < argc ? argv[optind] : NULL);
+	int status;
+	struct glass_session *s = report_open_args("info", argc, argv, optind, &status);
 	if (!s)
-		return GLASS_EXIT_SESSION;
+		return status;
 
 	unsigned major, minor;
 	glass_session_version(s, &major, &minor);

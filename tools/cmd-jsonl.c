@@ -206,13 +206,10 @@ int command_jsonl(int argc, char **argv)
 			return GLASS_EXIT_USAGE;
 		}
 	}
-	if (argc - optind > 1) {
-		report_error("jsonl takes one SESSION, got %d arguments", argc - optind);
-		return GLASS_EXIT_USAGE;
-	}
-	struct glass_session *s = report_open(optind < argc ? argv[optind] : NULL);
+	int status;
+	struct glass_session *s = report_open_args("jsonl", argc, argv, optind, &status);
 	if (!s)
-		return GLASS_EXIT_SESSION;
+		return status;
 	J.out = stdout;
 	if (output && strcmp(output, "-")) {
 		J.out = fopen(output, "w");

@@ -278,13 +278,10 @@ int command_summary(int argc, char **argv)
 			return GLASS_EXIT_USAGE;
 		}
 	}
-	if (argc - optind > 1) {
-		report_error("summary takes one SESSION, got %d arguments", argc - optind);
-		return GLASS_EXIT_USAGE;
-	}
-	struct glass_session *s = report_open(optind < argc ? argv[optind] : NULL);
+	int status;
+	struct glass_session *s = report_open_args("summary", argc, argv, optind, &status);
 	if (!s)
-		return GLASS_EXIT_SESSION;
+		return status;
 
 	struct summary S = {0};
 	S.ft = glass_ftable_new();

@@ -35,6 +35,19 @@ static int has_session_file(const char *dir)
 	return stat(path, &st) == 0;
 }
 
+struct glass_session *report_open_args(const char *command, int argc, char **argv, int optind_,
+				      int *status)
+{
+	if (argc - optind_ > 1) {
+		report_error("%s takes one SESSION, got %d arguments", command, argc - optind_);
+		*status = GLASS_EXIT_USAGE;
+		return NULL;
+	}
+	struct glass_session *s = report_open(optind_ < argc ? argv[optind_] : NULL);
+	*status = s ? GLASS_EXIT_OK : GLASS_EXIT_SESSION;
+	return s;
+}
+
 struct glass_session *report_open(const char *arg)
 {
 	char path[4200], err[4400];

@@ -24,6 +24,10 @@ int command_info(int argc, char **argv);
  * reason on stderr and returns NULL on failure (exit GLASS_EXIT_SESSION).
  */
 struct glass_session *report_open(const char *arg);
+/* A subcommand's SESSION operand (argv[optind], optional, at most one) opened with report_open;
+ * NULL with *status set to the exit status when it is missing, extra or unreadable. */
+struct glass_session *report_open_args(const char *command, int argc, char **argv, int optind_,
+				      int *status);
 /* Prints the session's warnings on stderr (at most `max`, then a count; 0 prints all) and
  * returns the exit code for a successful run: GLASS_EXIT_WARNINGS if strict and any. */
 int report_warnings(struct glass_session *s, size_t max, int strict);
