@@ -183,9 +183,13 @@ static void inherit_code_defs(void)
 			break;
 		uint64_t tag = u.data.via.u64;
 		int nfields = 0;
-#define GLASS_NFIELDS(name, t, types, fields)                                                   	if (tag == t)                                                                           		nfields = (int)sizeof(types) - 1;
+#define GLASS_NFIELDS(name, t, types, fields) \
+	if (tag == t)                                \
+		nfields = (int)sizeof(types) - 1;
 		GLASS_META_RECORDS(GLASS_NFIELDS)
 #undef GLASS_NFIELDS
+		if (GLASS_REC_IS_WRAPPED(tag))
+			nfields = 1; /* its fields are one array (format.h) */
 		if (!nfields)
 			break;
 		int ok = 1;

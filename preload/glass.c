@@ -310,13 +310,7 @@ static void install(const char *event, PyObject *args)
 {
 	G.state = GLASS_OFF; /* until everything below succeeded */
 	const char *missing = NULL;
-	unsigned long ver = python_version();
-	if (glass_compat_init(ver) != 0) {
-		glass_log(1, "Python %lu.%lu is not supported (glass supports 3.11 to 3.13); "
-			     "tracing disabled",
-			  (ver >> 24) & 0xff, (ver >> 16) & 0xff);
-		return;
-	}
+	/* the version was checked and glass_cx chosen by the constructor */
 	if (glass_pyapi_resolve(&missing) != 0) {
 		glass_log(1, "this Python lacks %s; tracing disabled", missing);
 		return;
