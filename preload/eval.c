@@ -275,6 +275,7 @@ static int thread_start(void)
 	T.tried = G.epoch;
 	T.epoch = 0;
 	T.exc_seq = 0;
+	T.ended = 0;
 	T.last_exc_type = T.last_exc_value = NULL;
 	if (glass_proc_start() != 0)
 		goto out;
@@ -294,7 +295,8 @@ void glass_thread_finish(struct glass_thread *t, uint32_t flags)
 {
 	if (t->epoch != G.epoch || !t->s.proc)
 		return;
-	glass_emit3(&t->s, GLASS_REC_THREAD_END, glass_ticks(), 1, 0, 0, 0);
+	if (!t->ended)
+		glass_emit3(&t->s, GLASS_REC_THREAD_END, glass_ticks(), 1, 0, 0, 0);
 	glass_stream_seal(&t->s, flags);
 	t->epoch = 0;
 }
@@ -530,6 +532,17 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 		note_thread_name(f);
 		T.guard--;
 		errno = saved;
+		/* The thread's Python work ends here, before join() can return: its end is written
+		 * now, so that it never depends on whether the process exits before this thread's
+		 * last C-level teardown (the stream is sealed then, or by the reader's tolerance). */
+		PyObject *r = call_real(ts, f, throwflag);
+		if (T.epoch == G.epoch && T.s.proc && !T.ended) {
+			saved = errno;
+			glass_emit3(&T.s, GLASS_REC_THREAD_END, glass_ticks(), 1, 0, 0, 0);
+			T.ended = 1;
+			errno = saved;
+		}
+		return r;
 	}
 	return call_real(ts, f, throwflag);
 }

@@ -70,6 +70,7 @@ struct glass_thread {
 	uint32_t epoch; /* == G.epoch when this thread's stream is ready */
 	uint32_t tried; /* epoch of the last start attempt (a failed one is not retried) */
 	int guard; /* inside our own slow path: frames run untraced */
+	int ended; /* THREAD_END written (threading's bootstrap returned); sealing comes at exit */
 	uint64_t exc_seq;
 	PyObject *last_exc_type;
 	PyObject *last_exc_value;
