@@ -51,7 +51,7 @@
 #include <stdint.h>
 
 #define GLASS_FORMAT_MAJOR 1
-#define GLASS_FORMAT_MINOR 1
+#define GLASS_FORMAT_MINOR 2
 
 #define GLASS_META_MAGIC "GLASSMT1"
 #define GLASS_CHUNK_MAGIC "GLCK"
@@ -138,7 +138,8 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 
 /*
  * Field types of the record table: 'u' unsigned integer, 'i' signed integer, 's' string
- * (msgpack str, or nil for "unknown"), 'a' array of strings.
+ * (msgpack str, or nil for "unknown"), 'a' array of strings, 'm' map of attributes (string keys,
+ * values string, integer, boolean or nil; at most GLASS_MAX_ATTRS pairs).
  *
  * X(NAME, tag, "types", "field names")
  *
@@ -161,7 +162,11 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(THREAD_END, 12, "u", "dt")                                                         \
 	X(CHUNK_START, 13, "uu", "dt,depth")        /* first record of every chunk */       \
 	X(GEN_CLOSE, 14, "uu", "dt,gen")            /* closed or finalized while suspended, \
-						       without running again (3.13) */
+						       without running again (3.13) */        \
+	X(OP_BEGIN, 15, "uuusm", "dt,op,kind,name,attrs") /* a captured operation starts   \
+						       (below the Python code: SQL, HTTP, ...) */\
+	X(OP_END, 16, "uuusm", "dt,op,status,name,attrs") /* ...and ends; name nil keeps the  \
+						       begin's; attrs: OpenTelemetry names */
 
 /* Meta records, appended to a process's meta file after its header. */
 #define GLASS_META_RECORDS(X)                                                                \
@@ -193,6 +198,19 @@ enum glass_record_tag {
 #define GLASS_CO_COROUTINE 0x80
 #define GLASS_CO_ITERABLE_COROUTINE 0x100
 #define GLASS_CO_ASYNC_GENERATOR 0x200
+
+/* OP_BEGIN kinds: what a captured operation is. */
+#define GLASS_OP_DB 1	       /* a statement or command to a database (SQL, MongoDB, Redis) */
+#define GLASS_OP_HTTP_SERVER 2 /* an HTTP request this process served (root of its trace) */
+#define GLASS_OP_HTTP_CLIENT 3 /* an HTTP request this process made */
+#define GLASS_OP_NET 4	       /* connect, DNS lookup, time blocked waiting on a socket */
+#define GLASS_OP_MAX_KIND 4
+
+/* OP_END status */
+#define GLASS_OP_OK 0
+#define GLASS_OP_ERROR 1
+
+#define GLASS_MAX_ATTRS 32
 
 /* NOTE levels */
 #define GLASS_NOTE_INFO 1

@@ -484,6 +484,101 @@ static int mp_array_len(const uint8_t **pp, const uint8_t *end, uint64_t *n)
 	return 0;
 }
 
+/* An attribute map ('m'): validated whole (bounded), kept raw. */
+static int mp_map(const uint8_t **pp, const uint8_t *end, uint64_t *count, struct glass_str *raw)
+{
+	const uint8_t *p = *pp, *q = p;
+	if (p >= end)
+		return -1;
+	uint8_t b = *p;
+	if (b == 0xc0) {
+		*count = 0;
+		raw->p = NULL;
+		raw->len = 0;
+		*pp = p + 1;
+		return 0;
+	}
+	uint64_t n;
+	if ((b & 0xf0) == 0x80)
+		n = b & 0x0f;
+	else if (b == 0xde && end - p >= 3)
+		n = be16(p + 1);
+	else if (b == 0xdf && end - p >= 5)
+		n = be32(p + 1);
+	else
+		return -1;
+	if (mp_skip(&q, end, 30) < 0) /* the whole map, nesting bounded */
+		return -1;
+	*count = n;
+	raw->p = (const char *)p;
+	raw->len = (uint32_t)(q - p);
+	*pp = q;
+	return 0;
+}
+
+void glass_map_begin(const struct glass_record *rec, unsigned field, struct glass_map_iter *it)
+{
+	it->p = it->end = NULL;
+	it->left = 0;
+	if (field >= rec->nfields || !rec->s[field].p || !rec->s[field].len)
+		return;
+	const uint8_t *p = (const uint8_t *)rec->s[field].p, *end = p + rec->s[field].len;
+	uint8_t b = *p;
+	if ((b & 0xf0) == 0x80)
+		p += 1;
+	else if (b == 0xde && end - p >= 3)
+		p += 3;
+	else if (b == 0xdf && end - p >= 5)
+		p += 5;
+	else
+		return;
+	it->p = p;
+	it->end = end;
+	it->left = rec->u[field];
+}
+
+int glass_map_next(struct glass_map_iter *it, struct glass_map_item *out)
+{
+	while (it->left > 0 && it->p < it->end) {
+		it->left--;
+		const uint8_t *kp = it->p;
+		int key_ok = mp_str(&it->p, it->end, &out->key) == 0 && out->key.p;
+		if (!key_ok) {
+			it->p = kp;
+			if (mp_skip(&it->p, it->end, 30) < 0)
+				break;
+		}
+		const uint8_t *vp = it->p;
+		if (vp >= it->end)
+			break;
+		uint8_t b = *vp;
+		uint64_t u;
+		int ok = 1;
+		if (b == 0xc0) {
+			out->type = GLASS_MAP_NIL;
+			it->p++;
+		} else if (b == 0xc2 || b == 0xc3) {
+			out->type = GLASS_MAP_BOOL;
+			out->i = b == 0xc3;
+			it->p++;
+		} else if (mp_str(&it->p, it->end, &out->s) == 0) {
+			out->type = GLASS_MAP_STR;
+		} else if ((it->p = vp, mp_int(&it->p, it->end, &u) == 0)) {
+			out->type = GLASS_MAP_INT;
+			out->i = (int64_t)u;
+		} else {
+			it->p = vp;
+			if (mp_skip(&it->p, it->end, 30) < 0)
+				break;
+			ok = 0;
+		}
+		if (ok && key_ok)
+			return 1;
+	}
+	it->left = 0;
+	return 0;
+}
+
 /* Per-tag decoding facts derived once from the record table. */
 struct tag_info {
 	const char *types;
@@ -542,6 +637,10 @@ static int decode_fields(const struct tag_info *ti, const uint8_t **pp, const ui
 			break;
 		case 'a':
 			if (mp_strarray(pp, end, &rec->u[i], &rec->s[i]) < 0)
+				return -1;
+			break;
+		case 'm':
+			if (mp_map(pp, end, &rec->u[i], &rec->s[i]) < 0)
 				return -1;
 			break;
 		default:

@@ -114,6 +114,25 @@ void glass_stream_close(struct glass_stream *st);
  */
 int glass_record_array_item(const struct glass_record *rec, unsigned field, uint32_t i,
 			    struct glass_str *out);
+/*
+ * An 'm' field (attributes): u[i] holds the pair count and s[i] the raw msgpack map (NULL p for
+ * nil). Iterate with glass_map_begin + glass_map_next; pairs whose key is not a string or whose
+ * value is not a string, integer, boolean or nil are skipped.
+ */
+struct glass_map_iter {
+	const uint8_t *p, *end;
+	uint64_t left;
+};
+enum glass_map_type { GLASS_MAP_NIL, GLASS_MAP_STR, GLASS_MAP_INT, GLASS_MAP_BOOL };
+struct glass_map_item {
+	struct glass_str key;
+	enum glass_map_type type;
+	struct glass_str s; /* GLASS_MAP_STR */
+	int64_t i;	    /* GLASS_MAP_INT, GLASS_MAP_BOOL */
+};
+void glass_map_begin(const struct glass_record *rec, unsigned field, struct glass_map_iter *it);
+/* 1 and *out set, or 0 at the end (or on damage). */
+int glass_map_next(struct glass_map_iter *it, struct glass_map_item *out);
 /* Format version written in the session's SESSION file. */
 void glass_session_version(const struct glass_session *s, unsigned *major, unsigned *minor);
 /* A 64-bit identity of the recording (from its first process), stable across reads and renames. */

@@ -473,6 +473,68 @@ void glass_emit_exc(struct glass_stream_writer *s, uint64_t now, uint64_t exc, c
 	emit_strings(s, now, GLASS_REC_EXC, 1, exc, type, type_len, msg, msg_len, 2);
 }
 
+/* Bytes an attribute takes at most once packed (key and value cut to their limits). */
+static size_t op_attr_size(const struct glass_op_attr *a)
+{
+	size_t kl = a->key ? strlen(a->key) : 0;
+	size_t k = 5 + (kl > GLASS_MAX_NAME ? GLASS_MAX_NAME : kl);
+	if (a->type != GLASS_OP_ATTR_STR)
+		return k + 9;
+	return k + 5 + (a->len > GLASS_MAX_ATTR_STR ? GLASS_MAX_ATTR_STR : a->len);
+}
+
+/* OP_BEGIN (kind) and OP_END (status) share their layout: [dt, op, kind|status, name, attrs]. */
+static void emit_op(struct glass_stream_writer *s, uint8_t tag, uint64_t now, uint64_t op,
+		    unsigned what, const char *name, size_t name_len,
+		    const struct glass_op_attr *attrs, size_t nattrs)
+{
+	size_t need = 1 + 5 + 3 * 9 + 5 + GLASS_MAX_NAME + 5, n = 0;
+	if (nattrs > GLASS_MAX_ATTRS)
+		nattrs = GLASS_MAX_ATTRS;
+	for (; n < nattrs; n++) {
+		size_t a = op_attr_size(&attrs[n]);
+		if (need + a > GLASS_OP_END_MAX)
+			break;
+		need += a;
+	}
+	uint8_t *at = glass_reserve(s, need, now);
+	if (!at)
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 5); /* added after 1.0: wrapped; the clock is not moved */
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, op);
+	glass_mp_pack_uint64(&c, what);
+	glass_cursor_str(&c, name, name_len, GLASS_MAX_NAME);
+	glass_mp_pack_map(&c, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		const struct glass_op_attr *a = &attrs[i];
+		glass_cursor_str(&c, a->key ? a->key : "", a->key ? strlen(a->key) : 0,
+				 GLASS_MAX_NAME);
+		if (a->type == GLASS_OP_ATTR_STR)
+			glass_cursor_str(&c, a->s, a->len, GLASS_MAX_ATTR_STR);
+		else if (a->type == GLASS_OP_ATTR_BOOL)
+			a->i ? glass_mp_pack_true(&c) : glass_mp_pack_false(&c);
+		else
+			glass_mp_pack_int64(&c, a->i);
+	}
+	glass_publish(s, at, tag, c.p);
+}
+
+void glass_emit_op_begin(struct glass_stream_writer *s, uint64_t now, uint64_t op, unsigned kind,
+			 const char *name, size_t name_len, const struct glass_op_attr *attrs,
+			 size_t nattrs)
+{
+	emit_op(s, GLASS_REC_OP_BEGIN, now, op, kind, name, name_len, attrs, nattrs);
+}
+
+void glass_emit_op_end(struct glass_stream_writer *s, uint64_t now, uint64_t op, unsigned status,
+		       const char *name, size_t name_len, const struct glass_op_attr *attrs,
+		       size_t nattrs)
+{
+	emit_op(s, GLASS_REC_OP_END, now, op, status, name, name_len, attrs, nattrs);
+}
+
 void glass_emit_thread_name(struct glass_stream_writer *s, uint64_t now, const char *name,
 			    size_t len)
 {

@@ -197,6 +197,31 @@ void glass_emit_exc(struct glass_stream_writer *s, uint64_t now, uint64_t exc, c
 void glass_emit_thread_name(struct glass_stream_writer *s, uint64_t now, const char *name,
 			    size_t len);
 
+/* ---- captured operations (OP_BEGIN / OP_END; slow path) --------------------------------- */
+
+/* One attribute of OP_END: key is an OpenTelemetry semantic-convention name. */
+enum glass_op_attr_type { GLASS_OP_ATTR_STR, GLASS_OP_ATTR_INT, GLASS_OP_ATTR_BOOL };
+struct glass_op_attr {
+	const char *key;
+	enum glass_op_attr_type type;
+	const char *s; /* STR: len bytes, NULL records nil */
+	size_t len;
+	int64_t i; /* INT, BOOL */
+};
+/* Longest attribute string recorded (bytes; longer ones are cut with "..."). */
+#define GLASS_MAX_ATTR_STR 8192
+/* The most bytes an OP_END may take (attributes beyond this are left out). */
+#define GLASS_OP_END_MAX (GLASS_MAX_ATTR_STR + 4096)
+
+/* `op` numbers the thread's operations (1, 2, ...); attributes known at the start (an HTTP
+ * request's method, target, traceparent) go with the begin, the rest with the end. */
+void glass_emit_op_begin(struct glass_stream_writer *s, uint64_t now, uint64_t op, unsigned kind,
+			 const char *name, size_t name_len, const struct glass_op_attr *attrs,
+			 size_t nattrs);
+void glass_emit_op_end(struct glass_stream_writer *s, uint64_t now, uint64_t op, unsigned status,
+		       const char *name, size_t name_len, const struct glass_op_attr *attrs,
+		       size_t nattrs);
+
 /* Helpers to pack meta records into a msgpack_sbuffer-like flat buffer. */
 struct glass_membuf {
 	char *data;

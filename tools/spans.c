@@ -1,4 +1,5 @@
 /* tools/spans.c — the span builder: turns one thread's records into completed spans. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,49 @@ const char *glass_span_status_name(enum glass_span_status st)
 		return "unfinished";
 	}
 	return "?";
+}
+
+const char *glass_span_kind_name(enum glass_span_kind k)
+{
+	switch (k) {
+	case GLASS_KIND_PYTHON:
+		return "function";
+	case GLASS_KIND_DB:
+		return "db";
+	case GLASS_KIND_HTTP_SERVER:
+		return "http_server";
+	case GLASS_KIND_HTTP_CLIENT:
+		return "http_client";
+	case GLASS_KIND_NET:
+		return "net";
+	}
+	return "?";
+}
+
+const struct glass_attr *glass_span_attr(const struct glass_span *sp, const char *key)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i < sp->nattrs; i++)
+		if (sp->attrs[i].key.len == kl && memcmp(sp->attrs[i].key.p, key, kl) == 0)
+			return &sp->attrs[i];
+	return NULL;
+}
+
+const char *glass_span_label(const struct glass_span *sp, char *buf, size_t cap)
+{
+	if (!cap)
+		return buf;
+	if (sp->kind != GLASS_KIND_PYTHON)
+		snprintf(buf, cap, "%.*s", sp->name.p ? (int)sp->name.len : 0,
+			 sp->name.p ? sp->name.p : "");
+	else if (sp->code && sp->code->module && sp->code->module[0])
+		snprintf(buf, cap, "%s.%s", sp->code->module,
+			 sp->code->qualname ? sp->code->qualname : "?");
+	else if (sp->code)
+		snprintf(buf, cap, "%s", sp->code->qualname ? sp->code->qualname : "?");
+	else
+		snprintf(buf, cap, "<code %u>", sp->code_id);
+	return buf;
 }
 
 const char *glass_gen_kind_name(enum glass_gen_kind k)

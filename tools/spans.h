@@ -21,15 +21,43 @@ enum glass_gen_kind {
 	GLASS_GEN_ASYNC_GENERATOR,
 };
 
+/* What a span stands for. Python spans come from CALL/GEN_* records; the others from captured
+ * operations (OP_BEGIN/OP_END) below the Python code. */
+enum glass_span_kind {
+	GLASS_KIND_PYTHON,	/* a Python function, generator or coroutine ("function" in JSON) */
+	GLASS_KIND_DB,		/* SQL statement, MongoDB or Redis command ("db") */
+	GLASS_KIND_HTTP_SERVER, /* an HTTP request served; the root of its trace ("http_server") */
+	GLASS_KIND_HTTP_CLIENT, /* an HTTP request made ("http_client") */
+	GLASS_KIND_NET,		/* connect, DNS, time blocked on a socket ("net") */
+};
+
+/* One attribute of a captured operation, named as OpenTelemetry's semantic conventions do
+ * (db.system, db.statement, http.request.method, http.route, http.response.status_code, ...;
+ * docs/capture.md lists them). */
+enum glass_attr_type { GLASS_ATTR_STR, GLASS_ATTR_INT, GLASS_ATTR_BOOL };
+struct glass_attr {
+	struct glass_str key;
+	enum glass_attr_type type;
+	struct glass_str s; /* GLASS_ATTR_STR */
+	int64_t i;	    /* GLASS_ATTR_INT, GLASS_ATTR_BOOL (0/1) */
+};
+
 /* A span as handed to the callbacks; pointers are valid during the callback only. */
 struct glass_span {
+	enum glass_span_kind kind;
+	/* Captured operations: a display name ("SELECT users", "GET /users/{id}", "connect
+	 * 10.0.0.1:5432"); attributes. Python spans: name.p NULL, no attributes. */
+	struct glass_str name;
+	const struct glass_attr *attrs;
+	size_t nattrs;
 	uint64_t span_id;
 	uint64_t parent_id;	     /* 0 for a root */
 	uint64_t trace_hi, trace_lo; /* 128-bit trace id: session id, root span id */
 	uint32_t pid, tid, tidx;
 	const char *thread; /* thread name, NULL if none recorded */
-	uint32_t code_id;
-	const struct glass_code_def *code; /* NULL when the code id has no CODE record */
+	uint32_t code_id;		   /* 0 for captured operations */
+	const struct glass_code_def *code; /* NULL when the code id has no CODE record, and for
+					      captured operations */
 	uint64_t start_ns;		   /* Unix epoch ns */
 	uint64_t dur_ns;
 	uint64_t self_ns; /* dur minus direct children (generators: run time minus children) */
@@ -103,6 +131,13 @@ int glass_spans_run_thread(struct glass_proc *proc, uint32_t tidx, struct glass_
 			   struct glass_spans **keep);
 
 const char *glass_span_status_name(enum glass_span_status st);
+/* "function", "db", "http_server", "http_client", "net" */
+const char *glass_span_kind_name(enum glass_span_kind k);
+/* The attribute named `key` of a span, NULL when it has none. */
+const struct glass_attr *glass_span_attr(const struct glass_span *sp, const char *key);
+/* A span's label for tables and flame graphs, NUL-terminated in buf (cut to cap):
+ * Python spans "module.qualname" (or "<code N>"), others their name. Returns buf. */
+const char *glass_span_label(const struct glass_span *sp, char *buf, size_t cap);
 const char *glass_gen_kind_name(enum glass_gen_kind k);
 /* GLASS_GEN_* from CODE flags (GLASS_GEN_NONE for a plain function). */
 enum glass_gen_kind glass_gen_kind_of(uint32_t co_flags);
