@@ -87,7 +87,7 @@ static size_t read_all(struct glass_session *s, struct glass_record *recs, size_
 		/* strings point into the stream's buffer: keep copies past the close */
 		const struct glass_record_desc *d = glass_record_desc(r.tag);
 		for (unsigned f = 0; f < r.nfields; f++) {
-			if (d->types[f] != 's' || !r.s[f].p || used + r.s[f].len > sizeof(pool))
+			if ((d->types[f] != 's' && d->types[f] != 'm') || !r.s[f].p || used + r.s[f].len > sizeof(pool))
 				continue;
 			memcpy(pool + used, r.s[f].p, r.s[f].len);
 			r.s[f].p = pool + used;
@@ -137,6 +137,20 @@ START_TEST(every_stream_record_round_trips)
 						v = v % 1000; /* keep the clock sane */
 					synth_u(&c, v);
 					w->u[f] = v;
+				} else if (d[i].types[f] == 'm') {
+					/* attributes: a string, an integer and a boolean */
+					const char *sv = svals[k++ % 4];
+					msgpack_pack_map(&c.pk, 3);
+					synth_s(&c, "db.statement");
+					synth_s(&c, sv);
+					synth_s(&c, "db.response.returned_rows");
+					msgpack_pack_int64(&c.pk, -5 + (int64_t)k);
+					synth_s(&c, "ok");
+					msgpack_pack_true(&c.pk);
+					w->u[f] = 3;
+					w->s[f].p = sv;
+					w->s[f].len = sv ? (uint32_t)strlen(sv) : 0;
+					w->u[GLASS_REC_MAX_FIELDS - 1] = (uint64_t)(-5 + (int64_t)k);
 				} else {
 					const char *sv = svals[k++ % 4];
 					synth_s(&c, sv);
@@ -167,6 +181,27 @@ START_TEST(every_stream_record_round_trips)
 		for (size_t f = 0; dd->types[f]; f++) {
 			if (dd->types[f] == 'u') {
 				ck_assert_uint_eq(got[i].u[f], want[i].u[f]);
+			} else if (dd->types[f] == 'm') {
+				struct glass_map_iter it;
+				struct glass_map_item m;
+				ck_assert_uint_eq(got[i].u[f], 3);
+				glass_map_begin(&got[i], f, &it);
+				ck_assert_int_eq(glass_map_next(&it, &m), 1);
+				ck_assert_uint_eq(m.key.len, 12);
+				if (want[i].s[f].p) {
+					ck_assert_int_eq(m.type, GLASS_MAP_STR);
+					ck_assert_uint_eq(m.s.len, want[i].s[f].len);
+					ck_assert(!memcmp(m.s.p, want[i].s[f].p, m.s.len));
+				} else {
+					ck_assert_int_eq(m.type, GLASS_MAP_NIL);
+				}
+				ck_assert_int_eq(glass_map_next(&it, &m), 1);
+				ck_assert_int_eq(m.type, GLASS_MAP_INT);
+				ck_assert_int_eq(m.i, (int64_t)want[i].u[GLASS_REC_MAX_FIELDS - 1]);
+				ck_assert_int_eq(glass_map_next(&it, &m), 1);
+				ck_assert_int_eq(m.type, GLASS_MAP_BOOL);
+				ck_assert_int_eq(m.i, 1);
+				ck_assert_int_eq(glass_map_next(&it, &m), 0);
 			} else if (!want[i].s[f].p) {
 				ck_assert_ptr_null(got[i].s[f].p);
 			} else {
