@@ -264,7 +264,7 @@ static char *stack_low_of_thread(void)
 }
 
 /* First traced event on this thread (or in a fork child): opens its stream. */
-static int thread_start(void)
+int glass_thread_start(void)
 {
 	int saved = errno;
 	/* In a fork child this thread's traced frames are still open (they will return here):
@@ -276,6 +276,7 @@ static int thread_start(void)
 	T.epoch = 0;
 	T.exc_seq = 0;
 	T.ended = 0;
+	T.next_op = 0;
 	T.last_exc_type = T.last_exc_value = NULL;
 	if (glass_proc_start() != 0)
 		goto out;
@@ -376,7 +377,7 @@ static void note_thread_name(glass_frame *f)
 	void *getattro = GLASS_AT(self->ob_type, 144, void *);
 	if (getattro != glass_py.Object_GenericGetAttr)
 		return;
-	if (T.epoch != G.epoch && (T.tried == G.epoch || thread_start() != 0))
+	if (T.epoch != G.epoch && (T.tried == G.epoch || glass_thread_start() != 0))
 		return;
 	struct saved_exc se;
 	exc_save(&se);
@@ -482,7 +483,7 @@ trace_call(PyThreadState *ts, glass_frame *f, int throwflag, uint32_t id)
 static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, uintptr_t x)
 {
 	if (GLASS_UNLIKELY(T.epoch != G.epoch) &&
-	    (T.tried == G.epoch || G.state != GLASS_ACTIVE || thread_start() != 0))
+	    (T.tried == G.epoch || G.state != GLASS_ACTIVE || glass_thread_start() != 0))
 		return call_real(ts, f, throwflag);
 	struct glass_stream_writer *s = &T.s;
 	if (GLASS_UNLIKELY(s->depth >= G.depth_limit))

@@ -6,6 +6,7 @@
  * held. Every problem before that point prints one "glass: ..." line and leaves the host alone.
  */
 #include "glass.h"
+#include "capture.h"
 
 #include <cpuid.h>
 #include <dlfcn.h>
@@ -266,6 +267,7 @@ static int load_policy(const char *script_dir, const char *cwd)
 	G.depth_limit = glass_policy_trace_depth(G.policy);
 	if (!G.depth_limit)
 		G.depth_limit = UINT32_MAX;
+	glass_cap_configure(G.policy);
 	return 0;
 }
 

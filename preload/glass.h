@@ -71,6 +71,8 @@ struct glass_thread {
 	uint32_t tried; /* epoch of the last start attempt (a failed one is not retried) */
 	int guard; /* inside our own slow path: frames run untraced */
 	int ended; /* THREAD_END written (threading's bootstrap returned); sealing comes at exit */
+	int cap_depth; /* capture hooks nested on this thread (layered drivers) */
+	uint64_t next_op; /* captured operations numbered per thread stream */
 	uint64_t exc_seq;
 	PyObject *last_exc_type;
 	PyObject *last_exc_value;
@@ -109,6 +111,7 @@ int glass_compressor_alive(void);
 /* eval.c */
 PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag);
 int glass_proc_start(void);
+int glass_thread_start(void);
 void glass_thread_finish(struct glass_thread *t, uint32_t flags);
 void glass_write_meta_process(void);
 const char *glass_str_utf8(PyObject *o, size_t *len);

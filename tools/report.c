@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "report.h"
 
 const char report_exit_help[] =
@@ -105,4 +106,59 @@ int report_check_output(FILE *f, const char *name)
 		return GLASS_EXIT_OK;
 	report_error("cannot write %s: %s", name, strerror(errno ? errno : EIO));
 	return GLASS_EXIT_OUTPUT;
+}
+
+uint64_t report_session_chunks(struct glass_session *s)
+{
+	uint64_t n = 0;
+	for (size_t pi = 0; pi < glass_session_nprocs(s); pi++) {
+		struct glass_proc *p = glass_session_proc(s, pi);
+		const uint32_t *tidx;
+		size_t nt = glass_proc_threads(p, &tidx);
+		for (size_t ti = 0; ti < nt; ti++)
+			n += glass_proc_thread_chunks(p, tidx[ti], NULL);
+	}
+	return n;
+}
+
+struct glass_progress *report_progress(struct glass_session *s, const char *what)
+{
+	return glass_progress_start(what, report_session_chunks(s));
+}
+
+int report_run_thread(struct glass_proc *proc, uint32_t tidx, struct glass_span_ids ids,
+		      glass_span_fn on_start, glass_span_fn on_end, void *ctx,
+		      struct glass_spans **keep, struct glass_progress *pg)
+{
+	if (!pg)
+		return glass_spans_run_thread(proc, tidx, ids, on_start, on_end, ctx, keep);
+	uint64_t chunks = glass_proc_thread_chunks(proc, tidx, NULL), seen = 0;
+	struct glass_stream *st = glass_stream_open(proc, tidx);
+	if (!st) {
+		glass_progress_add(pg, chunks);
+		return -1;
+	}
+	struct glass_spans *b = glass_spans_new(proc, tidx, ids, on_start, on_end, ctx);
+	if (!b) {
+		glass_stream_close(st);
+		glass_progress_add(pg, chunks);
+		return -1;
+	}
+	struct glass_record rec;
+	while (glass_stream_next(st, &rec)) {
+		/* every chunk starts with one; unreadable chunks are made up for at the end */
+		if (rec.tag == GLASS_REC_CHUNK_START && seen < chunks) {
+			seen++;
+			glass_progress_add(pg, 1);
+		}
+		glass_spans_feed(b, &rec);
+	}
+	glass_spans_finish(b);
+	glass_stream_close(st);
+	glass_progress_add(pg, chunks - seen);
+	if (keep)
+		*keep = b;
+	else
+		glass_spans_free(b);
+	return 0;
 }

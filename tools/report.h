@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "recorder/reader.h"
+#include "spans.h"
 
 /* Exit codes (documented in --help and docs/report.md). */
 #define GLASS_EXIT_OK	    0
@@ -37,5 +38,16 @@ int report_check_output(FILE *f, const char *name);
 extern const char report_exit_help[];
 /* Prints "glass-report: <msg>" on stderr. */
 __attribute__((format(printf, 1, 2))) void report_error(const char *fmt, ...);
+
+/* Progress (tools/progress.h): the unit is one chunk file. Total chunks of the session. */
+struct glass_progress;
+uint64_t report_session_chunks(struct glass_session *s);
+/* A bar over the session's chunks, labelled `what`; NULL when none will be shown. */
+struct glass_progress *report_progress(struct glass_session *s, const char *what);
+/* glass_spans_run_thread (spans.h) that also adds one unit to pg (may be NULL) per chunk of the
+ * thread as it is read. Same arguments otherwise. */
+int report_run_thread(struct glass_proc *proc, uint32_t tidx, struct glass_span_ids ids,
+		      glass_span_fn on_start, glass_span_fn on_end, void *ctx,
+		      struct glass_spans **keep, struct glass_progress *pg);
 
 #endif

@@ -1,0 +1,123 @@
+/* preload/capture.h — captured operations below the Python code (SQL, MongoDB, Redis, HTTP,
+ * sockets): what every hook shares. Hidden inside libglass.so.
+ *
+ * A hook does the host's call first, unchanged, then records what it saw:
+ *
+ *	int rc = real(...);                       // errno and return value untouched
+ *	int saved = errno;
+ *	uint64_t op = glass_cap_begin(GLASS_OP_DB, "SELECT", 6, NULL, 0, start_ticks);
+ *	...
+ *	glass_cap_end(op, GLASS_OP_OK, NULL, 0, attrs, n);
+ *	errno = saved;
+ *
+ * glass_cap_begin returns 0 when nothing is to be recorded on this thread (tracing off, our own
+ * slow path, a nested layer); glass_cap_end(0, ...) does nothing. Both take a few hundred ns and
+ * never allocate, lock or make a syscall beyond the recorder's chunk switch.
+ */
+#ifndef GLASS_CAPTURE_H
+#define GLASS_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recorder/format.h"
+#include "recorder/writer.h"
+
+/* Capture families (policy "capture" object; docs/capture.md). */
+enum glass_cap_family {
+	GLASS_CAP_SQL,	       /* sqlite3, libpq, ODBC, MySQL/MariaDB */
+	GLASS_CAP_MONGO,       /* MongoDB wire protocol on sockets */
+	GLASS_CAP_REDIS,       /* RESP on sockets */
+	GLASS_CAP_HTTP_SERVER, /* requests this process serves */
+	GLASS_CAP_HTTP_CLIENT, /* requests it makes */
+	GLASS_CAP_NET,	       /* connect, DNS, socket waits */
+	GLASS_CAP_NFAMILIES
+};
+
+#define GLASS_CAP_MAX_ROUTES 32
+#define GLASS_CAP_MAX_REDACT 32
+
+/* What the policy asked for; read once when tracing starts (glass_cap_configure). */
+struct glass_cap_config {
+	int on[GLASS_CAP_NFAMILIES];
+	int sql_raw;	      /* "sql_text": "raw" keeps literals; default "normalized" */
+	unsigned max_statement; /* bytes of statement text kept (then "..."), default 2048 */
+	uint64_t net_min_ns;  /* socket waits shorter than this are not spans (default 1 ms) */
+	double sample;	      /* fraction of HTTP server requests recorded (default 1) */
+	size_t nroutes;	      /* exclude_routes: path prefixes ("/health") or exact paths */
+	char routes[GLASS_CAP_MAX_ROUTES][128];
+	size_t nredact;	      /* redact: extra name patterns (case-insensitive substrings) */
+	char redact[GLASS_CAP_MAX_REDACT][64];
+};
+extern struct glass_cap_config glass_cap;
+
+struct glass_policy;
+/* Reads the "capture" options of a policy (NULL: defaults). Never fails: unknown values keep
+ * the default and are reported once with glass_log. */
+void glass_cap_configure(const struct glass_policy *p);
+
+/* Is this family on and is tracing active? Cheap: two loads. */
+int glass_cap_on(enum glass_cap_family f);
+
+/* Ticks now (the recorder's clock): take it before calling the real function to time it. */
+uint64_t glass_cap_now(void);
+
+/*
+ * Opens an operation on the calling thread's stream, stamped `start` (glass_cap_now() taken
+ * before the real call; 0: now). Returns its op number, or 0 when not recording.
+ */
+uint64_t glass_cap_begin(unsigned kind, const char *name, size_t name_len,
+			 const struct glass_op_attr *attrs, size_t nattrs, uint64_t start);
+/* Closes it (status GLASS_OP_OK / GLASS_OP_ERROR) at the current time. name NULL keeps the
+ * begin's name. */
+void glass_cap_end(uint64_t op, unsigned status, const char *name, size_t name_len,
+		   const struct glass_op_attr *attrs, size_t nattrs);
+
+/* Per-thread nesting guard for layered libraries (ODBC driver -> libsqlite3, PQexec ->
+ * PQsendQuery): enter returns the previous depth; the hook records only when it was 0 (or
+ * nests deliberately). Always pair with leave. */
+int glass_cap_enter(void);
+void glass_cap_leave(void);
+
+/*
+ * The real function behind an interposed symbol: dlsym(RTLD_NEXT), else each library of `libs`
+ * (NULL-terminated sonames, e.g. "libsqlite3.so.0") opened with RTLD_NOLOAD, so a library the
+ * host loaded privately (Python extensions are RTLD_LOCAL) is found; NULL if not loaded.
+ */
+void *glass_cap_real(const char *name, const char *const *libs);
+
+/* Attribute constructors. */
+static inline struct glass_op_attr glass_attr_str(const char *key, const char *s, size_t len)
+{
+	struct glass_op_attr a = {key, GLASS_OP_ATTR_STR, s, len, 0};
+	return a;
+}
+static inline struct glass_op_attr glass_attr_int(const char *key, int64_t v)
+{
+	struct glass_op_attr a = {key, GLASS_OP_ATTR_INT, NULL, 0, v};
+	return a;
+}
+static inline struct glass_op_attr glass_attr_bool(const char *key, int v)
+{
+	struct glass_op_attr a = {key, GLASS_OP_ATTR_BOOL, NULL, 0, v != 0};
+	return a;
+}
+
+/*
+ * The statement text as the policy wants it recorded: normalised (literals -> ?) unless
+ * sql_raw, cut at max_statement bytes with "...". Writes into out (cap bytes, NUL-terminated)
+ * and returns the length; info gets the operation ("SELECT") and main table when known.
+ * flags: GLASS_SQL_* of sql-normalize.h (dialect).
+ */
+struct glass_sql_info;
+size_t glass_cap_sql_text(const char *sql, size_t len, unsigned flags, char *out, size_t cap,
+			  struct glass_sql_info *info);
+/* A span name for a statement: "SELECT users", or the operation alone. Returns its length. */
+size_t glass_cap_sql_name(const struct glass_sql_info *info, char *out, size_t cap);
+
+/* Is name (a header, query parameter, ...) secret by the built-in list (authorization, cookie,
+ * password, passwd, pwd, token, secret, key, session, credential, signature) or the policy's
+ * redact patterns? Case-insensitive substring match. */
+int glass_cap_is_secret(const char *name, size_t len);
+
+#endif
