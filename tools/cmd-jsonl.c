@@ -52,9 +52,13 @@ static void on_span(void *ctx, const struct glass_span *sp)
 				 (unsigned long long)sp->parent_id);
 	else
 		glass_buf_puts(b, ",\"parent_id\":null");
-	glass_buf_printf(b, ",\"pid\":%u,\"tid\":%u,\"kind\":\"function\"", sp->pid, sp->tid);
+	glass_buf_printf(b, ",\"pid\":%u,\"tid\":%u,\"kind\":\"%s\"", sp->pid, sp->tid,
+			 glass_span_kind_name(sp->kind));
 	put_key(b, "name");
-	if (d) {
+	if (sp->kind != GLASS_KIND_PYTHON) {
+		glass_json_str(b, sp->name.p ? sp->name.p : "", sp->name.len);
+		glass_buf_puts(b, ",\"module\":null,\"file\":null,\"line\":null");
+	} else if (d) {
 		put_cstr(b, d->qualname);
 		put_key(b, "module");
 		put_cstr(b, d->module);
@@ -86,6 +90,26 @@ static void on_span(void *ctx, const struct glass_span *sp)
 		glass_buf_printf(b, ",\"generator\":\"%s\",\"resumes\":%u,\"suspended_ns\":%llu",
 				 glass_gen_kind_name(sp->gen), sp->resumes,
 				 (unsigned long long)sp->suspended_ns);
+	if (sp->remote_parent_id)
+		glass_buf_printf(b, ",\"remote_parent_id\":\"%016llx\"",
+				 (unsigned long long)sp->remote_parent_id);
+	if (sp->kind != GLASS_KIND_PYTHON) {
+		glass_buf_puts(b, ",\"attributes\":{");
+		for (size_t i = 0; i < sp->nattrs; i++) {
+			const struct glass_attr *a = &sp->attrs[i];
+			if (i)
+				glass_buf_put(b, ",", 1);
+			glass_json_str(b, a->key.p, a->key.len);
+			glass_buf_put(b, ":", 1);
+			if (a->type == GLASS_ATTR_STR)
+				glass_json_str(b, a->s.p ? a->s.p : "", a->s.len);
+			else if (a->type == GLASS_ATTR_BOOL)
+				glass_buf_puts(b, a->i ? "true" : "false");
+			else
+				glass_buf_printf(b, "%lld", (long long)a->i);
+		}
+		glass_buf_put(b, "}", 1);
+	}
 	glass_buf_put(b, "}", 1);
 	flush_line(J);
 }
@@ -153,10 +177,12 @@ static void usage(FILE *f)
 	    "Usage: glass-report jsonl [SESSION] [-o FILE] [--format spans|glimpse] [--strict]\n"
 	    "\n"
 	    "Writes one completed span per line (threads one after another, spans in the order\n"
-	    "they complete). Fields: trace_id, span_id, parent_id, pid, tid, kind, name, module,\n"
-	    "file, line, start_ns (Unix ns), dur_ns, self_ns, status (ok|error|lost|unfinished),\n"
-	    "error ({type,message} or null), depth, thread; generator and coroutine spans add\n"
-	    "generator, resumes and suspended_ns. docs/report.md describes them.\n"
+	    "they complete). Fields: trace_id, span_id, parent_id, pid, tid, kind (function, db,\n"
+	    "http_server, http_client, net), name, module, file, line, start_ns (Unix ns),\n"
+	    "dur_ns, self_ns, status (ok|error|lost|unfinished), error ({type,message} or null),\n"
+	    "depth, thread; generator and coroutine spans add generator, resumes and\n"
+	    "suspended_ns; captured operations add attributes (OpenTelemetry names) and, for a\n"
+	    "request with a traceparent, remote_parent_id. docs/report.md describes them.\n"
 	    "\n"
 	    "  -o, --output FILE    write to FILE instead of standard output\n"
 	    "  -f, --format FORMAT  spans (default) or glimpse: Glimpse-style log entries, a "

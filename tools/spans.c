@@ -56,6 +56,36 @@ struct exc_slot {
 	int tnil, mnil;
 };
 
+/* A captured operation between its OP_BEGIN and OP_END. It is not on the activation stack
+ * (an HTTP request begins inside one frame and ends in another; a MongoDB reply is read in a
+ * different function from the one that sent the command): it is anchored where it began, and
+ * spans that open at that point while it is open become its children. When the frame it was
+ * anchored on returns, the anchor moves down to that frame's parent. */
+struct op {
+	uint64_t op; /* number in the stream */
+	uint64_t id, parent, root;
+	uint64_t trace_hi, trace_lo; /* a remote trace (traceparent), else 0 */
+	uint64_t remote_parent;
+	uint64_t start_ns, child_ns, py_child_ns;
+	size_t height;	 /* stack entries when it began (moves down, never up) */
+	uint64_t anchor; /* id of the top entry then, 0 for an empty stack */
+	uint32_t depth;
+	uint8_t kind;
+	char *name;
+	uint32_t name_len, name_cap;
+	int name_nil;
+	uint8_t *battrs; /* the begin's attribute map (raw msgpack), and its pair count */
+	uint32_t battrs_len, battrs_cap;
+	uint64_t battrs_n;
+};
+
+#define OPS_MAX 256	     /* open operations per thread; the oldest is closed beyond */
+#define TRACE_OVERRIDES 64 /* recent roots with a remote trace id */
+
+struct trace_override {
+	uint64_t root, hi, lo;
+};
+
 struct glass_spans {
 	struct glass_proc *proc;
 	glass_code_lookup_fn lookup;
@@ -82,6 +112,12 @@ struct glass_spans {
 
 	struct exc_slot exc[GLASS_SPANS_EXC_SLOTS];
 	struct glass_span_counts counts;
+
+	struct op *ops; /* open operations, oldest first */
+	size_t nops;
+	struct trace_override over[TRACE_OVERRIDES];
+	size_t nover, over_next;
+	struct glass_attr *attrs; /* attributes of the operation being emitted */
 };
 
 const char *glass_span_status_name(enum glass_span_status st)
@@ -257,6 +293,14 @@ void glass_spans_free(struct glass_spans *b)
 	free(b->stack);
 	free(b->gens);
 	free(b->tab);
+	if (b->ops) {
+		for (size_t i = 0; i < OPS_MAX; i++) {
+			free(b->ops[i].name);
+			free(b->ops[i].battrs);
+		}
+		free(b->ops);
+	}
+	free(b->attrs);
 	for (int i = 0; i < GLASS_SPANS_EXC_SLOTS; i++) {
 		free(b->exc[i].type);
 		free(b->exc[i].msg);
@@ -284,6 +328,12 @@ static void fill_common(struct glass_spans *b, struct glass_span *sp, uint32_t c
 	sp->thread = b->name;
 	sp->code_id = code;
 	sp->code = b->lookup(b->lookup_ctx, code);
+	sp->kind = GLASS_KIND_PYTHON;
+	sp->name.p = NULL;
+	sp->name.len = 0;
+	sp->attrs = NULL;
+	sp->nattrs = 0;
+	sp->remote_parent_id = 0;
 }
 
 static void emit_start(struct glass_spans *b, uint64_t id, uint64_t parent, uint64_t root,
@@ -307,8 +357,12 @@ static void emit_start(struct glass_spans *b, uint64_t id, uint64_t parent, uint
 	b->on_start(b->ctx, &sp);
 }
 
+static void ops_note_child(struct glass_spans *b, struct glass_span *sp);
+
 static void emit_end(struct glass_spans *b, struct glass_span *sp)
 {
+	if (unlikely(b->nops || b->nover))
+		ops_note_child(b, sp);
 	b->counts.spans++;
 	if (!sp->parent_id)
 		b->counts.busy_ns +=
@@ -549,6 +603,19 @@ static struct act *push(struct glass_spans *b)
 static void parent_of_new(const struct glass_spans *b, uint64_t *parent, uint64_t *root,
 			  uint32_t *depth)
 {
+	if (unlikely(b->nops)) {
+		/* the newest operation anchored where we are is the parent */
+		uint64_t top = b->n ? b->stack[b->n - 1].id : 0;
+		for (size_t i = b->nops; i-- > 0;) {
+			const struct op *o = &b->ops[i];
+			if (o->height == b->n && o->anchor == top) {
+				*parent = o->id;
+				*root = o->root;
+				*depth = o->depth + 1;
+				return;
+			}
+		}
+	}
 	if (!b->n) {
 		*parent = 0;
 		*root = 0;
@@ -601,6 +668,19 @@ static int can_push_real(struct glass_spans *b, uint64_t ts)
 	return 0;
 }
 
+/* The stack lost its top: operations anchored above the new top move down to it. */
+static void ops_float(struct glass_spans *b)
+{
+	uint64_t top = b->n ? b->stack[b->n - 1].id : 0;
+	for (size_t i = 0; i < b->nops; i++) {
+		struct op *o = &b->ops[i];
+		if (o->height > b->n) {
+			o->height = b->n;
+			o->anchor = top;
+		}
+	}
+}
+
 static void add_child_time(struct glass_spans *b, uint64_t elapsed)
 {
 	if (b->n)
@@ -619,6 +699,8 @@ static void pop_one(struct glass_spans *b, uint64_t ts, enum glass_span_status s
 		if (--a->count == 0) {
 			uint64_t el = span_dur(a->start_ns, ts);
 			b->n--;
+			if (unlikely(b->nops))
+				ops_float(b);
 			add_child_time(b, el);
 		}
 		return;
@@ -626,6 +708,8 @@ static void pop_one(struct glass_spans *b, uint64_t ts, enum glass_span_status s
 	uint64_t el = span_dur(a->start_ns, ts);
 	b->n--;
 	b->depth--;
+	if (unlikely(b->nops))
+		ops_float(b);
 	add_child_time(b, el);
 	if (a->kind == ACT_FUNC) {
 		if (want_gen == 1)
@@ -838,6 +922,8 @@ static void on_gen_yield(struct glass_spans *b, uint64_t ts)
 	uint64_t child = a->child_ns;
 	b->n--;
 	b->depth--;
+	if (unlikely(b->nops))
+		ops_float(b);
 	add_child_time(b, el);
 	struct gen *g = &b->gens[s];
 	if (g->epoch != epoch || g->state != GEN_ACTIVE)
@@ -930,6 +1016,316 @@ static void close_stack(struct glass_spans *b, uint64_t ts)
 	b->depth = 0;
 }
 
+/* ---- captured operations ------------------------------------------------------------------ */
+
+static const enum glass_span_kind op_kinds[GLASS_OP_MAX_KIND + 1] = {
+    [GLASS_OP_DB] = GLASS_KIND_DB,
+    [GLASS_OP_HTTP_SERVER] = GLASS_KIND_HTTP_SERVER,
+    [GLASS_OP_HTTP_CLIENT] = GLASS_KIND_HTTP_CLIENT,
+    [GLASS_OP_NET] = GLASS_KIND_NET,
+};
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_hex64(const char *p, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < 16; i++) {
+		int h = hexval((unsigned char)p[i]);
+		if (h < 0)
+			return -1;
+		x = x << 4 | (uint64_t)h;
+	}
+	*v = x;
+	return 0;
+}
+
+/* W3C traceparent "00-<32 hex trace>-<16 hex parent>-<2 hex flags>"; all-zero ids invalid. */
+static int parse_traceparent(const struct glass_str *t, uint64_t *hi, uint64_t *lo,
+			     uint64_t *parent)
+{
+	const char *p = t->p;
+	if (!p || t->len < 55 || p[2] != '-' || p[35] != '-' || p[52] != '-')
+		return -1;
+	if (hexval((unsigned char)p[0]) < 0 || hexval((unsigned char)p[1]) < 0 ||
+	    (p[0] == 'f' && p[1] == 'f'))
+		return -1;
+	if (parse_hex64(p + 3, hi) || parse_hex64(p + 19, lo) || parse_hex64(p + 36, parent))
+		return -1;
+	if ((!*hi && !*lo) || !*parent)
+		return -1;
+	return 0;
+}
+
+static struct op *op_find(struct glass_spans *b, uint64_t opn)
+{
+	for (size_t i = b->nops; i-- > 0;)
+		if (b->ops[i].op == opn)
+			return &b->ops[i];
+	return NULL;
+}
+
+static struct op *op_by_id(struct glass_spans *b, uint64_t id)
+{
+	for (size_t i = b->nops; i-- > 0;)
+		if (b->ops[i].id == id)
+			return &b->ops[i];
+	return NULL;
+}
+
+/* A completed span: its trace id may be a remote one, and its time counts as a child's in an
+ * operation that is its parent. */
+static void ops_note_child(struct glass_spans *b, struct glass_span *sp)
+{
+	for (size_t i = 0; i < b->nover; i++)
+		if (b->over[i].root == sp->trace_lo) {
+			sp->trace_hi = b->over[i].hi;
+			sp->trace_lo = b->over[i].lo;
+			break;
+		}
+	if (!sp->parent_id || !b->nops)
+		return;
+	struct op *o = op_by_id(b, sp->parent_id);
+	if (!o)
+		return;
+	uint64_t d = sp->dur_ns > sp->suspended_ns ? sp->dur_ns - sp->suspended_ns : 0;
+	o->child_ns += d;
+	if (sp->kind == GLASS_KIND_PYTHON)
+		o->py_child_ns += d;
+}
+
+static void note_override(struct glass_spans *b, uint64_t root, uint64_t hi, uint64_t lo)
+{
+	struct trace_override *t = &b->over[b->over_next];
+	b->over_next = (b->over_next + 1) % TRACE_OVERRIDES;
+	if (b->nover < TRACE_OVERRIDES)
+		b->nover++;
+	t->root = root;
+	t->hi = hi;
+	t->lo = lo;
+}
+
+/* Appends the pairs of a raw attribute map to b->attrs (at most GLASS_MAX_ATTRS in all; a later
+ * key replaces an earlier one). */
+static size_t add_attrs(struct glass_spans *b, size_t n, struct glass_map_iter *it)
+{
+	struct glass_map_item m;
+	while (glass_map_next(it, &m)) {
+		if (m.type == GLASS_MAP_NIL)
+			continue;
+		size_t k = 0;
+		while (k < n && !(b->attrs[k].key.len == m.key.len &&
+				  !memcmp(b->attrs[k].key.p, m.key.p, m.key.len)))
+			k++;
+		if (k == n) {
+			if (n == 2 * GLASS_MAX_ATTRS)
+				continue;
+			n++;
+		}
+		struct glass_attr *a = &b->attrs[k];
+		a->key = m.key;
+		a->type = m.type == GLASS_MAP_STR ? GLASS_ATTR_STR
+			  : m.type == GLASS_MAP_BOOL ? GLASS_ATTR_BOOL
+						     : GLASS_ATTR_INT;
+		a->s = m.s;
+		a->i = m.i;
+	}
+	return n;
+}
+
+static void op_release(struct glass_spans *b, struct op *o)
+{
+	size_t i = (size_t)(o - b->ops);
+	struct op keep = *o; /* its buffers move to the free slot at the end */
+	memmove(&b->ops[i], &b->ops[i + 1], (b->nops - i - 1) * sizeof(*o));
+	b->nops--;
+	b->ops[b->nops] = keep;
+	b->ops[b->nops].op = 0;
+}
+
+/* Emits an operation's span (end: the OP_END record, or NULL when it did not end) and frees
+ * its slot. */
+static void op_emit(struct glass_spans *b, struct op *o, uint64_t ts, const struct glass_record *end,
+		    enum glass_span_status st)
+{
+	struct glass_span sp;
+	memset(&sp, 0, sizeof(sp));
+	fill_common(b, &sp, 0);
+	sp.code = NULL;
+	sp.kind = op_kinds[o->kind <= GLASS_OP_MAX_KIND ? o->kind : 0];
+	if (end && end->s[3].p) {
+		sp.name = end->s[3];
+	} else if (!o->name_nil) {
+		sp.name.p = o->name ? o->name : "";
+		sp.name.len = o->name_len;
+	}
+	sp.span_id = o->id;
+	sp.parent_id = o->parent;
+	sp.trace_lo = o->root;
+	sp.start_ns = o->start_ns;
+	sp.dur_ns = span_dur(o->start_ns, ts);
+	sp.self_ns = o->child_ns < sp.dur_ns ? sp.dur_ns - o->child_ns : 0;
+	sp.depth = o->depth;
+	sp.status = st;
+	sp.remote_parent_id = o->remote_parent;
+	size_t n = 0;
+	if (!b->attrs)
+		b->attrs = calloc(2 * GLASS_MAX_ATTRS, sizeof(*b->attrs));
+	if (b->attrs) {
+		struct glass_map_iter it;
+		struct glass_record r;
+		if (o->battrs_n) {
+			r.nfields = 5;
+			r.u[4] = o->battrs_n;
+			r.s[4].p = (const char *)o->battrs;
+			r.s[4].len = o->battrs_len;
+			glass_map_begin(&r, 4, &it);
+			n = add_attrs(b, n, &it);
+		}
+		if (end) {
+			glass_map_begin(end, 4, &it);
+			n = add_attrs(b, n, &it);
+		}
+	}
+	sp.attrs = b->attrs;
+	sp.nattrs = n;
+	if (st == GLASS_SPAN_ERROR) {
+		const struct glass_attr *t = glass_span_attr(&sp, "error.type");
+		const struct glass_attr *m = glass_span_attr(&sp, "error.message");
+		if (t && t->type == GLASS_ATTR_STR)
+			sp.err_type = t->s;
+		if (m && m->type == GLASS_ATTR_STR)
+			sp.err_msg = m->s;
+	}
+	/* time in the parent: a parent operation's child time, or the anchor frame's (less the
+	 * Python frames under us, which the stack counted there already) */
+	uint64_t parent = o->parent;
+	uint64_t own = sp.dur_ns > o->py_child_ns ? sp.dur_ns - o->py_child_ns : 0;
+	op_release(b, o);
+	if (parent && !op_by_id(b, parent)) { /* (a parent operation counts it in emit_end) */
+		for (size_t i = b->n, k = 0; i-- > 0 && k < 8; k++)
+			if (b->stack[i].id == parent && b->stack[i].kind != ACT_HOLE) {
+				b->stack[i].child_ns += own;
+				break;
+			}
+	}
+	emit_end(b, &sp);
+}
+
+static void on_op_begin(struct glass_spans *b, uint64_t ts, const struct glass_record *rec)
+{
+	if (!b->ops) {
+		b->ops = calloc(OPS_MAX, sizeof(*b->ops));
+		if (!b->ops)
+			return;
+	}
+	if (b->nops == OPS_MAX) /* the oldest never ended: close it */
+		op_emit(b, &b->ops[0], ts, NULL, GLASS_SPAN_UNFINISHED);
+	uint64_t parent, root;
+	uint32_t depth;
+	unsigned kind = rec->u[2] <= GLASS_OP_MAX_KIND && rec->u[2] ? (unsigned)rec->u[2] : 0;
+	if (!kind) {
+		b->counts.unknown_ops++;
+		return;
+	}
+	if (kind == GLASS_OP_HTTP_SERVER) {
+		parent = root = 0;
+		depth = 0;
+	} else {
+		parent_of_new(b, &parent, &root, &depth);
+	}
+	struct op *o = &b->ops[b->nops++];
+	o->op = rec->u[1];
+	o->id = new_id(b);
+	o->parent = parent;
+	o->root = root ? root : o->id;
+	o->trace_hi = o->trace_lo = o->remote_parent = 0;
+	o->start_ns = ts;
+	o->child_ns = o->py_child_ns = 0;
+	o->height = b->n;
+	o->anchor = b->n ? b->stack[b->n - 1].id : 0;
+	o->depth = depth;
+	o->kind = (uint8_t)kind;
+	copy_text(&o->name, &o->name_len, &o->name_cap, &o->name_nil, &rec->s[3]);
+	o->battrs_n = 0;
+	o->battrs_len = 0;
+	if (rec->u[4] && rec->s[4].p && rec->s[4].len) {
+		uint32_t len = rec->s[4].len;
+		if (len > o->battrs_cap) {
+			uint8_t *nb = realloc(o->battrs, len);
+			if (nb) {
+				o->battrs = nb;
+				o->battrs_cap = len;
+			}
+		}
+		if (len <= o->battrs_cap) {
+			memcpy(o->battrs, rec->s[4].p, len);
+			o->battrs_len = len;
+			o->battrs_n = rec->u[4];
+		}
+	}
+	if (kind == GLASS_OP_HTTP_SERVER && o->battrs_n) {
+		struct glass_map_iter it;
+		struct glass_map_item m;
+		glass_map_begin(rec, 4, &it);
+		while (glass_map_next(&it, &m))
+			if (m.type == GLASS_MAP_STR && m.key.len == 11 &&
+			    !memcmp(m.key.p, "traceparent", 11) &&
+			    parse_traceparent(&m.s, &o->trace_hi, &o->trace_lo,
+					      &o->remote_parent) == 0)
+				note_override(b, o->id, o->trace_hi, o->trace_lo);
+	}
+	if (b->on_start) {
+		struct glass_span sp;
+		memset(&sp, 0, sizeof(sp));
+		fill_common(b, &sp, 0);
+		sp.code = NULL;
+		sp.kind = op_kinds[kind];
+		if (!o->name_nil) {
+			sp.name.p = o->name ? o->name : "";
+			sp.name.len = o->name_len;
+		}
+		sp.span_id = o->id;
+		sp.parent_id = o->parent;
+		sp.trace_lo = o->root;
+		for (size_t i = 0; i < b->nover; i++)
+			if (b->over[i].root == sp.trace_lo) {
+				sp.trace_hi = b->over[i].hi;
+				sp.trace_lo = b->over[i].lo;
+				break;
+			}
+		sp.remote_parent_id = o->remote_parent;
+		sp.start_ns = ts;
+		sp.depth = depth;
+		b->on_start(b->ctx, &sp);
+	}
+}
+
+static void on_op_end(struct glass_spans *b, uint64_t ts, const struct glass_record *rec)
+{
+	struct op *o = op_find(b, rec->u[1]);
+	if (!o) {
+		b->counts.unmatched_ops++;
+		return;
+	}
+	op_emit(b, o, ts, rec, rec->u[2] == GLASS_OP_OK ? GLASS_SPAN_OK : GLASS_SPAN_ERROR);
+}
+
+static void close_ops(struct glass_spans *b, uint64_t ts)
+{
+	while (b->nops)
+		op_emit(b, &b->ops[b->nops - 1], ts, NULL, GLASS_SPAN_UNFINISHED);
+}
+
 static inline void note_time(struct glass_span_counts *c, uint64_t ts)
 {
 	if (unlikely(!c->first_ns))
@@ -1009,7 +1405,16 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 	}
 	case GLASS_REC_THREAD_END:
 		note_time(c, ts);
+		close_ops(b, c->last_ns);
 		close_stack(b, c->last_ns);
+		break;
+	case GLASS_REC_OP_BEGIN:
+		note_time(c, ts);
+		on_op_begin(b, ts, rec);
+		break;
+	case GLASS_REC_OP_END:
+		note_time(c, ts);
+		on_op_end(b, ts, rec);
 		break;
 	default:
 		break;
@@ -1019,6 +1424,7 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 void glass_spans_finish(struct glass_spans *b)
 {
 	uint64_t end = b->counts.last_ns;
+	close_ops(b, end);
 	close_stack(b, end);
 	/* generators left suspended when the thread's data ended */
 	while (b->idle_head != NIL) {

@@ -52,7 +52,9 @@ struct glass_span {
 	size_t nattrs;
 	uint64_t span_id;
 	uint64_t parent_id;	     /* 0 for a root */
-	uint64_t trace_hi, trace_lo; /* 128-bit trace id: session id, root span id */
+	uint64_t trace_hi, trace_lo; /* 128-bit trace id: session id, root span id (or the
+					remote trace of an HTTP request's traceparent) */
+	uint64_t remote_parent_id;   /* an HTTP server span's caller (traceparent), else 0 */
 	uint32_t pid, tid, tidx;
 	const char *thread; /* thread name, NULL if none recorded */
 	uint32_t code_id;		   /* 0 for captured operations */
@@ -83,6 +85,8 @@ struct glass_span_counts {
 	uint64_t last_ns;	   /* timestamp of the last timed record */
 	uint64_t first_ns;	   /* timestamp of the first timed record (0 if none) */
 	uint64_t busy_ns;	   /* root spans' run time (suspended time excluded) */
+	uint64_t unknown_ops;	   /* OP_BEGIN of a kind this reader does not know (skipped) */
+	uint64_t unmatched_ops;	   /* OP_END with no open OP_BEGIN (lost, or before the data) */
 };
 
 struct glass_spans;

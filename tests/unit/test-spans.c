@@ -36,8 +36,10 @@ static const struct glass_code_def *lookup(void *ctx, uint32_t id)
 /* Spans collected by the callback; strings copied. */
 struct got {
 	struct glass_span sp;
-	char type[64], msg[64], thread[64];
+	char type[64], msg[64], thread[64], name[64], stmt[64];
 	int has_type, has_msg;
+	int64_t rows;
+	size_t nattrs;
 };
 
 static struct got spans[64];
@@ -51,6 +53,16 @@ static void collect(void *ctx, const struct glass_span *sp)
 	g->sp = *sp;
 	if (sp->thread)
 		snprintf(g->thread, sizeof(g->thread), "%s", sp->thread);
+	if (sp->name.p)
+		snprintf(g->name, sizeof(g->name), "%.*s", (int)sp->name.len, sp->name.p);
+	const struct glass_attr *a = glass_span_attr(sp, "db.statement");
+	if (a && a->type == GLASS_ATTR_STR)
+		snprintf(g->stmt, sizeof(g->stmt), "%.*s", (int)a->s.len, a->s.p);
+	a = glass_span_attr(sp, "db.response.returned_rows");
+	g->rows = a && a->type == GLASS_ATTR_INT ? a->i : -1;
+	g->nattrs = sp->nattrs;
+	g->sp.attrs = NULL;
+	g->sp.name.p = NULL;
 	if (sp->err_type.p) {
 		g->has_type = 1;
 		snprintf(g->type, sizeof(g->type), "%.*s", (int)sp->err_type.len, sp->err_type.p);
@@ -112,6 +124,51 @@ static void exc(struct glass_spans *b, uint64_t num, const char *type, const cha
 #define RESUME(t, code, gen) feed(b, GLASS_REC_GEN_RESUME, t, code, gen, 0)
 #define YIELD(t)	     feed(b, GLASS_REC_GEN_YIELD, t, 0, 0, 0)
 #define GRET(t)		     feed(b, GLASS_REC_GEN_RETURN, t, 0, 0, 0)
+
+/* OP_BEGIN / OP_END with attributes given as "key=value" strings (value all digits: an int). */
+static void op_rec(struct glass_spans *b, uint8_t tag, uint64_t ts, uint64_t op, uint64_t what,
+		   const char *name, const char *const *kv, size_t n)
+{
+	static msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n);
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(kv[i], '=');
+		msgpack_pack_str(&pk, (size_t)(eq - kv[i]));
+		msgpack_pack_str_body(&pk, kv[i], (size_t)(eq - kv[i]));
+		if (eq[1] && strspn(eq + 1, "0123456789") == strlen(eq + 1)) {
+			msgpack_pack_int64(&pk, atoll(eq + 1));
+		} else {
+			msgpack_pack_str(&pk, strlen(eq + 1));
+			msgpack_pack_str_body(&pk, eq + 1, strlen(eq + 1));
+		}
+	}
+	struct glass_record r;
+	memset(&r, 0, sizeof(r));
+	r.tag = tag;
+	r.nfields = 5;
+	r.ts_ns = r.ticks = ts;
+	r.u[1] = op;
+	r.u[2] = what;
+	r.s[3].p = name;
+	r.s[3].len = name ? (uint32_t)strlen(name) : 0;
+	r.u[4] = n;
+	r.s[4].p = sb.data;
+	r.s[4].len = (uint32_t)sb.size;
+	glass_spans_feed(b, &r);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static struct got *find_name(const char *name)
+{
+	for (size_t i = 0; i < nspans; i++)
+		if (!strcmp(spans[i].name, name))
+			return &spans[i];
+	ck_abort_msg("no span named %s", name);
+	return NULL;
+}
 
 static struct got *find(const char *qualname)
 {
@@ -468,6 +525,128 @@ START_TEST(gen_close_ends_a_suspended_generator)
 END_TEST
 
 /* The same thread read through files: pid, tid and thread name come from the recording. */
+/* GIVEN a(): OP db begins and ends inside it, THEN the db span is a child of a, carries its
+ * attributes (begin's and end's merged) and its time leaves a's self time. */
+START_TEST(operation_is_a_child_of_its_function)
+{
+	struct glass_spans *b = builder();
+	const char *battr[] = {"db.system=sqlite"};
+	const char *eattr[] = {"db.statement=SELECT * FROM t WHERE x = ?",
+			       "db.response.returned_rows=3"};
+	CALL(100, 1);
+	op_rec(b, GLASS_REC_OP_BEGIN, 120, 1, GLASS_OP_DB, "SELECT t", battr, 1);
+	op_rec(b, GLASS_REC_OP_END, 150, 1, GLASS_OP_OK, NULL, eattr, 2);
+	RET(200);
+	glass_spans_finish(b);
+	ck_assert_uint_eq(nspans, 2);
+	ck_assert_uint_eq(nstarts, 2);
+	struct got *a = find("a"), *q = find_name("SELECT t");
+	ck_assert_int_eq(q->sp.kind, GLASS_KIND_DB);
+	ck_assert_int_eq(a->sp.kind, GLASS_KIND_PYTHON);
+	ck_assert_uint_eq(q->sp.parent_id, a->sp.span_id);
+	ck_assert_uint_eq(q->sp.trace_lo, a->sp.span_id);
+	ck_assert_uint_eq(q->sp.depth, 1);
+	ck_assert_uint_eq(q->sp.dur_ns, 30);
+	ck_assert_uint_eq(q->sp.start_ns, 120);
+	ck_assert_str_eq(q->stmt, "SELECT * FROM t WHERE x = ?");
+	ck_assert_int_eq(q->rows, 3);
+	ck_assert_uint_eq(q->nattrs, 3);
+	ck_assert_uint_eq(a->sp.self_ns, 70);
+	glass_spans_free(b);
+}
+END_TEST
+
+/* GIVEN an HTTP request that begins with an empty stack and a traceparent, and a handler and a
+ * query inside it, THEN the request is the root, the handler its child, the query the
+ * handler's, all in the caller's trace; the request's remote parent is the caller's span. */
+START_TEST(http_request_is_the_root_of_its_trace)
+{
+	struct glass_spans *b = builder();
+	const char *battr[] = {"http.request.method=GET",
+			       "traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"};
+	const char *eattr[] = {"http.response.status_code=500"};
+	op_rec(b, GLASS_REC_OP_BEGIN, 100, 1, GLASS_OP_HTTP_SERVER, "GET /users", battr, 2);
+	CALL(110, 1);
+	op_rec(b, GLASS_REC_OP_BEGIN, 120, 2, GLASS_OP_DB, "SELECT users", NULL, 0);
+	op_rec(b, GLASS_REC_OP_END, 130, 2, GLASS_OP_ERROR, NULL, NULL, 0);
+	RET(140);
+	op_rec(b, GLASS_REC_OP_END, 150, 1, GLASS_OP_ERROR, "GET /users/{id}", eattr, 1);
+	CALL(160, 2); /* after the request: its own trace */
+	RET(170);
+	glass_spans_finish(b);
+	ck_assert_uint_eq(nspans, 4);
+	struct got *r = find_name("GET /users/{id}"), *h = find("a"), *q = find_name("SELECT users");
+	struct got *after = find("b");
+	ck_assert_int_eq(r->sp.kind, GLASS_KIND_HTTP_SERVER);
+	ck_assert_uint_eq(r->sp.parent_id, 0);
+	ck_assert_uint_eq(r->sp.remote_parent_id, 0xb7ad6b7169203331ull);
+	ck_assert_uint_eq(h->sp.parent_id, r->sp.span_id);
+	ck_assert_uint_eq(q->sp.parent_id, h->sp.span_id);
+	ck_assert_uint_eq(h->sp.depth, 1);
+	ck_assert_uint_eq(q->sp.depth, 2);
+	for (struct got *g = spans; g < spans + 3; g++) {
+		ck_assert_uint_eq(g->sp.trace_hi, 0x0af7651916cd43ddull);
+		ck_assert_uint_eq(g->sp.trace_lo, 0x8448eb211c80319cull);
+	}
+	ck_assert_uint_eq(after->sp.parent_id, 0);
+	ck_assert_uint_eq(after->sp.trace_hi, 0xabcdef);
+	ck_assert_uint_eq(r->sp.status, GLASS_SPAN_ERROR);
+	ck_assert_uint_eq(r->sp.dur_ns, 50);
+	ck_assert_uint_eq(r->sp.self_ns, 20);
+	ck_assert_uint_eq(h->sp.self_ns, 20);
+	ck_assert_uint_eq(glass_spans_counts(b)->busy_ns, 50 + 10);
+	glass_spans_free(b);
+}
+END_TEST
+
+/* GIVEN a request that begins inside the frame reading it (a traced server loop) and whose
+ * handler runs after that frame returned, THEN the handler is still the request's child. */
+START_TEST(operation_anchor_moves_down_when_its_frame_returns)
+{
+	struct glass_spans *b = builder();
+	CALL(100, 1); /* serve loop */
+	CALL(110, 2); /* read request */
+	op_rec(b, GLASS_REC_OP_BEGIN, 115, 1, GLASS_OP_HTTP_SERVER, "GET /", NULL, 0);
+	RET(120);
+	CALL(130, 3); /* handler */
+	RET(140);
+	op_rec(b, GLASS_REC_OP_END, 150, 1, GLASS_OP_OK, NULL, NULL, 0);
+	RET(200);
+	glass_spans_finish(b);
+	struct got *r = find_name("GET /"), *h = find("c"), *rd = find("b"), *loop = find("a");
+	ck_assert_uint_eq(r->sp.parent_id, 0);
+	ck_assert_uint_eq(h->sp.parent_id, r->sp.span_id);
+	ck_assert_uint_eq(rd->sp.parent_id, loop->sp.span_id);
+	ck_assert_uint_eq(h->sp.trace_lo, r->sp.span_id);
+	glass_spans_free(b);
+}
+END_TEST
+
+/* GIVEN an ODBC statement whose driver runs a sqlite3 statement, and an operation never
+ * ended, THEN the inner one nests under the outer and the open one ends unfinished. */
+START_TEST(nested_and_unfinished_operations)
+{
+	struct glass_spans *b = builder();
+	CALL(100, 1);
+	op_rec(b, GLASS_REC_OP_BEGIN, 110, 7, GLASS_OP_DB, "odbc", NULL, 0);
+	op_rec(b, GLASS_REC_OP_BEGIN, 120, 8, GLASS_OP_DB, "sqlite", NULL, 0);
+	op_rec(b, GLASS_REC_OP_END, 130, 8, GLASS_OP_OK, NULL, NULL, 0);
+	op_rec(b, GLASS_REC_OP_END, 140, 7, GLASS_OP_OK, NULL, NULL, 0);
+	op_rec(b, GLASS_REC_OP_END, 141, 99, GLASS_OP_OK, NULL, NULL, 0); /* no begin */
+	op_rec(b, GLASS_REC_OP_BEGIN, 150, 9, GLASS_OP_NET, "recv", NULL, 0);
+	RET(200);
+	glass_spans_finish(b);
+	struct got *o = find_name("odbc"), *q = find_name("sqlite"), *n = find_name("recv");
+	ck_assert_uint_eq(q->sp.parent_id, o->sp.span_id);
+	ck_assert_uint_eq(o->sp.self_ns, 20);
+	ck_assert_uint_eq(find("a")->sp.self_ns, 100 - 30); /* recv never ended within a */
+	ck_assert_uint_eq(n->sp.status, GLASS_SPAN_UNFINISHED);
+	ck_assert_int_eq(n->sp.kind, GLASS_KIND_NET);
+	ck_assert_uint_eq(glass_spans_counts(b)->unmatched_ops, 1);
+	glass_spans_free(b);
+}
+END_TEST
+
 START_TEST(spans_from_a_recorded_session)
 {
 	char dir[2048], pdir[4096];
@@ -659,6 +838,10 @@ int main(void)
 	tcase_add_test(tc, huge_depths_are_cheap);
 	tcase_add_test(tc, generator_address_reuse);
 	tcase_add_test(tc, gen_close_ends_a_suspended_generator);
+	tcase_add_test(tc, operation_is_a_child_of_its_function);
+	tcase_add_test(tc, http_request_is_the_root_of_its_trace);
+	tcase_add_test(tc, operation_anchor_moves_down_when_its_frame_returns);
+	tcase_add_test(tc, nested_and_unfinished_operations);
 	tcase_add_test(tc, spans_from_a_recorded_session);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stats");
