@@ -1,0 +1,933 @@
+/* preload/capture-net.c — what crosses the process's TCP sockets: HTTP requests it serves and
+ * makes, MongoDB and Redis commands, connects, DNS lookups and long socket waits.
+ *
+ * The libc functions Python's socket module calls (connect, accept, accept4, send, sendto,
+ * recv, recvfrom, close, getaddrinfo) are wrapped. Each wrapper calls the real function first,
+ * with the caller's arguments, and returns its result with errno as it left it. Only then, and
+ * only when tracing is active, the bytes that really went through are fed to the protocol
+ * parsers (proto-*.c) of that connection, which say when a request or reply begins and ends.
+ *
+ * Connections: one `struct conn` per TCP socket (AF_INET/AF_INET6) this process accepted,
+ * connected or first used, in blocks mapped on demand (no malloc), found by fd in a table. A
+ * connection's protocol is decided by its first bytes: a request line makes it HTTP, a MongoDB
+ * message header MongoDB, a RESP array Redis; anything else is left alone (only long waits on
+ * it are timed). Unix sockets, UDP and fds above NET_MAX_FD are not looked at.
+ *
+ * Threads: a connection is used by one thread at a time in practice; a busy flag taken with
+ * an atomic exchange makes a second user skip (and count) instead of racing. An operation
+ * begun on one thread's stream is ended on that thread only (op numbers are per stream).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "glass.h"
+#include "proto-http.h"
+#include "proto-mongo.h"
+#include "proto-resp.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+#define NET_MAX_FD 65536
+#define BLOCK_CONNS 64
+#define MAX_BLOCKS 256 /* 16384 connections tracked at once */
+
+enum proto { P_NEW, P_HTTP, P_MONGO, P_RESP, P_OTHER };
+enum role { R_UNKNOWN, R_CLIENT, R_SERVER };
+
+struct conn {
+	int busy;
+	uint8_t role, proto;
+	uint16_t peer_port;
+	char peer[48];
+	struct glass_thread *owner; /* the thread whose stream holds this connection's open ops */
+	uint64_t req_start;	    /* HTTP server: ticks at the first byte of the request */
+	uint64_t send_start;	    /* client: ticks before the send that began a request */
+	uint64_t req_body;	    /* HTTP: request body bytes */
+	char method[GLASS_HTTP_METHOD_MAX];
+	union {
+		struct glass_http_conn http;
+		struct glass_mongo_conn mongo;
+		struct glass_resp_conn resp;
+	} u;
+};
+
+struct block {
+	uint64_t used; /* bit i: conns[i] taken */
+	struct conn conns[BLOCK_CONNS];
+};
+
+static struct conn **fdtab;	       /* NULL: not known; IGNORED: not ours to look at */
+static struct block *blocks[MAX_BLOCKS];
+#define IGNORED ((struct conn *)1)
+
+/* Counters of what was seen but not recorded (kept for `glass-report info` later). */
+static uint64_t n_busy, n_gave_up, n_no_slot, n_foreign_thread;
+
+/* ---- real functions --------------------------------------------------------------------- */
+
+#define REAL(ret, name, ...)                                                                  \
+	typedef ret (*name##_fn)(__VA_ARGS__);                                                \
+	static name##_fn real_##name;                                                         \
+	static name##_fn get_##name(void)                                                     \
+	{                                                                                     \
+		name##_fn f = __atomic_load_n(&real_##name, __ATOMIC_ACQUIRE);                \
+		if (!f) {                                                                     \
+			f = (name##_fn)glass_cap_real(#name, NULL);                           \
+			__atomic_store_n(&real_##name, f, __ATOMIC_RELEASE);                  \
+		}                                                                             \
+		return f;                                                                     \
+	}
+
+REAL(int, connect, int, const struct sockaddr *, socklen_t)
+REAL(int, accept, int, struct sockaddr *, socklen_t *)
+REAL(int, accept4, int, struct sockaddr *, socklen_t *, int)
+REAL(ssize_t, send, int, const void *, size_t, int)
+REAL(ssize_t, sendto, int, const void *, size_t, int, const struct sockaddr *, socklen_t)
+REAL(ssize_t, recv, int, void *, size_t, int)
+REAL(ssize_t, recvfrom, int, void *, size_t, int, struct sockaddr *, socklen_t *)
+REAL(int, close, int)
+REAL(int, getaddrinfo, const char *, const char *, const struct addrinfo *, struct addrinfo **)
+
+/* ---- connection table ----------------------------------------------------------------------- */
+
+static struct conn **table(void)
+{
+	struct conn **t = __atomic_load_n(&fdtab, __ATOMIC_ACQUIRE);
+	if (t)
+		return t;
+	void *m = mmap(NULL, NET_MAX_FD * sizeof(*t), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	struct conn **want = NULL;
+	if (!__atomic_compare_exchange_n(&fdtab, &want, (struct conn **)m, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		munmap(m, NET_MAX_FD * sizeof(*t));
+		return want;
+	}
+	return m;
+}
+
+static struct conn *slot_alloc(void)
+{
+	for (int b = 0; b < MAX_BLOCKS; b++) {
+		struct block *bl = __atomic_load_n(&blocks[b], __ATOMIC_ACQUIRE);
+		if (!bl) {
+			void *m = mmap(NULL, sizeof(*bl), PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (m == MAP_FAILED)
+				return NULL;
+			struct block *want = NULL;
+			if (__atomic_compare_exchange_n(&blocks[b], &want, (struct block *)m, 0,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				bl = m;
+			else {
+				munmap(m, sizeof(*bl));
+				bl = want;
+			}
+		}
+		uint64_t used = __atomic_load_n(&bl->used, __ATOMIC_ACQUIRE);
+		while (~used) {
+			int i = __builtin_ctzll(~used);
+			if (__atomic_compare_exchange_n(&bl->used, &used, used | (1ull << i), 0,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				return &bl->conns[i];
+		}
+	}
+	return NULL;
+}
+
+static void slot_free(struct conn *c)
+{
+	for (int b = 0; b < MAX_BLOCKS; b++) {
+		struct block *bl = __atomic_load_n(&blocks[b], __ATOMIC_ACQUIRE);
+		if (bl && c >= bl->conns && c < bl->conns + BLOCK_CONNS) {
+			__atomic_and_fetch(&bl->used, ~(1ull << (c - bl->conns)), __ATOMIC_ACQ_REL);
+			return;
+		}
+	}
+}
+
+static int tracing(void)
+{
+	return G.state == GLASS_ACTIVE;
+}
+
+static void peer_of(struct conn *c, const struct sockaddr *sa)
+{
+	c->peer[0] = 0;
+	c->peer_port = 0;
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, c->peer, sizeof(c->peer));
+		c->peer_port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer, sizeof(c->peer));
+		c->peer_port = ntohs(in6->sin6_port);
+	}
+}
+
+static int is_inet(const struct sockaddr *sa)
+{
+	return sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
+}
+
+/* Ends what a connection still has open (the peer or we closed it). Caller holds it busy. */
+static void conn_finish(struct conn *c);
+
+/* Replaces whatever fd held with a new connection (accept/connect, or first use). */
+static struct conn *conn_new(int fd, enum role role, const struct sockaddr *peer)
+{
+	struct conn **t = table();
+	if (!t || fd < 0 || fd >= NET_MAX_FD)
+		return NULL;
+	struct conn *old = __atomic_exchange_n(&t[fd], NULL, __ATOMIC_ACQ_REL);
+	if (old && old != IGNORED && !__atomic_exchange_n(&old->busy, 1, __ATOMIC_ACQUIRE)) {
+		conn_finish(old);
+		slot_free(old);
+	}
+	struct conn *c = slot_alloc();
+	if (!c) {
+		n_no_slot++;
+		return NULL;
+	}
+	memset(c, 0, offsetof(struct conn, u));
+	c->busy = 1;
+	c->role = (uint8_t)role;
+	c->proto = P_NEW;
+	peer_of(c, peer);
+	__atomic_store_n(&t[fd], c, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+	return c;
+}
+
+/* The connection of fd, taken busy; NULL when not ours (or busy: then counted). A socket we
+ * never saw connect or accept is looked at once (getsockname: one syscall per fd, ever). */
+static struct conn *conn_get(int fd)
+{
+	struct conn **t = table();
+	if (!t || fd < 0 || fd >= NET_MAX_FD)
+		return NULL;
+	struct conn *c = __atomic_load_n(&t[fd], __ATOMIC_ACQUIRE);
+	if (c == IGNORED)
+		return NULL;
+	if (!c) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int type = 0;
+		socklen_t tl = sizeof(type);
+		int saved = errno;
+		int ok = getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+			 is_inet((struct sockaddr *)&ss) &&
+			 getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM;
+		errno = saved;
+		if (!ok) {
+			struct conn *want = NULL;
+			__atomic_compare_exchange_n(&t[fd], &want, IGNORED, 0, __ATOMIC_ACQ_REL,
+						    __ATOMIC_ACQUIRE);
+			return NULL;
+		}
+		c = conn_new(fd, R_UNKNOWN, (struct sockaddr *)&ss);
+		if (!c)
+			return NULL;
+	}
+	if (__atomic_exchange_n(&c->busy, 1, __ATOMIC_ACQUIRE)) {
+		n_busy++;
+		return NULL;
+	}
+	return c;
+}
+
+static void conn_put(struct conn *c)
+{
+	__atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- protocol detection ------------------------------------------------------------------- */
+
+static int looks_http_request(const uint8_t *p, size_t n)
+{
+	static const char *const methods[] = {"GET ", "POST ", "PUT ", "DELETE ", "HEAD ",
+					      "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t l = strlen(methods[i]);
+		if (n >= l ? !memcmp(p, methods[i], l) : !memcmp(p, methods[i], n))
+			return 1;
+	}
+	return 0;
+}
+
+static int looks_mongo(const uint8_t *p, size_t n)
+{
+	if (n < 16)
+		return 0;
+	int32_t len = (int32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
+	int32_t op = (int32_t)(p[12] | p[13] << 8 | p[14] << 16 | (uint32_t)p[15] << 24);
+	return len >= 16 && len <= 48 * 1024 * 1024 && (op == 2013 || op == 2004 || op == 2012);
+}
+
+static int looks_resp(const uint8_t *p, size_t n)
+{
+	return n >= 4 && p[0] == '*' && p[1] >= '1' && p[1] <= '9';
+}
+
+/* First bytes of a connection decide its protocol: the client's first send, or (when the
+ * first bytes are received) a request line makes us the server. */
+static void decide(struct conn *c, int sending, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+	if (sending && c->role != R_SERVER) {
+		if (looks_http_request(p, n) && glass_cap.on[GLASS_CAP_HTTP_CLIENT]) {
+			c->proto = P_HTTP;
+			glass_http_init(&c->u.http, NULL);
+		} else if (looks_mongo(p, n) && glass_cap.on[GLASS_CAP_MONGO]) {
+			c->proto = P_MONGO;
+			glass_mongo_init(&c->u.mongo);
+		} else if (looks_resp(p, n) && glass_cap.on[GLASS_CAP_REDIS]) {
+			c->proto = P_RESP;
+			glass_resp_init(&c->u.resp);
+		} else {
+			c->proto = P_OTHER;
+		}
+		c->role = R_CLIENT;
+	} else if (!sending && c->role != R_CLIENT && looks_http_request(p, n) &&
+		   glass_cap.on[GLASS_CAP_HTTP_SERVER]) {
+		c->proto = P_HTTP;
+		c->role = R_SERVER;
+		glass_http_init(&c->u.http, NULL);
+	} else {
+		c->proto = P_OTHER;
+		if (c->role == R_UNKNOWN)
+			c->role = sending ? R_CLIENT : R_SERVER;
+	}
+}
+
+/* ---- HTTP --------------------------------------------------------------------------------- */
+
+/* A route for grouping: the path with ids (numbers, UUIDs, long hex or mixed digit tokens)
+ * replaced by {id}; the query dropped. */
+static size_t http_route(const char *target, size_t len, char *out, size_t cap)
+{
+	size_t o = 0, i = 0;
+	if (!cap)
+		return 0;
+	while (i < len && target[i] != '?' && target[i] != '#' && o + 1 < cap) {
+		if (target[i] != '/') {
+			out[o++] = target[i++];
+			continue;
+		}
+		out[o++] = target[i++];
+		size_t s = i;
+		while (i < len && target[i] != '/' && target[i] != '?' && target[i] != '#')
+			i++;
+		size_t sl = i - s, digits = 0, hex = 0;
+		for (size_t k = s; k < i; k++) {
+			char ch = target[k];
+			digits += ch >= '0' && ch <= '9';
+			hex += (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+			       (ch >= 'A' && ch <= 'F') || ch == '-';
+		}
+		int id = sl && (digits == sl || (sl >= 16 && hex == sl) ||
+				(sl >= 8 && digits * 2 >= sl));
+		const char *seg = id ? "{id}" : target + s;
+		size_t n = id ? 4 : sl;
+		if (o + n >= cap)
+			n = cap - 1 - o;
+		memcpy(out + o, seg, n);
+		o += n;
+	}
+	out[o] = 0;
+	return o;
+}
+
+static int route_excluded(const char *path, size_t len)
+{
+	for (size_t i = 0; i < glass_cap.nroutes; i++) {
+		size_t rl = strlen(glass_cap.routes[i]);
+		if (rl && len >= rl && !memcmp(path, glass_cap.routes[i], rl) &&
+		    (len == rl || glass_cap.routes[i][rl - 1] == '/' || path[rl] == '/' ||
+		     path[rl] == '?'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Sampling: a cheap per-thread generator; 1 when this request is recorded. */
+static int sampled(void)
+{
+	if (glass_cap.sample >= 1.0)
+		return 1;
+	static __thread uint64_t x;
+	if (!x)
+		x = glass_cap_now() | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (double)(x >> 11) * (1.0 / 9007199254740992.0) < glass_cap.sample;
+}
+
+static void http_request_head(struct conn *c, uint64_t start)
+{
+	struct glass_http_request *r = &c->u.http.request;
+	char target[GLASS_HTTP_TARGET_MAX + 16], route[GLASS_HTTP_TARGET_MAX + 16];
+	char name[GLASS_HTTP_METHOD_MAX + GLASS_HTTP_TARGET_MAX + 24];
+	size_t tl = glass_http_redact_target(r->target, strnlen(r->target, sizeof(r->target)),
+					     target, sizeof(target), NULL);
+	size_t pl = 0;
+	while (pl < tl && target[pl] != '?' && target[pl] != '#')
+		pl++;
+	snprintf(c->method, sizeof(c->method), "%s", r->method);
+	c->req_body = 0;
+	int server = c->role == R_SERVER;
+	if (server && (route_excluded(target, pl) || !sampled()))
+		return;
+	size_t rl = http_route(target, tl, route, sizeof(route));
+	int nl = snprintf(name, sizeof(name), "%s %s", r->method,
+			  server ? route : (r->host[0] ? r->host : c->peer));
+	const char *ver = r->version == 10 ? "1.0" : "1.1";
+	struct glass_op_attr a[12];
+	size_t n = 0;
+	a[n++] = glass_attr_str("http.request.method", r->method, strlen(r->method));
+	a[n++] = glass_attr_str("url.path", target, pl);
+	if (pl < tl && target[pl] == '?')
+		a[n++] = glass_attr_str("url.query", target + pl + 1, tl - pl - 1);
+	a[n++] = glass_attr_str("network.protocol.version", ver, 3);
+	if (server) {
+		a[n++] = glass_attr_str("http.route", route, rl);
+		a[n++] = glass_attr_str("client.address", c->peer, strlen(c->peer));
+		a[n++] = glass_attr_int("client.port", c->peer_port);
+		if (r->user_agent[0])
+			a[n++] = glass_attr_str("user_agent.original", r->user_agent,
+						strlen(r->user_agent));
+		if (r->traceparent_state == 1)
+			a[n++] = glass_attr_str("traceparent", r->traceparent,
+						strlen(r->traceparent));
+	} else {
+		const char *host = r->host[0] ? r->host : c->peer;
+		size_t hl = strlen(host);
+		const char *colon = memchr(host, ':', hl);
+		a[n++] = glass_attr_str("server.address", host, colon ? (size_t)(colon - host) : hl);
+		a[n++] = glass_attr_int("server.port", c->peer_port);
+		a[n++] = glass_attr_str("network.peer.address", c->peer, strlen(c->peer));
+	}
+	if (r->host[0] && server)
+		a[n++] = glass_attr_str("server.address", r->host, strlen(r->host));
+	uint64_t op = glass_cap_begin(server ? GLASS_OP_HTTP_SERVER : GLASS_OP_HTTP_CLIENT, name,
+				      nl > 0 ? (size_t)nl : 0, a, n, start);
+	if (op) {
+		c->owner = &T;
+		glass_http_set_user(&c->u.http, r->seq, op);
+	}
+}
+
+static void http_response_end(struct conn *c, int aborted)
+{
+	struct glass_http_response *r = &c->u.http.response;
+	if (!r->paired || !r->user)
+		return;
+	if (c->owner != &T) {
+		n_foreign_thread++;
+		return;
+	}
+	struct glass_op_attr a[6];
+	size_t n = 0;
+	int server = c->role == R_SERVER;
+	unsigned st = GLASS_OP_OK;
+	if (aborted) {
+		a[n++] = glass_attr_str("error.type", "aborted", 7);
+		a[n++] = glass_attr_str("error.message",
+					server ? "connection closed before the response ended"
+					       : "connection closed before the response came",
+					server ? 44 : 45);
+		st = GLASS_OP_ERROR;
+	} else {
+		a[n++] = glass_attr_int("http.response.status_code", r->status);
+		a[n++] = glass_attr_int("http.response.body.size", (int64_t)r->body_bytes);
+		if (r->status >= (server ? 500 : 400)) {
+			char code[8];
+			int cl = snprintf(code, sizeof(code), "%u", r->status);
+			a[n++] = glass_attr_str("error.type", code, (size_t)cl);
+			st = GLASS_OP_ERROR;
+		}
+	}
+	a[n++] = glass_attr_int("http.request.body.size", (int64_t)c->req_body);
+	glass_cap_end(r->user, st, NULL, 0, a, n);
+}
+
+static void http_feed(struct conn *c, int dir, const void *buf, size_t len, uint64_t t_before,
+		      uint64_t t_after)
+{
+	size_t off = 0;
+	while (off < len) {
+		unsigned ev = 0;
+		off += glass_http_feed(&c->u.http, dir, (const char *)buf + off, len - off, &ev);
+		if (ev & GLASS_HTTP_REQUEST_BEGIN)
+			c->req_start = c->role == R_SERVER ? t_after : t_before;
+		if (ev & GLASS_HTTP_REQUEST_HEAD)
+			http_request_head(c, c->req_start);
+		if (ev & GLASS_HTTP_REQUEST_END)
+			c->req_body = c->u.http.request.body_bytes;
+		if (ev & GLASS_HTTP_RESPONSE_END)
+			http_response_end(c, 0);
+		if (ev & GLASS_HTTP_GAVE_UP) {
+			n_gave_up++;
+			c->proto = P_OTHER;
+			return;
+		}
+		if (!ev && off < len)
+			break;
+	}
+}
+
+/* ---- MongoDB ------------------------------------------------------------------------------- */
+
+static void mongo_request(struct conn *c, uint64_t start)
+{
+	struct glass_mongo_msg *m = &c->u.mongo.dir[GLASS_MONGO_REQUESTS].msg;
+	if (m->opcode == 2012) /* OP_COMPRESSED: what it carries is not read */
+		return;
+	char name[GLASS_MONGO_NAME_MAX + GLASS_MONGO_COLLECTION_MAX + 2];
+	const char *cmd = m->command[0] ? m->command : (m->opcode == 2004 ? "query" : "command");
+	int nl = m->collection[0] ? snprintf(name, sizeof(name), "%s %s", cmd, m->collection)
+				  : snprintf(name, sizeof(name), "%s", cmd);
+	struct glass_op_attr a[8];
+	size_t n = 0;
+	a[n++] = glass_attr_str("db.system", "mongodb", 7);
+	a[n++] = glass_attr_str("db.operation", cmd, strlen(cmd));
+	if (m->db[0])
+		a[n++] = glass_attr_str("db.name", m->db, strlen(m->db));
+	if (m->collection[0])
+		a[n++] = glass_attr_str("db.mongodb.collection", m->collection,
+					strlen(m->collection));
+	a[n++] = glass_attr_str("db.statement", name, nl > 0 ? (size_t)nl : 0);
+	a[n++] = glass_attr_str("server.address", c->peer, strlen(c->peer));
+	a[n++] = glass_attr_int("server.port", c->peer_port);
+	if (m->sequence_docs)
+		a[n++] = glass_attr_int("glass.mongodb.documents_sent", m->sequence_docs);
+	uint64_t op = glass_cap_begin(GLASS_OP_DB, name, nl > 0 ? (size_t)nl : 0, a, n, start);
+	if (!op)
+		return;
+	c->owner = &T;
+	if (m->opcode == 2013 && (m->flags & GLASS_MONGO_MSG_MORE_TO_COME))
+		glass_cap_end(op, GLASS_OP_OK, NULL, 0, NULL, 0); /* no reply will come */
+	else
+		glass_mongo_set_user(&c->u.mongo, m->request_id, op);
+}
+
+static void mongo_reply(struct conn *c)
+{
+	struct glass_mongo_msg *m = &c->u.mongo.dir[GLASS_MONGO_REPLIES].msg;
+	if (!m->paired || !m->user)
+		return;
+	if (c->owner != &T) {
+		n_foreign_thread++;
+		return;
+	}
+	struct glass_op_attr a[6];
+	size_t n = 0;
+	unsigned st = GLASS_OP_OK;
+	int64_t docs = m->has_batch ? m->batch_docs : m->opcode == 1 ? (int64_t)m->documents : -1;
+	if (docs >= 0)
+		a[n++] = glass_attr_int("db.response.returned_rows", docs);
+	if (m->has_n)
+		a[n++] = glass_attr_int("db.response.affected_rows", m->n);
+	if ((m->has_ok && m->ok == 0) || m->write_errors || (m->opcode == 1 && m->errmsg[0])) {
+		st = GLASS_OP_ERROR;
+		char code[16];
+		int cl = snprintf(code, sizeof(code), "%d", m->has_code ? m->code : 0);
+		a[n++] = glass_attr_str("db.response.status_code", code, (size_t)cl);
+		a[n++] = glass_attr_str("error.type", m->write_errors ? "WriteError" : "OperationFailure",
+					m->write_errors ? 10 : 16);
+		if (m->errmsg[0])
+			a[n++] = glass_attr_str("error.message", m->errmsg, strlen(m->errmsg));
+	}
+	glass_cap_end(m->user, st, NULL, 0, a, n);
+}
+
+static void mongo_feed(struct conn *c, int dir, const void *buf, size_t len, uint64_t t_before)
+{
+	size_t off = 0;
+	while (off < len) {
+		enum glass_mongo_event ev = 0;
+		off += glass_mongo_feed(&c->u.mongo, dir, (const char *)buf + off, len - off, &ev);
+		if (ev == GLASS_MONGO_REQUEST)
+			mongo_request(c, t_before);
+		else if (ev == GLASS_MONGO_REPLY)
+			mongo_reply(c);
+		else if (ev == GLASS_MONGO_GAVE_UP) {
+			n_gave_up++;
+			c->proto = P_OTHER;
+			return;
+		} else if (off < len && !ev) {
+			break;
+		}
+	}
+}
+
+/* ---- Redis --------------------------------------------------------------------------------- */
+
+static void resp_request(struct conn *c, uint64_t start)
+{
+	struct glass_resp_request *r = &c->u.resp.request;
+	char stmt[GLASS_RESP_NAME_MAX + 64];
+	size_t sl = strnlen(r->name, sizeof(r->name));
+	memcpy(stmt, r->name, sl);
+	/* the arguments' values are never recorded: one ? each, up to 16 */
+	uint32_t words = 0;
+	for (const char *p = r->name; *p; p++)
+		words += *p == ' ';
+	for (uint32_t i = words + 1; i < r->argc && i <= 16 + words && sl + 2 < sizeof(stmt); i++) {
+		stmt[sl++] = ' ';
+		stmt[sl++] = '?';
+	}
+	if (r->argc > 17 + words && sl + 4 < sizeof(stmt)) {
+		memcpy(stmt + sl, " ...", 4);
+		sl += 4;
+	}
+	struct glass_op_attr a[7];
+	size_t n = 0;
+	a[n++] = glass_attr_str("db.system", "redis", 5);
+	a[n++] = glass_attr_str("db.operation", r->name, strnlen(r->name, sizeof(r->name)));
+	a[n++] = glass_attr_str("db.statement", stmt, sl);
+	a[n++] = glass_attr_int("glass.redis.keys", r->nkeys);
+	a[n++] = glass_attr_str("server.address", c->peer, strlen(c->peer));
+	a[n++] = glass_attr_int("server.port", c->peer_port);
+	uint64_t op = glass_cap_begin(GLASS_OP_DB, r->name, strnlen(r->name, sizeof(r->name)), a,
+				      n, start);
+	if (op) {
+		c->owner = &T;
+		glass_resp_set_user(&c->u.resp, r->seq, op);
+	}
+}
+
+static void resp_reply(struct conn *c)
+{
+	struct glass_resp_reply *r = &c->u.resp.reply;
+	if (!r->paired || !r->user)
+		return;
+	if (c->owner != &T) {
+		n_foreign_thread++;
+		return;
+	}
+	struct glass_op_attr a[3];
+	size_t n = 0;
+	if (r->is_error) {
+		size_t el = strnlen(r->error, sizeof(r->error)), tl = 0;
+		while (tl < el && r->error[tl] != ' ')
+			tl++;
+		a[n++] = glass_attr_str("error.type", r->error, tl);
+		a[n++] = glass_attr_str("error.message", r->error, el);
+	} else if (r->type == '*' || r->type == '~' || r->type == '%') {
+		a[n++] = glass_attr_int("db.response.returned_rows", r->is_null ? 0 : r->value);
+	}
+	glass_cap_end(r->user, r->is_error ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, n);
+}
+
+static void resp_feed(struct conn *c, int dir, const void *buf, size_t len, uint64_t t_before)
+{
+	size_t off = 0;
+	while (off < len) {
+		enum glass_resp_event ev = GLASS_RESP_NONE;
+		off += glass_resp_feed(&c->u.resp, dir, (const char *)buf + off, len - off, &ev);
+		if (ev == GLASS_RESP_REQUEST)
+			resp_request(c, t_before);
+		else if (ev == GLASS_RESP_REPLY)
+			resp_reply(c);
+		else if (ev == GLASS_RESP_GAVE_UP) {
+			n_gave_up++;
+			c->proto = P_OTHER;
+			return;
+		} else if (ev == GLASS_RESP_NONE && off < len) {
+			break;
+		}
+	}
+}
+
+/* ---- waits, connects, lookups ---------------------------------------------------------------- */
+
+/* A wait on a socket whose protocol we do not follow, long enough to matter: a net span. */
+static void net_wait(struct conn *c, const char *what, uint64_t t0, ssize_t n, int err)
+{
+	if (!glass_cap.on[GLASS_CAP_NET] || T.cap_depth || c->role != R_CLIENT)
+		return;
+	uint64_t t1 = glass_cap_now();
+	uint64_t ns = G.use_tsc ? 0 : t1 - t0;
+	if (G.use_tsc) {
+		/* ticks to ns with the calibration taken at start (close enough for a threshold) */
+		uint64_t dt = glass_mono_ns() - G.start_mono, dk = t1 - G.start_ticks;
+		ns = dk && dt ? (uint64_t)((double)(t1 - t0) * ((double)dt / (double)dk)) : 0;
+	}
+	if (ns < glass_cap.net_min_ns)
+		return;
+	char name[80];
+	int nl = snprintf(name, sizeof(name), "%s %s:%u", what, c->peer, c->peer_port);
+	struct glass_op_attr a[6];
+	size_t k = 0;
+	a[k++] = glass_attr_str("network.operation", what, strlen(what));
+	a[k++] = glass_attr_str("server.address", c->peer, strlen(c->peer));
+	a[k++] = glass_attr_int("server.port", c->peer_port);
+	if (n >= 0)
+		a[k++] = glass_attr_int("network.io.bytes", n);
+	if (n < 0) {
+		const char *e = strerrorname_np(err);
+		a[k++] = glass_attr_str("error.type", e ? e : "error", e ? strlen(e) : 5);
+	}
+	uint64_t op = glass_cap_begin(GLASS_OP_NET, name, nl > 0 ? (size_t)nl : 0, NULL, 0, t0);
+	glass_cap_end(op, n < 0 ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, k);
+}
+
+static void conn_finish(struct conn *c)
+{
+	if (c->proto != P_HTTP)
+		return;
+	unsigned ev;
+	while (glass_http_close(&c->u.http, &ev)) {
+		if (ev & GLASS_HTTP_RESPONSE_END)
+			http_response_end(c, 0);
+		if (ev & GLASS_HTTP_ABORTED)
+			http_response_end(c, 1);
+	}
+}
+
+/* Bytes that went out (sending) or came in on fd: feed them to the connection's parser. */
+static void saw_bytes(int fd, int sending, const void *buf, ssize_t n, uint64_t t0, int err)
+{
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	if (n > 0 && c->proto == P_NEW)
+		decide(c, sending, buf, (size_t)n);
+	uint64_t t1 = 0;
+	switch (c->proto) {
+	case P_HTTP: {
+		int dir = (c->role == R_SERVER) == !sending ? GLASS_HTTP_REQUESTS
+							    : GLASS_HTTP_RESPONSES;
+		if (n > 0) {
+			t1 = c->role == R_SERVER && !sending ? glass_cap_now() : 0;
+			http_feed(c, dir, buf, (size_t)n, t0, t1);
+		} else if (n == 0 && !sending) {
+			conn_finish(c); /* the peer closed */
+		}
+		break;
+	}
+	case P_MONGO:
+		if (n > 0)
+			mongo_feed(c, sending ? GLASS_MONGO_REQUESTS : GLASS_MONGO_REPLIES, buf,
+				   (size_t)n, t0);
+		break;
+	case P_RESP:
+		if (n > 0)
+			resp_feed(c, sending ? GLASS_RESP_REQUESTS : GLASS_RESP_REPLIES, buf,
+				  (size_t)n, t0);
+		break;
+	default:
+		if (n != 0)
+			net_wait(c, sending ? "send" : "recv", t0, n, err);
+		break;
+	}
+	conn_put(c);
+}
+
+/* ---- the wrappers -------------------------------------------------------------------------- */
+
+static int capturing_sockets(void)
+{
+	return tracing() &&
+	       (glass_cap.on[GLASS_CAP_HTTP_SERVER] || glass_cap.on[GLASS_CAP_HTTP_CLIENT] ||
+		glass_cap.on[GLASS_CAP_MONGO] || glass_cap.on[GLASS_CAP_REDIS] ||
+		glass_cap.on[GLASS_CAP_NET]);
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	send_fn real = get_send();
+	if (!capturing_sockets())
+		return real(fd, buf, len, flags);
+	uint64_t t0 = glass_cap_now();
+	ssize_t n = real(fd, buf, len, flags);
+	int saved = errno;
+	saw_bytes(fd, 1, buf, n, t0, saved);
+	errno = saved;
+	return n;
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+		      const struct sockaddr *to, socklen_t tolen)
+{
+	sendto_fn real = get_sendto();
+	if (!capturing_sockets() || to)
+		return real(fd, buf, len, flags, to, tolen);
+	uint64_t t0 = glass_cap_now();
+	ssize_t n = real(fd, buf, len, flags, to, tolen);
+	int saved = errno;
+	saw_bytes(fd, 1, buf, n, t0, saved);
+	errno = saved;
+	return n;
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	recv_fn real = get_recv();
+	if (!capturing_sockets() || (flags & MSG_PEEK))
+		return real(fd, buf, len, flags);
+	uint64_t t0 = glass_cap_now();
+	ssize_t n = real(fd, buf, len, flags);
+	int saved = errno;
+	if (!(n < 0 && (saved == EAGAIN || saved == EWOULDBLOCK || saved == EINTR)))
+		saw_bytes(fd, 0, buf, n, t0, saved);
+	errno = saved;
+	return n;
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+			socklen_t *fromlen)
+{
+	recvfrom_fn real = get_recvfrom();
+	if (!capturing_sockets() || (flags & MSG_PEEK))
+		return real(fd, buf, len, flags, from, fromlen);
+	uint64_t t0 = glass_cap_now();
+	ssize_t n = real(fd, buf, len, flags, from, fromlen);
+	int saved = errno;
+	if (!(n < 0 && (saved == EAGAIN || saved == EWOULDBLOCK || saved == EINTR)))
+		saw_bytes(fd, 0, buf, n, t0, saved);
+	errno = saved;
+	return n;
+}
+
+static void after_accept(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+	if (fd < 0 || !capturing_sockets())
+		return;
+	int saved = errno;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const struct sockaddr *peer = NULL;
+	if (addr && alen && *alen >= sizeof(struct sockaddr_in) && is_inet(addr))
+		peer = addr;
+	else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		 is_inet((struct sockaddr *)&ss))
+		peer = (struct sockaddr *)&ss;
+	if (peer)
+		conn_new(fd, R_SERVER, peer);
+	else if (table() && fd < NET_MAX_FD)
+		__atomic_store_n(&fdtab[fd], IGNORED, __ATOMIC_RELEASE);
+	errno = saved;
+}
+
+EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+	int r = get_accept()(fd, addr, alen);
+	after_accept(r, addr, alen);
+	return r;
+}
+
+EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+	int r = get_accept4()(fd, addr, alen, flags);
+	after_accept(r, addr, alen);
+	return r;
+}
+
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t alen)
+{
+	connect_fn real = get_connect();
+	if (!capturing_sockets() || !is_inet(addr))
+		return real(fd, addr, alen);
+	uint64_t t0 = glass_cap_now();
+	int r = real(fd, addr, alen);
+	int saved = errno;
+	int type = 0;
+	socklen_t tl = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM) {
+		struct conn *c = conn_new(fd, R_CLIENT, addr);
+		if (c && glass_cap.on[GLASS_CAP_NET]) {
+			char name[80];
+			int nl = snprintf(name, sizeof(name), "connect %s:%u", c->peer, c->peer_port);
+			struct glass_op_attr a[5];
+			size_t n = 0;
+			a[n++] = glass_attr_str("network.operation", "connect", 7);
+			a[n++] = glass_attr_str("server.address", c->peer, strlen(c->peer));
+			a[n++] = glass_attr_int("server.port", c->peer_port);
+			int failed = r < 0 && saved != EINPROGRESS && saved != EINTR;
+			if (r < 0 && saved == EINPROGRESS)
+				a[n++] = glass_attr_bool("glass.connect.in_progress", 1);
+			if (failed) {
+				const char *e = strerrorname_np(saved);
+				a[n++] = glass_attr_str("error.type", e ? e : "error",
+							e ? strlen(e) : 5);
+			}
+			uint64_t op = glass_cap_begin(GLASS_OP_NET, name, nl > 0 ? (size_t)nl : 0,
+						      NULL, 0, t0);
+			glass_cap_end(op, failed ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, n);
+		}
+	} else if (table() && fd >= 0 && fd < NET_MAX_FD) {
+		__atomic_store_n(&fdtab[fd], IGNORED, __ATOMIC_RELEASE);
+	}
+	errno = saved;
+	return r;
+}
+
+EXPORT int close(int fd)
+{
+	close_fn real = get_close();
+	struct conn **t = __atomic_load_n(&fdtab, __ATOMIC_ACQUIRE);
+	if (!t || fd < 0 || fd >= NET_MAX_FD || !__atomic_load_n(&t[fd], __ATOMIC_RELAXED))
+		return real(fd);
+	struct conn *c = __atomic_exchange_n(&t[fd], NULL, __ATOMIC_ACQ_REL);
+	if (c && c != IGNORED) {
+		int saved = errno;
+		if (!__atomic_exchange_n(&c->busy, 1, __ATOMIC_ACQUIRE)) {
+			if (tracing())
+				conn_finish(c);
+			slot_free(c);
+		} /* else: in use by another thread right now; its slot stays taken (counted) */
+		else
+			n_busy++;
+		errno = saved;
+	}
+	return real(fd);
+}
+
+EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+		       struct addrinfo **res)
+{
+	getaddrinfo_fn real = get_getaddrinfo();
+	if (!tracing() || !glass_cap.on[GLASS_CAP_NET] || !node)
+		return real(node, service, hints, res);
+	unsigned char addr[sizeof(struct in6_addr)];
+	int saved0 = errno;
+	int numeric = inet_pton(AF_INET, node, addr) == 1 || inet_pton(AF_INET6, node, addr) == 1;
+	errno = saved0;
+	if (numeric) /* no lookup happens: nothing to time */
+		return real(node, service, hints, res);
+	uint64_t t0 = glass_cap_now();
+	int r = real(node, service, hints, res);
+	int saved = errno;
+	char name[300];
+	int nl = snprintf(name, sizeof(name), "dns %s", node);
+	struct glass_op_attr a[4];
+	size_t n = 0;
+	a[n++] = glass_attr_str("network.operation", "dns", 3);
+	a[n++] = glass_attr_str("dns.question.name", node, strnlen(node, 255));
+	if (r != 0) {
+		const char *e = gai_strerror(r);
+		a[n++] = glass_attr_str("error.type", "gaierror", 8);
+		a[n++] = glass_attr_str("error.message", e ? e : "", e ? strlen(e) : 0);
+	}
+	uint64_t op = glass_cap_begin(GLASS_OP_NET, name, nl > 0 ? (size_t)nl : 0, NULL, 0, t0);
+	glass_cap_end(op, r ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, n);
+	errno = saved;
+	return r;
+}
