@@ -52,6 +52,8 @@ struct conn {
 	uint64_t req_start;	    /* HTTP server: ticks at the first byte of the request */
 	uint64_t send_start;	    /* client: ticks before the send that began a request */
 	uint64_t req_body;	    /* HTTP: request body bytes */
+	uint16_t resp_status;	    /* HTTP: status of the response head seen, 0 before */
+	uint64_t connect_op;	    /* a non-blocking connect in progress (its span is open) */
 	char method[GLASS_HTTP_METHOD_MAX];
 	union {
 		struct glass_http_conn http;
@@ -95,6 +97,7 @@ REAL(ssize_t, sendto, int, const void *, size_t, int, const struct sockaddr *, s
 REAL(ssize_t, recv, int, void *, size_t, int)
 REAL(ssize_t, recvfrom, int, void *, size_t, int, struct sockaddr *, socklen_t *)
 REAL(int, close, int)
+REAL(int, getsockopt, int, int, int, void *, socklen_t *)
 REAL(int, getaddrinfo, const char *, const char *, const struct addrinfo *, struct addrinfo **)
 
 /* ---- connection table ----------------------------------------------------------------------- */
@@ -397,7 +400,7 @@ static void http_request_head(struct conn *c, uint64_t start)
 	int nl = snprintf(name, sizeof(name), "%s %s", r->method,
 			  server ? route : (r->host[0] ? r->host : c->peer));
 	const char *ver = r->version == 10 ? "1.0" : "1.1";
-	struct glass_op_attr a[12];
+	struct glass_op_attr a[14];
 	size_t n = 0;
 	a[n++] = glass_attr_str("http.request.method", r->method, strlen(r->method));
 	a[n++] = glass_attr_str("url.path", target, pl);
@@ -421,6 +424,7 @@ static void http_request_head(struct conn *c, uint64_t start)
 		a[n++] = glass_attr_str("server.address", host, colon ? (size_t)(colon - host) : hl);
 		a[n++] = glass_attr_int("server.port", c->peer_port);
 		a[n++] = glass_attr_str("network.peer.address", c->peer, strlen(c->peer));
+		a[n++] = glass_attr_bool("glass.leaf", 1);
 	}
 	if (r->host[0] && server)
 		a[n++] = glass_attr_str("server.address", r->host, strlen(r->host));
@@ -445,12 +449,23 @@ static void http_response_end(struct conn *c, int aborted)
 	size_t n = 0;
 	int server = c->role == R_SERVER;
 	unsigned st = GLASS_OP_OK;
-	if (aborted) {
+	if (aborted && !server && c->resp_status) {
+		/* the client had its answer and closed without reading the whole body: normal */
+		a[n++] = glass_attr_int("http.response.status_code", c->resp_status);
+		a[n++] = glass_attr_bool("glass.http.body_unread", 1);
+		if (c->resp_status >= 400) {
+			char code[8];
+			int cl = snprintf(code, sizeof(code), "%u", c->resp_status);
+			a[n++] = glass_attr_str("error.type", code, (size_t)cl);
+			st = GLASS_OP_ERROR;
+		}
+	} else if (aborted) {
+		const char *msg = server ? "connection closed before the response ended"
+					 : "connection closed before the response came";
 		a[n++] = glass_attr_str("error.type", "aborted", 7);
-		a[n++] = glass_attr_str("error.message",
-					server ? "connection closed before the response ended"
-					       : "connection closed before the response came",
-					server ? 44 : 45);
+		a[n++] = glass_attr_str("error.message", msg, strlen(msg));
+		if (c->resp_status)
+			a[n++] = glass_attr_int("http.response.status_code", c->resp_status);
 		st = GLASS_OP_ERROR;
 	} else {
 		a[n++] = glass_attr_int("http.response.status_code", r->status);
@@ -475,8 +490,12 @@ static void http_feed(struct conn *c, int dir, const void *buf, size_t len, uint
 		off += glass_http_feed(&c->u.http, dir, (const char *)buf + off, len - off, &ev);
 		if (ev & GLASS_HTTP_REQUEST_BEGIN)
 			c->req_start = c->role == R_SERVER ? t_after : t_before;
-		if (ev & GLASS_HTTP_REQUEST_HEAD)
+		if (ev & GLASS_HTTP_REQUEST_HEAD) {
+			c->resp_status = 0;
 			http_request_head(c, c->req_start);
+		}
+		if ((ev & GLASS_HTTP_RESPONSE_HEAD) && !c->u.http.response.interim)
+			c->resp_status = c->u.http.response.status;
 		if (ev & GLASS_HTTP_REQUEST_END)
 			c->req_body = c->u.http.request.body_bytes;
 		if (ev & GLASS_HTTP_RESPONSE_END)
@@ -502,7 +521,7 @@ static void mongo_request(struct conn *c, uint64_t start)
 	const char *cmd = m->command[0] ? m->command : (m->opcode == 2004 ? "query" : "command");
 	int nl = m->collection[0] ? snprintf(name, sizeof(name), "%s %s", cmd, m->collection)
 				  : snprintf(name, sizeof(name), "%s", cmd);
-	struct glass_op_attr a[8];
+	struct glass_op_attr a[9];
 	size_t n = 0;
 	a[n++] = glass_attr_str("db.system", "mongodb", 7);
 	a[n++] = glass_attr_str("db.operation", cmd, strlen(cmd));
@@ -516,6 +535,7 @@ static void mongo_request(struct conn *c, uint64_t start)
 	a[n++] = glass_attr_int("server.port", c->peer_port);
 	if (m->sequence_docs)
 		a[n++] = glass_attr_int("glass.mongodb.documents_sent", m->sequence_docs);
+	a[n++] = glass_attr_bool("glass.leaf", 1);
 	uint64_t op = glass_cap_begin(GLASS_OP_DB, name, nl > 0 ? (size_t)nl : 0, a, n, start);
 	if (!op)
 		return;
@@ -596,7 +616,7 @@ static void resp_request(struct conn *c, uint64_t start)
 		memcpy(stmt + sl, " ...", 4);
 		sl += 4;
 	}
-	struct glass_op_attr a[7];
+	struct glass_op_attr a[8];
 	size_t n = 0;
 	a[n++] = glass_attr_str("db.system", "redis", 5);
 	a[n++] = glass_attr_str("db.operation", r->name, strnlen(r->name, sizeof(r->name)));
@@ -604,6 +624,7 @@ static void resp_request(struct conn *c, uint64_t start)
 	a[n++] = glass_attr_int("glass.redis.keys", r->nkeys);
 	a[n++] = glass_attr_str("server.address", c->peer, strlen(c->peer));
 	a[n++] = glass_attr_int("server.port", c->peer_port);
+	a[n++] = glass_attr_bool("glass.leaf", 1);
 	uint64_t op = glass_cap_begin(GLASS_OP_DB, r->name, strnlen(r->name, sizeof(r->name)), a,
 				      n, start);
 	if (op) {
@@ -688,8 +709,29 @@ static void net_wait(struct conn *c, const char *what, uint64_t t0, ssize_t n, i
 	glass_cap_end(op, n < 0 ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, k);
 }
 
+/* A non-blocking connect's outcome is known (SO_ERROR read, or the socket used): err 0 is a
+ * connection made. */
+static void connect_done(struct conn *c, int err)
+{
+	uint64_t op = c->connect_op;
+	c->connect_op = 0;
+	if (!op || c->owner != &T)
+		return;
+	struct glass_op_attr a[2];
+	size_t n = 0;
+	if (err) {
+		const char *e = strerrorname_np(err);
+		a[n++] = glass_attr_str("error.type", e ? e : "error", e ? strlen(e) : 5);
+		const char *m = strerror(err);
+		a[n++] = glass_attr_str("error.message", m, strlen(m));
+	}
+	glass_cap_end(op, err ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, n);
+}
+
 static void conn_finish(struct conn *c)
 {
+	if (c->connect_op)
+		connect_done(c, 0);
 	if (c->proto != P_HTTP)
 		return;
 	unsigned ev;
@@ -707,6 +749,11 @@ static void saw_bytes(int fd, int sending, const void *buf, ssize_t n, uint64_t 
 	struct conn *c = conn_get(fd);
 	if (!c)
 		return;
+	if (c->connect_op)
+		connect_done(c, n < 0 && (err == ECONNREFUSED || err == ETIMEDOUT ||
+					  err == EHOSTUNREACH || err == ENETUNREACH)
+				    ? err
+				    : 0);
 	if (n > 0 && c->proto == P_NEW)
 		decide(c, sending, buf, (size_t)n);
 	uint64_t t1 = 0;
@@ -855,22 +902,31 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t alen)
 		if (c && glass_cap.on[GLASS_CAP_NET]) {
 			char name[80];
 			int nl = snprintf(name, sizeof(name), "connect %s:%u", c->peer, c->peer_port);
-			struct glass_op_attr a[5];
+			struct glass_op_attr a[6];
 			size_t n = 0;
 			a[n++] = glass_attr_str("network.operation", "connect", 7);
 			a[n++] = glass_attr_str("server.address", c->peer, strlen(c->peer));
 			a[n++] = glass_attr_int("server.port", c->peer_port);
-			int failed = r < 0 && saved != EINPROGRESS && saved != EINTR;
-			if (r < 0 && saved == EINPROGRESS)
-				a[n++] = glass_attr_bool("glass.connect.in_progress", 1);
+			int pending = r < 0 && (saved == EINPROGRESS || saved == EINTR);
+			int failed = r < 0 && !pending;
 			if (failed) {
 				const char *e = strerrorname_np(saved);
 				a[n++] = glass_attr_str("error.type", e ? e : "error",
 							e ? strlen(e) : 5);
+				const char *m = strerror(saved);
+				a[n++] = glass_attr_str("error.message", m, strlen(m));
 			}
+			/* non-blocking: the span stays open until the outcome is read (SO_ERROR)
+			 * or the socket is used */
+			struct glass_op_attr leaf = glass_attr_bool("glass.leaf", 1);
 			uint64_t op = glass_cap_begin(GLASS_OP_NET, name, nl > 0 ? (size_t)nl : 0,
-						      NULL, 0, t0);
-			glass_cap_end(op, failed ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, n);
+						      pending ? &leaf : NULL, pending ? 1 : 0, t0);
+			if (pending && op) {
+				c->connect_op = op;
+				c->owner = &T;
+			} else {
+				glass_cap_end(op, failed ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, n);
+			}
 		}
 	} else if (table() && fd >= 0 && fd < NET_MAX_FD) {
 		__atomic_store_n(&fdtab[fd], IGNORED, __ATOMIC_RELEASE);
@@ -898,6 +954,26 @@ EXPORT int close(int fd)
 		errno = saved;
 	}
 	return real(fd);
+}
+
+EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	int r = get_getsockopt()(fd, level, name, val, len);
+	if (r == 0 && level == SOL_SOCKET && name == SO_ERROR && val && len &&
+	    *len >= sizeof(int) && tracing()) {
+		struct conn **t = __atomic_load_n(&fdtab, __ATOMIC_ACQUIRE);
+		struct conn *c = t && fd >= 0 && fd < NET_MAX_FD ? t[fd] : NULL;
+		if (c && c != IGNORED && c->connect_op) {
+			int saved = errno;
+			c = conn_get(fd);
+			if (c) {
+				connect_done(c, *(int *)val);
+				conn_put(c);
+			}
+			errno = saved;
+		}
+	}
+	return r;
 }
 
 EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,

@@ -206,6 +206,10 @@ enum glass_record_tag {
 #define GLASS_OP_NET 4	       /* connect, DNS lookup, time blocked waiting on a socket */
 #define GLASS_OP_MAX_KIND 4
 
+/* An OP_BEGIN attribute "glass.leaf" = true marks an operation that is never the parent of
+ * what begins while it is open (pipelined wire commands, a pending non-blocking connect);
+ * readers drop it from the attributes they show. */
+
 /* OP_END status */
 #define GLASS_OP_OK 0
 #define GLASS_OP_ERROR 1

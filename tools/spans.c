@@ -71,6 +71,7 @@ struct op {
 	uint64_t anchor; /* id of the top entry then, 0 for an empty stack */
 	uint32_t depth;
 	uint8_t kind;
+	uint8_t leaf; /* "glass.leaf": never a parent (pipelined commands, pending connects) */
 	char *name;
 	uint32_t name_len, name_cap;
 	int name_nil;
@@ -91,6 +92,7 @@ struct glass_spans {
 	glass_code_lookup_fn lookup;
 	void *lookup_ctx;
 	glass_span_fn on_start, on_end;
+	glass_span_fn on_run_start, on_run_end; /* generator runs (glass_spans_set_runs) */
 	void *ctx;
 	struct glass_span_ids ids;
 	uint64_t next_seq;
@@ -265,6 +267,13 @@ void glass_spans_set_lookup(struct glass_spans *b, glass_code_lookup_fn fn, void
 	b->lookup_ctx = ctx;
 }
 
+void glass_spans_set_runs(struct glass_spans *b, glass_span_fn on_run_start,
+			 glass_span_fn on_run_end)
+{
+	b->on_run_start = on_run_start;
+	b->on_run_end = on_run_end;
+}
+
 void glass_spans_set_thread(struct glass_spans *b, uint32_t pid, uint32_t tid)
 {
 	b->pid = pid;
@@ -355,6 +364,27 @@ static void emit_start(struct glass_spans *b, uint64_t id, uint64_t parent, uint
 			sp.gen = GLASS_GEN_GENERATOR;
 	}
 	b->on_start(b->ctx, &sp);
+}
+
+/* One run of a generator activation `a` (on_run_start: dur 0; on_run_end: its length and self
+ * time). parent is the span that resumed it for a start, the span's parent for an end. */
+static void emit_run(struct glass_spans *b, glass_span_fn fn, const struct act *a,
+		     uint64_t parent, uint32_t depth, uint64_t dur, uint64_t self)
+{
+	struct glass_span sp;
+	memset(&sp, 0, sizeof(sp));
+	fill_common(b, &sp, a->code);
+	sp.span_id = a->id;
+	sp.parent_id = parent;
+	sp.trace_lo = a->root;
+	sp.start_ns = a->start_ns;
+	sp.dur_ns = dur;
+	sp.self_ns = self;
+	sp.depth = depth;
+	sp.gen = sp.code ? glass_gen_kind_of(sp.code->flags) : GLASS_GEN_GENERATOR;
+	if (sp.gen == GLASS_GEN_NONE)
+		sp.gen = GLASS_GEN_GENERATOR;
+	fn(b->ctx, &sp);
 }
 
 static void ops_note_child(struct glass_spans *b, struct glass_span *sp);
@@ -608,7 +638,7 @@ static void parent_of_new(const struct glass_spans *b, uint64_t *parent, uint64_
 		uint64_t top = b->n ? b->stack[b->n - 1].id : 0;
 		for (size_t i = b->nops; i-- > 0;) {
 			const struct op *o = &b->ops[i];
-			if (o->height == b->n && o->anchor == top) {
+			if (o->height == b->n && o->anchor == top && !o->leaf) {
 				*parent = o->id;
 				*root = o->root;
 				*depth = o->depth + 1;
@@ -737,6 +767,9 @@ static void pop_one(struct glass_spans *b, uint64_t ts, enum glass_span_status s
 	/* a generator activation */
 	if (want_gen == 0)
 		b->counts.mismatched_exits++;
+	if (b->on_run_end)
+		emit_run(b, b->on_run_end, a, a->parent, a->depth, el,
+			 a->child_ns < el ? el - a->child_ns : 0);
 	struct gen *g = &b->gens[a->gen];
 	if (g->epoch != a->epoch || g->state != GEN_ACTIVE)
 		return; /* its span was closed already (object replaced) */
@@ -903,6 +936,8 @@ static void on_gen_resume(struct glass_spans *b, uint64_t ts, uint64_t code, uin
 	a->depth = g->depth;
 	a->gen = s;
 	a->epoch = g->epoch;
+	if (b->on_run_start)
+		emit_run(b, b->on_run_start, a, parent, depth, 0, 0);
 }
 
 static void on_gen_yield(struct glass_spans *b, uint64_t ts)
@@ -925,6 +960,8 @@ static void on_gen_yield(struct glass_spans *b, uint64_t ts)
 	if (unlikely(b->nops))
 		ops_float(b);
 	add_child_time(b, el);
+	if (b->on_run_end)
+		emit_run(b, b->on_run_end, a, a->parent, a->depth, el, child < el ? el - child : 0);
 	struct gen *g = &b->gens[s];
 	if (g->epoch != epoch || g->state != GEN_ACTIVE)
 		return;
@@ -1120,7 +1157,7 @@ static size_t add_attrs(struct glass_spans *b, size_t n, struct glass_map_iter *
 {
 	struct glass_map_item m;
 	while (glass_map_next(it, &m)) {
-		if (m.type == GLASS_MAP_NIL)
+		if (m.type == GLASS_MAP_NIL || (m.key.len == 10 && !memcmp(m.key.p, "glass.leaf", 10)))
 			continue;
 		size_t k = 0;
 		while (k < n && !(b->attrs[k].key.len == m.key.len &&
@@ -1273,16 +1310,21 @@ static void on_op_begin(struct glass_spans *b, uint64_t ts, const struct glass_r
 			o->battrs_n = rec->u[4];
 		}
 	}
-	if (kind == GLASS_OP_HTTP_SERVER && o->battrs_n) {
+	o->leaf = 0;
+	if (o->battrs_n) {
 		struct glass_map_iter it;
 		struct glass_map_item m;
 		glass_map_begin(rec, 4, &it);
-		while (glass_map_next(&it, &m))
-			if (m.type == GLASS_MAP_STR && m.key.len == 11 &&
-			    !memcmp(m.key.p, "traceparent", 11) &&
+		while (glass_map_next(&it, &m)) {
+			if (m.type == GLASS_MAP_BOOL && m.key.len == 10 &&
+			    !memcmp(m.key.p, "glass.leaf", 10))
+				o->leaf = m.i != 0;
+			if (kind == GLASS_OP_HTTP_SERVER && m.type == GLASS_MAP_STR &&
+			    m.key.len == 11 && !memcmp(m.key.p, "traceparent", 11) &&
 			    parse_traceparent(&m.s, &o->trace_hi, &o->trace_lo,
 					      &o->remote_parent) == 0)
 				note_override(b, o->id, o->trace_hi, o->trace_lo);
+		}
 	}
 	if (b->on_start) {
 		struct glass_span sp;

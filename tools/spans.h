@@ -114,6 +114,17 @@ struct glass_span_ids glass_span_ids_for(struct glass_session *s, size_t pi, siz
 struct glass_spans *glass_spans_new(struct glass_proc *proc, uint32_t tidx,
 				    struct glass_span_ids ids, glass_span_fn on_start,
 				    glass_span_fn on_end, void *ctx);
+/*
+ * Optional, for profiles that follow where generators ran: on_run_start gets a generator or
+ * coroutine span each time it starts running (its first start too, after on_start), with
+ * parent_id the span that resumed it, depth one more than that span's (the span's own depth
+ * stays the creator's) and start_ns the moment; on_run_end when that run ends (yield, await,
+ * return, exception, lost records), with start_ns the run's start, dur_ns its length and
+ * self_ns its length minus children. Runs nest with calls; the span's on_end comes after its
+ * last run ends (or when it is closed while suspended).
+ */
+void glass_spans_set_runs(struct glass_spans *b, glass_span_fn on_run_start,
+			 glass_span_fn on_run_end);
 /* Overrides code lookup (tests). */
 void glass_spans_set_lookup(struct glass_spans *b, glass_code_lookup_fn fn, void *ctx);
 /* Default pid/tid when no THREAD_START says otherwise. */

@@ -45,7 +45,7 @@ class Suite:
             return self._cache[key]
         out = self.path(f"out-{len(self._cache)}")
         e = dict(os.environ, LD_PRELOAD=os.path.join(self.build, "preload", "libglass.so"),
-                 GLASS_OUT=out, GLASS_LOG="warn", **(env or {}))
+                 GLASS_OUT=out, **(env or {}))
         if policy:
             e["GLASS_POLICY"] = policy
         p = subprocess.run([self.python, os.path.join(SAMPLES, sample + ".py"), *args],
