@@ -22,8 +22,23 @@ struct thread_row {
 	uint64_t spans, busy_ns;
 };
 
+/* Extra facts of a row of the captured-operation tables. */
+struct cap_extra {
+	uint64_t status[6]; /* HTTP: responses by class 1xx..5xx (index 1..5), 0: none/aborted */
+	uint64_t rows;	    /* DB: rows returned or affected, summed */
+	uint32_t kind;
+	char label[160];
+};
+
+struct cap_table {
+	struct glass_ftable *ft;
+	struct cap_extra *ex;
+	size_t nex, cap;
+};
+
 struct summary {
 	struct glass_ftable *ft;
+	struct cap_table endpoints, statements, peers;
 	struct fn_label *labels;
 	size_t nlabels, cap_labels;
 	/* per process: code definition index -> function row (-1 unknown yet) */
@@ -81,10 +96,134 @@ static long fn_row(struct summary *S, const struct glass_span *sp)
 	return fi;
 }
 
+static struct cap_extra *cap_row(struct summary *S, struct cap_table *t, const char *key,
+				 size_t klen, struct glass_fstats **f)
+{
+	if (!t->ft && !(t->ft = glass_ftable_new())) {
+		S->oom = 1;
+		return NULL;
+	}
+	int added = 0;
+	long i = glass_ftable_intern(t->ft, key, klen, &added);
+	if (i < 0) {
+		S->oom = 1;
+		return NULL;
+	}
+	if ((size_t)i >= t->nex) {
+		if ((size_t)i >= t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 64;
+			struct cap_extra *e = realloc(t->ex, cap * sizeof(*e));
+			if (!e) {
+				S->oom = 1;
+				return NULL;
+			}
+			t->ex = e;
+			t->cap = cap;
+		}
+		memset(&t->ex[i], 0, sizeof(t->ex[i]));
+		t->nex = (size_t)i + 1;
+	}
+	*f = glass_ftable_stats(t->ft, (size_t)i);
+	return &t->ex[i];
+}
+
+static int64_t attr_int(const struct glass_span *sp, const char *key, int64_t dflt)
+{
+	const struct glass_attr *a = glass_span_attr(sp, key);
+	return a && a->type == GLASS_ATTR_INT ? a->i : dflt;
+}
+
+static size_t attr_str(const struct glass_span *sp, const char *key, const char **out)
+{
+	const struct glass_attr *a = glass_span_attr(sp, key);
+	if (!a || a->type != GLASS_ATTR_STR || !a->s.p) {
+		*out = "";
+		return 0;
+	}
+	*out = a->s.p;
+	return a->s.len;
+}
+
+/* A captured operation: an endpoint, a statement, and (client side) a peer row. */
+static void on_capture(struct summary *S, const struct glass_span *sp)
+{
+	struct glass_fstats *f;
+	struct cap_extra *e;
+	char key[600];
+	const char *a, *b;
+	size_t al, bl;
+	int err = sp->status == GLASS_SPAN_ERROR;
+	int n;
+	switch (sp->kind) {
+	case GLASS_KIND_HTTP_SERVER: {
+		al = attr_str(sp, "http.request.method", &a);
+		bl = attr_str(sp, "http.route", &b);
+		n = snprintf(key, sizeof(key), "%.*s %.*s", (int)al, a, (int)bl, b);
+		e = cap_row(S, &S->endpoints, key, (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1, &f);
+		if (!e)
+			return;
+		int64_t code = attr_int(sp, "http.response.status_code", 0);
+		e->status[code >= 100 && code < 600 ? code / 100 : 0]++;
+		break;
+	}
+	case GLASS_KIND_DB: {
+		al = attr_str(sp, "db.system", &a);
+		bl = attr_str(sp, "db.statement", &b);
+		if (!bl) {
+			b = sp->name.p ? sp->name.p : "";
+			bl = sp->name.len;
+		}
+		n = snprintf(key, sizeof(key), "%.*s\t%.*s", (int)al, a, (int)bl, b);
+		e = cap_row(S, &S->statements, key, (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1, &f);
+		if (!e)
+			return;
+		int64_t r = attr_int(sp, "db.response.returned_rows", -1);
+		if (r < 0)
+			r = attr_int(sp, "db.response.affected_rows", 0);
+		e->rows += r > 0 ? (uint64_t)r : 0;
+		break;
+	}
+	default:
+		e = NULL;
+		f = NULL;
+		break;
+	}
+	if (e) {
+		e->kind = sp->kind;
+		if (glass_fstats_add(f, sp->dur_ns, sp->self_ns, err) < 0)
+			S->oom = 1;
+	}
+	/* outbound peers: where this process waited on someone else */
+	if (sp->kind == GLASS_KIND_HTTP_SERVER)
+		return;
+	al = attr_str(sp, "server.address", &a);
+	int64_t port = attr_int(sp, "server.port", 0);
+	if (!al && sp->kind == GLASS_KIND_DB) {
+		al = attr_str(sp, "db.name", &a); /* sqlite: the file */
+	}
+	if (!al)
+		return;
+	const char *sys;
+	size_t sl = attr_str(sp, "db.system", &sys);
+	if (sp->kind == GLASS_KIND_HTTP_CLIENT)
+		sys = "http", sl = 4;
+	else if (sp->kind == GLASS_KIND_NET)
+		sys = "tcp", sl = 3;
+	n = port ? snprintf(key, sizeof(key), "%.*s %.*s:%lld", (int)sl, sys, (int)al, a, (long long)port)
+		 : snprintf(key, sizeof(key), "%.*s %.*s", (int)sl, sys, (int)al, a);
+	e = cap_row(S, &S->peers, key, (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1, &f);
+	if (e && glass_fstats_add(f, sp->dur_ns, sp->self_ns, err) < 0)
+		S->oom = 1;
+}
+
 static void on_span(void *ctx, const struct glass_span *sp)
 {
 	struct summary *S = ctx;
 	struct glass_fstats *f;
+	if (sp->kind != GLASS_KIND_PYTHON) {
+		on_capture(S, sp);
+		return;
+	}
 	const struct glass_code_def *d = sp->code;
 	if (d && d >= S->codes && d < S->codes + S->ncodes && S->fcache[d - S->codes]) {
 		f = S->fcache[d - S->codes];
@@ -192,6 +331,179 @@ static void print_function_table(struct summary *S, enum sort_key sort, size_t l
 	free(rows);
 }
 
+static size_t sorted_rows(struct glass_ftable *ft, struct row **out)
+{
+	size_t n = ft ? glass_ftable_size(ft) : 0;
+	struct row *rows = malloc((n ? n : 1) * sizeof(*rows));
+	if (!rows) {
+		*out = NULL;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rows[i].i = i;
+		rows[i].key = glass_ftable_stats(ft, i)->total_ns;
+	}
+	qsort(rows, n, sizeof(*rows), row_cmp);
+	*out = rows;
+	return n;
+}
+
+static void print_name_cell(const void *key, size_t klen, size_t cols, int from_left)
+{
+	char text[200 * 4 + 8];
+	glass_term_text(text, sizeof(text), key, klen, cols, from_left);
+	glass_put_padded(stdout, text, cols, 0);
+}
+
+/* HTTP endpoints: requests, rate over the run, percentiles, error rate by status class. */
+static void print_endpoints(struct summary *S, uint64_t wall_ns, size_t limit)
+{
+	struct row *rows;
+	size_t n = sorted_rows(S->endpoints.ft, &rows);
+	if (!n) {
+		free(rows);
+		return;
+	}
+	printf("\n");
+	glass_put_padded(stdout, "HTTP endpoint", 34, 0);
+	static const char *const heads[] = {"requests", "rps", "p50", "p90", "p99", "max",
+					    "2xx", "3xx", "4xx", "5xx", "errors"};
+	static const size_t w[] = {8, 7, 6, 6, 6, 6, 6, 5, 5, 5, 6};
+	for (size_t c = 0; c < 11; c++) {
+		putchar(' ');
+		glass_put_padded(stdout, heads[c], w[c], 1);
+	}
+	putchar('\n');
+	size_t shown = limit && limit < n ? limit : n;
+	for (size_t r = 0; r < shown; r++) {
+		size_t kl;
+		const void *k = glass_ftable_key(S->endpoints.ft, rows[r].i, &kl);
+		const struct glass_fstats *f = glass_ftable_stats(S->endpoints.ft, rows[r].i);
+		const struct cap_extra *e = &S->endpoints.ex[rows[r].i];
+		print_name_cell(k, kl, 34, 0);
+		char c[11][32];
+		glass_fmt_count_short(c[0], 32, f->calls);
+		snprintf(c[1], 32, "%.1f", wall_ns ? (double)f->calls * 1e9 / (double)wall_ns : 0.0);
+		glass_fmt_dur(c[2], 32, glass_fstats_quantile(f, 0.50));
+		glass_fmt_dur(c[3], 32, glass_fstats_quantile(f, 0.90));
+		glass_fmt_dur(c[4], 32, glass_fstats_quantile(f, 0.99));
+		glass_fmt_dur(c[5], 32, f->max_ns);
+		for (int k2 = 2; k2 <= 5; k2++)
+			glass_fmt_count_short(c[4 + k2], 32, e->status[k2]);
+		snprintf(c[10], 32, "%.1f%%", f->calls ? 100.0 * (double)f->errors / (double)f->calls : 0.0);
+		for (size_t col = 0; col < 11; col++) {
+			putchar(' ');
+			glass_put_padded(stdout, c[col], w[col], 1);
+		}
+		putchar('\n');
+	}
+	if (shown < n)
+		printf("... %zu more endpoints\n", n - shown);
+	free(rows);
+}
+
+/* Slowest statements (SQL, MongoDB, Redis) by total time, normalised text. */
+static void print_statements(struct summary *S, size_t limit)
+{
+	struct row *rows;
+	size_t n = sorted_rows(S->statements.ft, &rows);
+	if (!n) {
+		free(rows);
+		return;
+	}
+	printf("\n");
+	glass_put_padded(stdout, "statement", 54, 0);
+	static const char *const heads[] = {"system", "count", "total", "p99", "rows", "errors"};
+	static const size_t w[] = {10, 7, 6, 6, 7, 6};
+	for (size_t c = 0; c < 6; c++) {
+		putchar(' ');
+		glass_put_padded(stdout, heads[c], w[c], c > 0);
+	}
+	putchar('\n');
+	size_t shown = limit && limit < n ? limit : n;
+	for (size_t r = 0; r < shown; r++) {
+		size_t kl;
+		const char *k = glass_ftable_key(S->statements.ft, rows[r].i, &kl);
+		const char *tab = memchr(k, '\t', kl);
+		size_t sysl = tab ? (size_t)(tab - k) : 0;
+		const char *stmt = tab ? tab + 1 : k;
+		size_t stl = kl - (size_t)(stmt - k);
+		const struct glass_fstats *f = glass_ftable_stats(S->statements.ft, rows[r].i);
+		const struct cap_extra *e = &S->statements.ex[rows[r].i];
+		print_name_cell(stmt, stl, 54, 0);
+		putchar(' ');
+		print_name_cell(k, sysl, 10, 0);
+		char c[5][32];
+		glass_fmt_count_short(c[0], 32, f->calls);
+		glass_fmt_dur(c[1], 32, f->total_ns);
+		glass_fmt_dur(c[2], 32, glass_fstats_quantile(f, 0.99));
+		glass_fmt_count_short(c[3], 32, e->rows);
+		if (f->errors)
+			glass_fmt_count_short(c[4], 32, f->errors);
+		else
+			snprintf(c[4], 32, "-");
+		for (size_t col = 0; col < 5; col++) {
+			putchar(' ');
+			glass_put_padded(stdout, c[col], w[col + 1], 1);
+		}
+		putchar('\n');
+	}
+	if (shown < n)
+		printf("... %zu more statements\n", n - shown);
+	free(rows);
+}
+
+/* Outbound peers: databases, HTTP services and TCP peers this process waited on. */
+static void print_peers(struct summary *S, size_t limit)
+{
+	struct row *rows;
+	size_t n = sorted_rows(S->peers.ft, &rows);
+	if (!n) {
+		free(rows);
+		return;
+	}
+	printf("\n");
+	glass_put_padded(stdout, "outbound peer", 44, 0);
+	static const char *const heads[] = {"calls", "total", "p50", "p99", "errors"};
+	static const size_t w[] = {7, 6, 6, 6, 6};
+	for (size_t c = 0; c < 5; c++) {
+		putchar(' ');
+		glass_put_padded(stdout, heads[c], w[c], 1);
+	}
+	putchar('\n');
+	size_t shown = limit && limit < n ? limit : n;
+	for (size_t r = 0; r < shown; r++) {
+		size_t kl;
+		const char *k = glass_ftable_key(S->peers.ft, rows[r].i, &kl);
+		const struct glass_fstats *f = glass_ftable_stats(S->peers.ft, rows[r].i);
+		print_name_cell(k, kl, 44, 0);
+		char c[5][32];
+		glass_fmt_count_short(c[0], 32, f->calls);
+		glass_fmt_dur(c[1], 32, f->total_ns);
+		glass_fmt_dur(c[2], 32, glass_fstats_quantile(f, 0.50));
+		glass_fmt_dur(c[3], 32, glass_fstats_quantile(f, 0.99));
+		if (f->errors)
+			glass_fmt_count_short(c[4], 32, f->errors);
+		else
+			snprintf(c[4], 32, "-");
+		for (size_t col = 0; col < 5; col++) {
+			putchar(' ');
+			glass_put_padded(stdout, c[col], w[col], 1);
+		}
+		putchar('\n');
+	}
+	if (shown < n)
+		printf("... %zu more peers\n", n - shown);
+	free(rows);
+}
+
+static void cap_table_free(struct cap_table *t)
+{
+	if (t->ft)
+		glass_ftable_free(t->ft);
+	free(t->ex);
+}
+
 static void print_command_line(const struct glass_proc_info *in)
 {
 	struct glass_buf b = {0};
@@ -215,9 +527,12 @@ static void usage(FILE *f)
 	    "Usage: glass-report [summary] [SESSION] [--limit N] [--sort total|self|calls|p99]\n"
 	    "                    [--strict]\n"
 	    "\n"
-	    "The run at a glance: wall time, processes, threads, events and losses; then a table\n"
-	    "of traced functions (calls, total and self time, mean, p50/p90/p99, max, errors)\n"
-	    "and the busy time of each thread.\n"
+	    "The run at a glance: wall time, processes, threads, events and losses; when the\n"
+	    "recording has them, HTTP endpoints (requests, requests/s over the run, p50/p90/p99,\n"
+	    "responses by status class, error rate), the statements (SQL, MongoDB, Redis; in\n"
+	    "normalised text) by total time and the outbound peers; then a table of traced\n"
+	    "functions (calls, total and self time, mean, p50/p90/p99, max, errors) and the busy\n"
+	    "time of each thread. Tables list --limit rows each.\n"
 	    "\n"
 	    "  -n, --limit N   functions to list (default 30; 0 lists all)\n"
 	    "  -s, --sort KEY  order of the table: total (default), self, calls or p99\n"
@@ -386,6 +701,9 @@ int command_summary(int argc, char **argv)
 	printf("warnings     %zu%s\n", glass_session_nwarnings(s),
 	       glass_session_nwarnings(s) ? " (on stderr; glass-report info lists all)" : "");
 
+	print_endpoints(&S, first != UINT64_MAX && last > first ? last - first : 0, limit);
+	print_statements(&S, limit);
+	print_peers(&S, limit);
 	print_function_table(&S, sort, limit);
 
 	/* per process, per thread */
@@ -425,6 +743,9 @@ int command_summary(int argc, char **argv)
 	free(S.fcache);
 	free(S.labels);
 	glass_ftable_free(S.ft);
+	cap_table_free(&S.endpoints);
+	cap_table_free(&S.statements);
+	cap_table_free(&S.peers);
 	glass_session_close(s);
 	return rc ? rc : wrc;
 }
