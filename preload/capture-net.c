@@ -71,6 +71,25 @@ static struct conn **fdtab;	       /* NULL: not known; IGNORED: not ours to look
 static struct block *blocks[MAX_BLOCKS];
 #define IGNORED ((struct conn *)1)
 
+/* The policy's http_headers, prepared once for the parsers (read-only after). */
+static struct glass_http_config http_cfg;
+static int http_cfg_ready;
+
+static const struct glass_http_config *http_config(void)
+{
+	if (!__atomic_load_n(&http_cfg_ready, __ATOMIC_ACQUIRE)) {
+		const char *names[GLASS_CAP_MAX_HEADERS];
+		for (size_t i = 0; i < glass_cap.nheaders; i++)
+			names[i] = glass_cap.headers[i];
+		struct glass_http_config c;
+		memset(&c, 0, sizeof(c));
+		glass_http_config_init(&c, names, glass_cap.nheaders);
+		http_cfg = c; /* racing threads write the same bytes */
+		__atomic_store_n(&http_cfg_ready, 1, __ATOMIC_RELEASE);
+	}
+	return &http_cfg;
+}
+
 /* Counters of what was seen but not recorded (kept for `glass-report info` later). */
 static uint64_t n_busy, n_gave_up, n_no_slot, n_foreign_thread;
 
@@ -294,7 +313,7 @@ static void decide(struct conn *c, int sending, const void *buf, size_t n)
 	if (sending && c->role != R_SERVER) {
 		if (looks_http_request(p, n) && glass_cap.on[GLASS_CAP_HTTP_CLIENT]) {
 			c->proto = P_HTTP;
-			glass_http_init(&c->u.http, NULL);
+			glass_http_init(&c->u.http, http_config());
 		} else if (looks_mongo(p, n) && glass_cap.on[GLASS_CAP_MONGO]) {
 			c->proto = P_MONGO;
 			glass_mongo_init(&c->u.mongo);
@@ -309,7 +328,7 @@ static void decide(struct conn *c, int sending, const void *buf, size_t n)
 		   glass_cap.on[GLASS_CAP_HTTP_SERVER]) {
 		c->proto = P_HTTP;
 		c->role = R_SERVER;
-		glass_http_init(&c->u.http, NULL);
+		glass_http_init(&c->u.http, http_config());
 	} else {
 		c->proto = P_OTHER;
 		if (c->role == R_UNKNOWN)
@@ -367,6 +386,9 @@ static int route_excluded(const char *path, size_t len)
 	return 0;
 }
 
+/* The user value of a request that was not sampled (recording paused until its end). */
+#define UNSAMPLED UINT64_MAX
+
 /* Sampling: a cheap per-thread generator; 1 when this request is recorded. */
 static int sampled(void)
 {
@@ -384,6 +406,8 @@ static int sampled(void)
 static void http_request_head(struct conn *c, uint64_t start)
 {
 	struct glass_http_request *r = &c->u.http.request;
+	if (T.unsampled_epoch) /* a paused request never saw its end here: do not pause forever */
+		glass_cap_resume();
 	char target[GLASS_HTTP_TARGET_MAX + 16], route[GLASS_HTTP_TARGET_MAX + 16];
 	char name[GLASS_HTTP_METHOD_MAX + GLASS_HTTP_TARGET_MAX + 24];
 	size_t tl = glass_http_redact_target(r->target, strnlen(r->target, sizeof(r->target)),
@@ -394,13 +418,21 @@ static void http_request_head(struct conn *c, uint64_t start)
 	snprintf(c->method, sizeof(c->method), "%s", r->method);
 	c->req_body = 0;
 	int server = c->role == R_SERVER;
-	if (server && (route_excluded(target, pl) || !sampled()))
+	if (server && route_excluded(target, pl))
 		return;
+	if (server && !sampled()) {
+		/* not sampled: nothing of this request's trace is recorded on this thread */
+		if (glass_cap_pause()) {
+			c->owner = &T;
+			glass_http_set_user(&c->u.http, r->seq, UNSAMPLED);
+		}
+		return;
+	}
 	size_t rl = http_route(target, tl, route, sizeof(route));
 	int nl = snprintf(name, sizeof(name), "%s %s", r->method,
 			  server ? route : (r->host[0] ? r->host : c->peer));
 	const char *ver = r->version == 10 ? "1.0" : "1.1";
-	struct glass_op_attr a[14];
+	struct glass_op_attr a[14 + GLASS_HTTP_EXTRA_MAX];
 	size_t n = 0;
 	a[n++] = glass_attr_str("http.request.method", r->method, strlen(r->method));
 	a[n++] = glass_attr_str("url.path", target, pl);
@@ -428,6 +460,14 @@ static void http_request_head(struct conn *c, uint64_t start)
 	}
 	if (r->host[0] && server)
 		a[n++] = glass_attr_str("server.address", r->host, strlen(r->host));
+	/* headers the policy allows: http.request.header.<name> */
+	char hkeys[GLASS_HTTP_EXTRA_MAX][GLASS_HTTP_EXTRA_NAME_MAX + 24];
+	for (unsigned i = 0; i < http_cfg.nextra && i < GLASS_HTTP_EXTRA_MAX; i++) {
+		if (!r->extra[i][0] || n >= sizeof(a) / sizeof(a[0]))
+			continue;
+		snprintf(hkeys[i], sizeof(hkeys[i]), "http.request.header.%s", http_cfg.extra[i]);
+		a[n++] = glass_attr_str(hkeys[i], r->extra[i], strlen(r->extra[i]));
+	}
 	uint64_t op = glass_cap_begin(server ? GLASS_OP_HTTP_SERVER : GLASS_OP_HTTP_CLIENT, name,
 				      nl > 0 ? (size_t)nl : 0, a, n, start);
 	if (op) {
@@ -443,6 +483,10 @@ static void http_response_end(struct conn *c, int aborted)
 		return;
 	if (c->owner != &T) {
 		n_foreign_thread++;
+		return;
+	}
+	if (r->user == UNSAMPLED) {
+		glass_cap_resume();
 		return;
 	}
 	struct glass_op_attr a[6];

@@ -30,27 +30,31 @@ void glass_cap_configure(const struct glass_policy *p)
 	if (p) {
 		for (int f = 0; f < GLASS_CAP_NFAMILIES; f++)
 			c.on[f] = glass_policy_option_int(p, family_key[f], 1) != 0;
-		const char *mode = glass_policy_option_str(p, "capture.sql_text", "normalized");
+		const char *mode = glass_policy_option_str(p, "sql_text", "normalized");
 		if (!strcmp(mode, "raw"))
 			c.sql_raw = 1;
 		else if (strcmp(mode, "normalized") && strcmp(mode, "normalised"))
 			glass_log(1, "policy: capture.sql_text is \"%s\"; expected \"normalized\" or "
 				     "\"raw\"; statements are normalized",
 				  mode);
-		long long ms = glass_policy_option_int(p, "capture.max_statement", 2048);
+		long long ms = glass_policy_option_int(p, "max_sql_length", 2048);
 		c.max_statement = ms < 16 ? 16 : ms > GLASS_MAX_ATTR_STR ? GLASS_MAX_ATTR_STR : (unsigned)ms;
 		double us = glass_policy_option_double(p, "capture.net_min_us", 1000);
 		c.net_min_ns = us <= 0 ? 0 : (uint64_t)(us * 1000);
-		double sm = glass_policy_option_double(p, "capture.sample", 1.0);
+		double sm = glass_policy_option_double(p, "sample", 1.0);
 		c.sample = sm < 0 ? 0 : sm > 1 ? 1 : sm;
 		const char *const *items;
-		size_t n = glass_policy_option_list(p, "capture.exclude_routes", &items);
+		size_t n = glass_policy_option_list(p, "exclude_routes", &items);
 		for (size_t i = 0; i < n && c.nroutes < GLASS_CAP_MAX_ROUTES; i++)
 			snprintf(c.routes[c.nroutes++], sizeof(c.routes[0]), "%s", items[i]);
-		n = glass_policy_option_list(p, "capture.redact", &items);
+		n = glass_policy_option_list(p, "redact", &items);
 		for (size_t i = 0; i < n && c.nredact < GLASS_CAP_MAX_REDACT; i++)
 			if (items[i][0])
 				snprintf(c.redact[c.nredact++], sizeof(c.redact[0]), "%s", items[i]);
+		n = glass_policy_option_list(p, "http_headers", &items);
+		for (size_t i = 0; i < n && c.nheaders < GLASS_CAP_MAX_HEADERS; i++)
+			if (items[i][0])
+				snprintf(c.headers[c.nheaders++], sizeof(c.headers[0]), "%s", items[i]);
 	}
 	glass_cap = c;
 }
@@ -100,6 +104,22 @@ void glass_cap_end(uint64_t op, unsigned status, const char *name, size_t name_l
 	if (s)
 		glass_emit_op_end(s, glass_ticks(), op, status, name, name_len, attrs, nattrs);
 	errno = saved;
+}
+
+int glass_cap_pause(void)
+{
+	if (G.state != GLASS_ACTIVE || T.epoch != G.epoch || T.unsampled_epoch)
+		return 0;
+	T.unsampled_epoch = T.epoch;
+	T.epoch = 0; /* the evaluator and the hooks see a thread that does not record */
+	return 1;
+}
+
+void glass_cap_resume(void)
+{
+	if (T.unsampled_epoch && T.unsampled_epoch == G.epoch)
+		T.epoch = T.unsampled_epoch;
+	T.unsampled_epoch = 0;
 }
 
 int glass_cap_enter(void)

@@ -36,18 +36,24 @@ enum glass_cap_family {
 
 #define GLASS_CAP_MAX_ROUTES 32
 #define GLASS_CAP_MAX_REDACT 32
+#define GLASS_CAP_MAX_HEADERS 4
 
-/* What the policy asked for; read once when tracing starts (glass_cap_configure). */
+/* What the policy asked for; read once when tracing starts (glass_cap_configure). The keys are
+ * the policy's (docs/policy.md, docs/capture.md): "capture": {"sql": true, "mongo", "redis",
+ * "http_server", "http_client", "net": booleans, "net_min_us": number}, and at the top level
+ * sql_text, max_sql_length, exclude_routes, sample, redact, http_headers. */
 struct glass_cap_config {
 	int on[GLASS_CAP_NFAMILIES];
 	int sql_raw;	      /* "sql_text": "raw" keeps literals; default "normalized" */
-	unsigned max_statement; /* bytes of statement text kept (then "..."), default 2048 */
+	unsigned max_statement; /* max_sql_length: statement bytes kept (then "..."), 2048 */
 	uint64_t net_min_ns;  /* socket waits shorter than this are not spans (default 1 ms) */
 	double sample;	      /* fraction of HTTP server requests recorded (default 1) */
 	size_t nroutes;	      /* exclude_routes: path prefixes ("/health") or exact paths */
 	char routes[GLASS_CAP_MAX_ROUTES][128];
 	size_t nredact;	      /* redact: extra name patterns (case-insensitive substrings) */
 	char redact[GLASS_CAP_MAX_REDACT][64];
+	size_t nheaders; /* http_headers: request headers recorded (secret-looking ones refused) */
+	char headers[GLASS_CAP_MAX_HEADERS][32];
 };
 extern struct glass_cap_config glass_cap;
 
@@ -72,6 +78,11 @@ uint64_t glass_cap_begin(unsigned kind, const char *name, size_t name_len,
  * begin's name. */
 void glass_cap_end(uint64_t op, unsigned status, const char *name, size_t name_len,
 		   const struct glass_op_attr *attrs, size_t nattrs);
+
+/* Sampling: pause recording on this thread for the rest of an unsampled request (frames
+ * already open still record their end), and resume it. Returns 1 if paused. */
+int glass_cap_pause(void);
+void glass_cap_resume(void);
 
 /* Per-thread nesting guard for layered libraries (ODBC driver -> libsqlite3, PQexec ->
  * PQsendQuery): enter returns the previous depth; the hook records only when it was 0 (or

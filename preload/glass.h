@@ -73,6 +73,8 @@ struct glass_thread {
 	int ended; /* THREAD_END written (threading's bootstrap returned); sealing comes at exit */
 	int cap_depth; /* capture hooks nested on this thread (layered drivers) */
 	uint64_t next_op; /* captured operations numbered per thread stream */
+	uint32_t unsampled_epoch; /* != 0: recording paused for an unsampled HTTP request; the
+				   * epoch to restore (only if still current: not across fork) */
 	uint64_t exc_seq;
 	PyObject *last_exc_type;
 	PyObject *last_exc_value;
