@@ -8,7 +8,9 @@ claim. Suites (--only picks some):
            median of --runs runs, variants alternated round-robin so drift hits all alike
   size     bytes on disk per recorded call (session size after glass-report / CALL records)
   startup  time glass adds to `python -c pass` (hyperfine if installed, else median of 30)
-  web      (not yet) wrk against gunicorn + Flask with and without glass
+  web      requests/s under wrk with and without glass (default policy, every capture on),
+           alternated in the same run: Flask + SQLAlchemy/SQLite on gunicorn (2 sync
+           workers) and FastAPI on uvicorn; Debian's /usr/bin/python3 only (it has them)
 
 Writes a table to stdout and everything measured to bench-results.json (--json PATH).
 """
@@ -180,9 +182,81 @@ class Bench:
                 "sessions_recorded": sessions}
 
     def web(self, python):
-        # Reserved: gunicorn + examples/demo-app driven by wrk, with and without glass, as
-        # ratios of requests/s and latency percentiles (see NOTES: wrk -t2 -c16 -d5s).
-        return None
+        """wrk against each server, plain and under glass alternately; ratio of medians."""
+        if not shutil.which("wrk"):
+            return {"error": "wrk not installed"}
+        sys.path.insert(0, str(ROOT / "tests" / "wire"))
+        import servers  # the wire tests' server starters
+        apps = HERE
+        out = {}
+        db = self.tmp / "web.db"
+        # the database exists before any worker starts (two workers creating it race)
+        subprocess.run([python, "-c", "import web_flask"], cwd=str(apps), check=True,
+                       env=dict(os.environ, BENCH_DB=str(db)))
+        setups = {
+            "flask-gunicorn": (lambda env, log: servers.start_gunicorn(
+                env, log, workers=2, app="web_flask:app", extra=("--chdir", str(apps))),
+                "/products/42"),
+            "fastapi-uvicorn": (lambda env, log: start_uvicorn_app(env, log, apps),
+                                "/items/42"),
+        }
+        for name, (start, path) in setups.items():
+            rps = {"plain": [], "glass": []}
+            recorded = []
+            for rnd in range(self.args.web_rounds):
+                for variant in ("plain", "glass"):
+                    env = {k: v for k, v in os.environ.items()
+                           if not k.startswith("GLASS_") and k != "LD_PRELOAD"}
+                    env["BENCH_DB"] = str(db)
+                    gout = self.tmp / f"web-{name}-{rnd}"
+                    if variant == "glass":
+                        env["LD_PRELOAD"] = str(self.preload)
+                        env["GLASS_OUT"] = str(gout)
+                    srv = start(env, str(self.tmp / f"{name}.log"))
+                    try:
+                        subprocess.run(["wrk", "-t1", "-c4", "-d1s",
+                                        f"http://127.0.0.1:{srv.port}{path}"],
+                                       capture_output=True, check=True)  # warm-up
+                        p = subprocess.run(["wrk", "-t2", "-c16", f"-d{self.args.web_seconds}s",
+                                            f"http://127.0.0.1:{srv.port}{path}"],
+                                           capture_output=True, text=True, check=True)
+                    finally:
+                        srv.stop()
+                    m = re.search(r"Requests/sec:\s+([\d.]+)", p.stdout)
+                    n = re.search(r"(\d+) requests in", p.stdout)
+                    rps[variant].append(float(m.group(1)) if m else 0.0)
+                    if variant == "glass":
+                        recorded.append(self.count_requests(gout, n and int(n.group(1))))
+                        shutil.rmtree(gout, ignore_errors=True)
+            plain, glass = statistics.median(rps["plain"]), statistics.median(rps["glass"])
+            out[name] = {"plain_rps": rps["plain"], "glass_rps": rps["glass"],
+                         "ratio": glass / plain if plain else None, "recorded": recorded,
+                         "seconds": self.args.web_seconds}
+        return out
+
+    def count_requests(self, gout, wrk_total):
+        """Requests in the recording (summary's endpoint table) against wrk's own count."""
+        sessions = sorted(p for p in gout.iterdir() if p.is_dir()) if gout.exists() else []
+        if not sessions:
+            return {"recorded": 0, "wrk": wrk_total}
+        text = subprocess.run([str(self.report), "summary", str(sessions[-1]), "--limit", "0"],
+                              capture_output=True, text=True).stdout
+        got = 0
+        for line in text.splitlines():
+            m = re.match(r"^GET \S+\s+(\d+)\s", line)
+            if m:
+                got += int(m.group(1))
+        return {"recorded": got, "wrk": wrk_total}
+
+
+def start_uvicorn_app(env, log, apps):
+    import servers
+    port = servers.free_port()
+    proc = servers._spawn(["/usr/bin/python3", "-m", "uvicorn", "--host", "127.0.0.1",
+                           "--port", str(port), "--app-dir", str(apps), "--no-access-log",
+                           "web_fastapi:app"], env, log, cwd=str(apps))
+    servers.wait_port(port, proc)
+    return servers.Server(proc, port, log)
 
 
 def wait_settled(session, timeout=60.0):
@@ -273,6 +347,20 @@ def print_tables(results):
                     it["label"], workload, r["session_bytes"] or "-", r["calls"] or "-",
                     f"{r['bytes_per_call']:.2f}" if r["bytes_per_call"] else "-",
                     r.get("error", r.get("note", ""))))
+    web = results.get("web")
+    if web:
+        print("\nWeb: requests/s under wrk -t2 -c16 (median of rounds), glass default policy, "
+              "all captures")
+        print("%-18s %12s %12s %8s  %s" % ("server", "plain rps", "glass rps", "ratio",
+                                           "recorded/wrk requests"))
+        for name, r in web.items():
+            if not isinstance(r, dict) or "ratio" not in r:
+                print("%-18s %s" % (name, r))
+                continue
+            rec = ", ".join(f"{x['recorded']}/{x['wrk']}" for x in r["recorded"])
+            print("%-18s %12.0f %12.0f %7.3f  %s" % (name, statistics.median(r["plain_rps"]),
+                                                    statistics.median(r["glass_rps"]),
+                                                    r["ratio"] or 0, rec))
     if any(it.get("startup") for it in results["interpreters"]):
         print("\nStart-up: python -c pass")
         print("%-22s %10s %10s %10s %8s  %s" % ("python", "plain ms", "glass ms", "added ms",
@@ -293,6 +381,8 @@ def main():
     ap.add_argument("--only", default="cpu,size,startup",
                     help="comma-separated suites: cpu, size, startup, web")
     ap.add_argument("--build", default=str(ROOT / "build"), help="meson build directory")
+    ap.add_argument("--web-seconds", type=int, default=10, help="wrk duration per round")
+    ap.add_argument("--web-rounds", type=int, default=3, help="plain/glass rounds (web)")
     ap.add_argument("--json", default="bench-results.json", help="where the results go")
     args = ap.parse_args()
     suites = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -325,11 +415,12 @@ def main():
             print(f"\n== {entry['label']} ({python})")
             for suite in suites:
                 if suite == "web":
-                    print("  web: not yet (wrk against gunicorn: a later issue)")
-                    entry["web"] = None
-                    continue
+                    continue  # once, below: it needs Debian's python3 and its packages
                 print(f"  {suite} ...", flush=True)
                 entry[suite] = getattr(bench, suite)(python)
+        if "web" in suites:
+            print("\n== web (/usr/bin/python3) ...", flush=True)
+            results["web"] = bench.web("/usr/bin/python3")
     finally:
         shutil.rmtree(bench.tmp, ignore_errors=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
