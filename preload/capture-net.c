@@ -91,7 +91,19 @@ static const struct glass_http_config *http_config(void)
 }
 
 /* Counters of what was seen but not recorded (kept for `glass-report info` later). */
-static uint64_t n_busy, n_gave_up, n_no_slot, n_foreign_thread;
+static uint64_t n_conns, n_busy, n_gave_up, n_no_slot, n_foreign_thread, n_unsampled;
+
+void glass_net_stats(struct glass_net_stats *out)
+{
+	out->connections = __atomic_load_n(&n_conns, __ATOMIC_RELAXED);
+	out->gave_up = __atomic_load_n(&n_gave_up, __ATOMIC_RELAXED);
+	out->busy = __atomic_load_n(&n_busy, __ATOMIC_RELAXED);
+	out->no_slot = __atomic_load_n(&n_no_slot, __ATOMIC_RELAXED);
+	out->foreign_thread = __atomic_load_n(&n_foreign_thread, __ATOMIC_RELAXED);
+	out->unsampled = __atomic_load_n(&n_unsampled, __ATOMIC_RELAXED);
+}
+
+#define COUNT(x) __atomic_add_fetch(&(x), 1, __ATOMIC_RELAXED)
 
 /* ---- real functions --------------------------------------------------------------------- */
 
@@ -221,8 +233,10 @@ static struct conn *conn_new(int fd, enum role role, const struct sockaddr *peer
 		slot_free(old);
 	}
 	struct conn *c = slot_alloc();
+	if (c)
+		COUNT(n_conns);
 	if (!c) {
-		n_no_slot++;
+		COUNT(n_no_slot);
 		return NULL;
 	}
 	memset(c, 0, offsetof(struct conn, u));
@@ -266,7 +280,7 @@ static struct conn *conn_get(int fd)
 			return NULL;
 	}
 	if (__atomic_exchange_n(&c->busy, 1, __ATOMIC_ACQUIRE)) {
-		n_busy++;
+		COUNT(n_busy);
 		return NULL;
 	}
 	return c;
@@ -422,6 +436,7 @@ static void http_request_head(struct conn *c, uint64_t start)
 		return;
 	if (server && !sampled()) {
 		/* not sampled: nothing of this request's trace is recorded on this thread */
+		COUNT(n_unsampled);
 		if (glass_cap_pause()) {
 			c->owner = &T;
 			glass_http_set_user(&c->u.http, r->seq, UNSAMPLED);
@@ -482,7 +497,7 @@ static void http_response_end(struct conn *c, int aborted)
 	if (!r->paired || !r->user)
 		return;
 	if (c->owner != &T) {
-		n_foreign_thread++;
+		COUNT(n_foreign_thread);
 		return;
 	}
 	if (r->user == UNSAMPLED) {
@@ -545,7 +560,7 @@ static void http_feed(struct conn *c, int dir, const void *buf, size_t len, uint
 		if (ev & GLASS_HTTP_RESPONSE_END)
 			http_response_end(c, 0);
 		if (ev & GLASS_HTTP_GAVE_UP) {
-			n_gave_up++;
+			COUNT(n_gave_up);
 			c->proto = P_OTHER;
 			return;
 		}
@@ -596,7 +611,7 @@ static void mongo_reply(struct conn *c)
 	if (!m->paired || !m->user)
 		return;
 	if (c->owner != &T) {
-		n_foreign_thread++;
+		COUNT(n_foreign_thread);
 		return;
 	}
 	struct glass_op_attr a[6];
@@ -631,7 +646,7 @@ static void mongo_feed(struct conn *c, int dir, const void *buf, size_t len, uin
 		else if (ev == GLASS_MONGO_REPLY)
 			mongo_reply(c);
 		else if (ev == GLASS_MONGO_GAVE_UP) {
-			n_gave_up++;
+			COUNT(n_gave_up);
 			c->proto = P_OTHER;
 			return;
 		} else if (off < len && !ev) {
@@ -683,7 +698,7 @@ static void resp_reply(struct conn *c)
 	if (!r->paired || !r->user)
 		return;
 	if (c->owner != &T) {
-		n_foreign_thread++;
+		COUNT(n_foreign_thread);
 		return;
 	}
 	struct glass_op_attr a[3];
@@ -711,7 +726,7 @@ static void resp_feed(struct conn *c, int dir, const void *buf, size_t len, uint
 		else if (ev == GLASS_RESP_REPLY)
 			resp_reply(c);
 		else if (ev == GLASS_RESP_GAVE_UP) {
-			n_gave_up++;
+			COUNT(n_gave_up);
 			c->proto = P_OTHER;
 			return;
 		} else if (ev == GLASS_RESP_NONE && off < len) {
@@ -994,7 +1009,7 @@ EXPORT int close(int fd)
 			slot_free(c);
 		} /* else: in use by another thread right now; its slot stays taken (counted) */
 		else
-			n_busy++;
+			COUNT(n_busy);
 		errno = saved;
 	}
 	return real(fd);

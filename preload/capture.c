@@ -122,6 +122,29 @@ void glass_cap_resume(void)
 	T.unsampled_epoch = 0;
 }
 
+void glass_cap_write_stats(void)
+{
+	struct glass_net_stats n;
+	glass_net_stats(&n);
+	if (!n.connections && !n.gave_up && !n.busy && !n.no_slot && !n.foreign_thread &&
+	    !n.unsampled)
+		return;
+	char buf[128];
+	struct glass_membuf mb = {buf, 0, sizeof(buf), 0};
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &mb, glass_membuf_write);
+	msgpack_pack_uint8(&pk, GLASS_REC_CAPTURE);
+	msgpack_pack_array(&pk, 6); /* a meta record added after 1.0: wrapped */
+	msgpack_pack_uint64(&pk, n.connections);
+	msgpack_pack_uint64(&pk, n.gave_up);
+	msgpack_pack_uint64(&pk, n.busy);
+	msgpack_pack_uint64(&pk, n.no_slot);
+	msgpack_pack_uint64(&pk, n.foreign_thread);
+	msgpack_pack_uint64(&pk, n.unsampled);
+	if (!mb.overflow)
+		glass_proc_writer_append(&G.proc, mb.data, mb.len);
+}
+
 int glass_cap_enter(void)
 {
 	return T.cap_depth++;

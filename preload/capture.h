@@ -84,6 +84,14 @@ void glass_cap_end(uint64_t op, unsigned status, const char *name, size_t name_l
 int glass_cap_pause(void);
 void glass_cap_resume(void);
 
+/* Counters of the socket capture (capture-net.c), for the CAPTURE meta record. */
+struct glass_net_stats {
+	uint64_t connections, gave_up, busy, no_slot, foreign_thread, unsampled;
+};
+void glass_net_stats(struct glass_net_stats *out);
+/* Appends the CAPTURE meta record (at the process's end). */
+void glass_cap_write_stats(void);
+
 /* Per-thread nesting guard for layered libraries (ODBC driver -> libsqlite3, PQexec ->
  * PQsendQuery): enter returns the previous depth; the hook records only when it was 0 (or
  * nests deliberately). Always pair with leave. */

@@ -79,6 +79,7 @@ static uint64_t realtime_ns(void)
 
 static void write_end(const char *how, int status)
 {
+	glass_cap_write_stats();
 	char buf[128];
 	struct glass_membuf mb = {buf, 0, sizeof(buf), 0};
 	msgpack_packer pk;

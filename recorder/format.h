@@ -177,7 +177,10 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(EXEC, 67, "usa", "tsc,path,argv")                                                  \
 	X(END, 68, "uis", "tsc,status,how")                                                  \
 	X(NOTE, 69, "us", "level,text")                                                      \
-	X(POLICY, 70, "sss", "mode,path,summary")
+	X(POLICY, 70, "sss", "mode,path,summary")                                           \
+	X(CAPTURE, 71, "uuuuuu",                                                             \
+	  "connections,gave_up,busy,no_slot,foreign_thread,unsampled") /* at the end: what  \
+	  the capture hooks saw but did not record (counts since the process image began) */
 
 enum glass_record_tag {
 #define GLASS_TAG_ENUM(name, tag, types, fields) GLASS_REC_##name = tag,

@@ -219,9 +219,19 @@ int command_info(int argc, char **argv)
 			last = in->end_unix_ns;
 		size_t cursor = 0, other = 0;
 		struct glass_record rec;
-		while (glass_proc_meta_next(p, &cursor, &rec))
+		while (glass_proc_meta_next(p, &cursor, &rec)) {
 			other += rec.tag != GLASS_REC_CODE && rec.tag != GLASS_REC_PROCESS;
-		printf("    %-12s %zu other meta records (fork, exec, end, notes, policy)\n",
+			if (rec.tag == GLASS_REC_CAPTURE)
+				printf("    %-12s %llu connections followed; not recorded: %llu gave up "
+				       "(not the protocol), %llu busy, %llu no slot, %llu ended on "
+				       "another thread, %llu requests not sampled\n",
+				       "capture", (unsigned long long)rec.u[0],
+				       (unsigned long long)rec.u[1], (unsigned long long)rec.u[2],
+				       (unsigned long long)rec.u[3], (unsigned long long)rec.u[4],
+				       (unsigned long long)rec.u[5]);
+		}
+		printf("    %-12s %zu other meta records (fork, exec, end, notes, policy, "
+		       "capture)\n",
 		       "meta", other);
 	}
 
