@@ -296,8 +296,13 @@ void glass_thread_finish(struct glass_thread *t, uint32_t flags)
 {
 	if (t->epoch != G.epoch || !t->s.proc)
 		return;
-	if (!t->ended)
+	if (!t->ended) {
+		int saved = errno;
+		if (t == &T) /* CPU time is the calling thread's */
+			glass_emit_thread_cpu(&t->s, glass_ticks());
 		glass_emit3(&t->s, GLASS_REC_THREAD_END, glass_ticks(), 1, 0, 0, 0);
+		errno = saved;
+	}
 	glass_stream_seal(&t->s, flags);
 	t->epoch = 0;
 }
@@ -539,6 +544,7 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 		PyObject *r = call_real(ts, f, throwflag);
 		if (T.epoch == G.epoch && T.s.proc && !T.ended) {
 			saved = errno;
+			glass_emit_thread_cpu(&T.s, glass_ticks());
 			glass_emit3(&T.s, GLASS_REC_THREAD_END, glass_ticks(), 1, 0, 0, 0);
 			T.ended = 1;
 			errno = saved;

@@ -166,7 +166,9 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(OP_BEGIN, 15, "uuusm", "dt,op,kind,name,attrs") /* a captured operation starts   \
 						       (below the Python code: SQL, HTTP, ...) */\
 	X(OP_END, 16, "uuusm", "dt,op,status,name,attrs") /* ...and ends; name nil keeps the  \
-						       begin's; attrs: OpenTelemetry names */
+						       begin's; attrs: OpenTelemetry names */ \
+	X(THREAD_CPU, 17, "uu", "dt,cpu_ns")        /* CPU time the thread used, user+system, \
+						       written just before THREAD_END */
 
 /* Meta records, appended to a process's meta file after its header. */
 #define GLASS_META_RECORDS(X)                                                                \

@@ -535,6 +535,21 @@ void glass_emit_op_end(struct glass_stream_writer *s, uint64_t now, uint64_t op,
 	emit_op(s, GLASS_REC_OP_END, now, op, status, name, name_len, attrs, nattrs);
 }
 
+void glass_emit_thread_cpu(struct glass_stream_writer *s, uint64_t now)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return;
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
+	if (!at)
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 2); /* added after 1.0: wrapped; the clock is not moved */
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	glass_publish(s, at, GLASS_REC_THREAD_CPU, c.p);
+}
+
 void glass_emit_thread_name(struct glass_stream_writer *s, uint64_t now, const char *name,
 			    size_t len)
 {

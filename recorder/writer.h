@@ -190,6 +190,9 @@ static inline void glass_emit_gen_close(struct glass_stream_writer *s, uint64_t 
 	glass_publish(s, at, GLASS_REC_GEN_CLOSE, c.p);
 }
 
+/* THREAD_CPU: the calling thread's CPU time (one clock_gettime; at the thread's end only). */
+void glass_emit_thread_cpu(struct glass_stream_writer *s, uint64_t now);
+
 /* Encodes a record with string fields into a stream (slow path: exceptions, thread names).
  * types/values follow format.h; strings longer than max_str are cut. */
 void glass_emit_exc(struct glass_stream_writer *s, uint64_t now, uint64_t exc, const char *type,

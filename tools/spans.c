@@ -1445,6 +1445,10 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 			copy_text(&b->name, &b->name_len, &b->name_cap, &nil, &rec->s[0]);
 		break;
 	}
+	case GLASS_REC_THREAD_CPU:
+		if (rec->u[1] > c->cpu_ns)
+			c->cpu_ns = rec->u[1];
+		break;
 	case GLASS_REC_THREAD_END:
 		note_time(c, ts);
 		close_ops(b, c->last_ns);

@@ -85,6 +85,7 @@ struct glass_span_counts {
 	uint64_t last_ns;	   /* timestamp of the last timed record */
 	uint64_t first_ns;	   /* timestamp of the first timed record (0 if none) */
 	uint64_t busy_ns;	   /* root spans' run time (suspended time excluded) */
+	uint64_t cpu_ns;	   /* THREAD_CPU: CPU time the thread used (0: not recorded) */
 	uint64_t unknown_ops;	   /* OP_BEGIN of a kind this reader does not know (skipped) */
 	uint64_t unmatched_ops;	   /* OP_END with no open OP_BEGIN (lost, or before the data) */
 };
