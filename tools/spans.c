@@ -78,6 +78,18 @@ struct op {
 	uint8_t *battrs; /* the begin's attribute map (raw msgpack), and its pair count */
 	uint32_t battrs_len, battrs_cap;
 	uint64_t battrs_n;
+	/* An HTTP request that ended while frames opened under it still run (the handler returns
+	 * after the last response byte went out): its end is kept and the span emitted when they
+	 * have returned, so that consumers see children before their parent, as everywhere. */
+	uint8_t ended;
+	uint8_t end_status;
+	uint64_t end_ns;
+	int end_name_nil;
+	char *end_name;
+	uint32_t end_name_len, end_name_cap;
+	uint8_t *eattrs;
+	uint32_t eattrs_len, eattrs_cap;
+	uint64_t eattrs_n;
 };
 
 #define OPS_MAX 256	     /* open operations per thread; the oldest is closed beyond */
@@ -306,6 +318,8 @@ void glass_spans_free(struct glass_spans *b)
 		for (size_t i = 0; i < OPS_MAX; i++) {
 			free(b->ops[i].name);
 			free(b->ops[i].battrs);
+			free(b->ops[i].end_name);
+			free(b->ops[i].eattrs);
 		}
 		free(b->ops);
 	}
@@ -698,17 +712,25 @@ static int can_push_real(struct glass_spans *b, uint64_t ts)
 	return 0;
 }
 
-/* The stack lost its top: operations anchored above the new top move down to it. */
+static void op_emit_deferred(struct glass_spans *b, struct op *o);
+
+/* The stack lost its top: operations anchored above the new top move down to it, and a
+ * request whose end was waiting for the frames above it is emitted. */
 static void ops_float(struct glass_spans *b)
 {
 	uint64_t top = b->n ? b->stack[b->n - 1].id : 0;
+	int waiting = 0;
 	for (size_t i = 0; i < b->nops; i++) {
 		struct op *o = &b->ops[i];
 		if (o->height > b->n) {
 			o->height = b->n;
 			o->anchor = top;
 		}
+		waiting |= o->ended;
 	}
+	for (size_t i = b->nops; waiting && i-- > 0;)
+		if (b->ops[i].ended && b->n <= b->ops[i].height)
+			op_emit_deferred(b, &b->ops[i]);
 }
 
 static void add_child_time(struct glass_spans *b, uint64_t elapsed)
@@ -719,8 +741,8 @@ static void add_child_time(struct glass_spans *b, uint64_t elapsed)
 
 /* Pops one level of the stack ending at ts with the given outcome. `want_gen` tells what the
  * record expected (1 generator exit, 0 function exit, -1 either: lost/unfinished). */
-static void pop_one(struct glass_spans *b, uint64_t ts, enum glass_span_status st, uint64_t exc,
-		    int have_exc, int want_gen)
+static void pop_one_inner(struct glass_spans *b, uint64_t ts, enum glass_span_status st,
+			  uint64_t exc, int have_exc, int want_gen)
 {
 	struct act *a = &b->stack[b->n - 1];
 	if (a->kind == ACT_HOLE) {
@@ -729,8 +751,6 @@ static void pop_one(struct glass_spans *b, uint64_t ts, enum glass_span_status s
 		if (--a->count == 0) {
 			uint64_t el = span_dur(a->start_ns, ts);
 			b->n--;
-			if (unlikely(b->nops))
-				ops_float(b);
 			add_child_time(b, el);
 		}
 		return;
@@ -738,8 +758,6 @@ static void pop_one(struct glass_spans *b, uint64_t ts, enum glass_span_status s
 	uint64_t el = span_dur(a->start_ns, ts);
 	b->n--;
 	b->depth--;
-	if (unlikely(b->nops))
-		ops_float(b);
 	add_child_time(b, el);
 	if (a->kind == ACT_FUNC) {
 		if (want_gen == 1)
@@ -776,6 +794,16 @@ static void pop_one(struct glass_spans *b, uint64_t ts, enum glass_span_status s
 	g->self_ns += a->child_ns < el ? el - a->child_ns : 0;
 	gen_emit(b, a->gen, ts, st, exc, have_exc);
 	gen_release(b, a->gen);
+}
+
+/* Pops one level; then operations anchored above move down, and a request waiting for this
+ * frame is emitted after it. */
+static void pop_one(struct glass_spans *b, uint64_t ts, enum glass_span_status st, uint64_t exc,
+		    int have_exc, int want_gen)
+{
+	pop_one_inner(b, ts, st, exc, have_exc, want_gen);
+	if (unlikely(b->nops))
+		ops_float(b);
 }
 
 /* ---- records ----------------------------------------------------------------------------- */
@@ -1311,6 +1339,7 @@ static void on_op_begin(struct glass_spans *b, uint64_t ts, const struct glass_r
 		}
 	}
 	o->leaf = 0;
+	o->ended = 0;
 	if (o->battrs_n) {
 		struct glass_map_iter it;
 		struct glass_map_item m;
@@ -1348,15 +1377,70 @@ static void on_op_begin(struct glass_spans *b, uint64_t ts, const struct glass_r
 		sp.remote_parent_id = o->remote_parent;
 		sp.start_ns = ts;
 		sp.depth = depth;
+		/* the begin's attributes (db.system, db.statement, ...) */
+		if (!b->attrs)
+			b->attrs = calloc(2 * GLASS_MAX_ATTRS, sizeof(*b->attrs));
+		if (b->attrs && o->battrs_n) {
+			struct glass_map_iter it;
+			glass_map_begin(rec, 4, &it);
+			sp.nattrs = add_attrs(b, 0, &it);
+			sp.attrs = b->attrs;
+		}
 		b->on_start(b->ctx, &sp);
 	}
+}
+
+static int copy_bytes(uint8_t **dst, uint32_t *len, uint32_t *cap, const struct glass_str *s)
+{
+	*len = 0;
+	if (!s->p || !s->len)
+		return 0;
+	if (s->len > *cap) {
+		uint8_t *d = realloc(*dst, s->len);
+		if (!d)
+			return -1;
+		*dst = d;
+		*cap = s->len;
+	}
+	memcpy(*dst, s->p, s->len);
+	*len = s->len;
+	return 0;
+}
+
+static void op_emit_deferred(struct glass_spans *b, struct op *o)
+{
+	struct glass_record r;
+	memset(&r, 0, sizeof(r));
+	r.tag = GLASS_REC_OP_END;
+	r.nfields = 5;
+	r.u[2] = o->end_status;
+	if (!o->end_name_nil) {
+		r.s[3].p = o->end_name ? o->end_name : "";
+		r.s[3].len = o->end_name_len;
+	}
+	r.u[4] = o->eattrs_n;
+	r.s[4].p = (const char *)o->eattrs;
+	r.s[4].len = o->eattrs_len;
+	o->ended = 0;
+	op_emit(b, o, o->end_ns, &r, o->end_status == GLASS_OP_OK ? GLASS_SPAN_OK : GLASS_SPAN_ERROR);
 }
 
 static void on_op_end(struct glass_spans *b, uint64_t ts, const struct glass_record *rec)
 {
 	struct op *o = op_find(b, rec->u[1]);
-	if (!o) {
+	if (!o || o->ended) {
 		b->counts.unmatched_ops++;
+		return;
+	}
+	if (o->kind == GLASS_OP_HTTP_SERVER && b->n > o->height) {
+		o->ended = 1;
+		o->end_ns = ts;
+		o->end_status = rec->u[2] == GLASS_OP_OK ? GLASS_OP_OK : GLASS_OP_ERROR;
+		copy_text(&o->end_name, &o->end_name_len, &o->end_name_cap, &o->end_name_nil,
+			  &rec->s[3]);
+		o->eattrs_n = copy_bytes(&o->eattrs, &o->eattrs_len, &o->eattrs_cap, &rec->s[4]) == 0
+				  ? rec->u[4]
+				  : 0;
 		return;
 	}
 	op_emit(b, o, ts, rec, rec->u[2] == GLASS_OP_OK ? GLASS_SPAN_OK : GLASS_SPAN_ERROR);
@@ -1364,8 +1448,13 @@ static void on_op_end(struct glass_spans *b, uint64_t ts, const struct glass_rec
 
 static void close_ops(struct glass_spans *b, uint64_t ts)
 {
-	while (b->nops)
-		op_emit(b, &b->ops[b->nops - 1], ts, NULL, GLASS_SPAN_UNFINISHED);
+	while (b->nops) {
+		struct op *o = &b->ops[b->nops - 1];
+		if (o->ended)
+			op_emit_deferred(b, o);
+		else
+			op_emit(b, o, ts, NULL, GLASS_SPAN_UNFINISHED);
+	}
 }
 
 static inline void note_time(struct glass_span_counts *c, uint64_t ts)
@@ -1451,8 +1540,8 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 		break;
 	case GLASS_REC_THREAD_END:
 		note_time(c, ts);
+		close_stack(b, c->last_ns); /* children first: a waiting request ends after them */
 		close_ops(b, c->last_ns);
-		close_stack(b, c->last_ns);
 		break;
 	case GLASS_REC_OP_BEGIN:
 		note_time(c, ts);
@@ -1470,8 +1559,8 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 void glass_spans_finish(struct glass_spans *b)
 {
 	uint64_t end = b->counts.last_ns;
-	close_ops(b, end);
 	close_stack(b, end);
+	close_ops(b, end);
 	/* generators left suspended when the thread's data ended */
 	while (b->idle_head != NIL) {
 		uint32_t s = b->idle_head;

@@ -622,6 +622,28 @@ START_TEST(operation_anchor_moves_down_when_its_frame_returns)
 }
 END_TEST
 
+/* GIVEN a handler that sends the last response byte and then returns, THEN the request span
+ * keeps its own end time but comes after its child, as every parent does. */
+START_TEST(request_ending_inside_its_handler_comes_after_it)
+{
+	struct glass_spans *b = builder();
+	const char *eattr[] = {"http.response.status_code=200"};
+	op_rec(b, GLASS_REC_OP_BEGIN, 100, 1, GLASS_OP_HTTP_SERVER, "GET /", NULL, 0);
+	CALL(110, 1);
+	op_rec(b, GLASS_REC_OP_END, 150, 1, GLASS_OP_OK, "GET /x", eattr, 1);
+	RET(170);
+	glass_spans_finish(b);
+	ck_assert_uint_eq(nspans, 2);
+	ck_assert_int_eq(spans[0].sp.kind, GLASS_KIND_PYTHON);
+	ck_assert_int_eq(spans[1].sp.kind, GLASS_KIND_HTTP_SERVER);
+	ck_assert_str_eq(spans[1].name, "GET /x");
+	ck_assert_uint_eq(spans[1].sp.dur_ns, 50);
+	ck_assert_uint_eq(spans[1].nattrs, 1);
+	ck_assert_uint_eq(spans[0].sp.parent_id, spans[1].sp.span_id);
+	glass_spans_free(b);
+}
+END_TEST
+
 /* GIVEN an ODBC statement whose driver runs a sqlite3 statement, and an operation never
  * ended, THEN the inner one nests under the outer and the open one ends unfinished. */
 START_TEST(nested_and_unfinished_operations)
@@ -842,6 +864,7 @@ int main(void)
 	tcase_add_test(tc, http_request_is_the_root_of_its_trace);
 	tcase_add_test(tc, operation_anchor_moves_down_when_its_frame_returns);
 	tcase_add_test(tc, nested_and_unfinished_operations);
+	tcase_add_test(tc, request_ending_inside_its_handler_comes_after_it);
 	tcase_add_test(tc, spans_from_a_recorded_session);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stats");
