@@ -76,7 +76,11 @@ extern struct glass_compat glass_cx;
 
 /* PyTypeObject slots and PyMethodDef, stable in 3.11-3.13 */
 #define GLASS_TP_METHODS_OFF 232
+#define GLASS_TP_BASE_OFF 256
+#define GLASS_TP_DICT_OFF 264 /* heap types: their dict (static builtin types: see interp) */
 #define GLASS_TP_FINALIZE_OFF 392
+#define GLASS_TPFLAGS_HEAPTYPE (1UL << 9)
+#define GLASS_TPFLAGS_DICT_SUBCLASS (1UL << 29)
 struct glass_methoddef {
 	const char *ml_name;
 	void *ml_meth;

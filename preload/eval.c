@@ -6,6 +6,7 @@
  * and after, into the thread's mmap'd chunk: no malloc, lock or syscall per event.
  */
 #include "glass.h"
+#include "capture-db.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -398,6 +399,42 @@ static void note_thread_name(glass_frame *f)
 
 /* ---- records of an exception escaping a frame ------------------------------------------------ */
 
+/* Is this exception a database driver's (its class or a base defined in one of their
+ * packages)? Their messages quote statements and values ("LINE 1: ... WHERE pw = 'hunter2'",
+ * SQLAlchemy's "[parameters: (...)]"): recorded scrubbed unless the policy keeps raw SQL. */
+static int is_db_exception(PyObject *type)
+{
+	static const char *const pkgs[] = {"psycopg2", "psycopg", "sqlite3", "pyodbc", "MySQLdb",
+					   "_mysql", "pymysql", "mysql", "sqlalchemy", "pymongo",
+					   "bson", "redis", "asyncpg", "aiosqlite", "django.db"};
+	PyTypeObject *t = (PyTypeObject *)type;
+	for (int depth = 0; t && depth < 12; depth++) {
+		const char *mod = NULL;
+		size_t ml = 0;
+		unsigned long flags = glass_type_flags(t);
+		PyObject *dict = GLASS_AT(t, GLASS_TP_DICT_OFF, PyObject *);
+		if ((flags & GLASS_TPFLAGS_HEAPTYPE) && dict &&
+		    (glass_type_flags(dict->ob_type) & GLASS_TPFLAGS_DICT_SUBCLASS)) {
+			PyObject *m = glass_py.Dict_GetItemWithError(dict, G.module_str);
+			if (m)
+				mod = glass_str_utf8(m, &ml);
+			else
+				glass_py.Err_Clear();
+		} else if (t->tp_name) {
+			const char *dot = strrchr(t->tp_name, '.');
+			mod = t->tp_name;
+			ml = dot ? (size_t)(dot - t->tp_name) : 0;
+		}
+		for (size_t i = 0; mod && i < sizeof(pkgs) / sizeof(pkgs[0]); i++) {
+			size_t pl = strlen(pkgs[i]);
+			if (ml >= pl && !memcmp(mod, pkgs[i], pl) && (ml == pl || mod[pl] == '.'))
+				return 1;
+		}
+		t = GLASS_AT(t, GLASS_TP_BASE_OFF, PyTypeObject *);
+	}
+	return 0;
+}
+
 static uint64_t exc_ref(PyThreadState *ts)
 {
 	PyObject *type, *value;
@@ -422,6 +459,11 @@ static uint64_t exc_ref(PyThreadState *ts)
 			msg = glass_str_utf8(GLASS_AT(args, GLASS_TUPLE_ITEMS_OFF, PyObject *), &msgl);
 	} else if (value) {
 		msg = glass_str_utf8(value, &msgl); /* 3.11: not yet normalised, e.g. a bare str */
+	}
+	char scrubbed[GLASS_MAX_MESSAGE + 1];
+	if (msg && msgl && !glass_cap.sql_raw && type && is_db_exception(type)) {
+		msgl = db_scrub(msg, msgl, NULL, 0, scrubbed, sizeof(scrubbed));
+		msg = scrubbed;
 	}
 	glass_emit_exc(&T.s, glass_ticks(), T.last_exc_ref, tname, tl, msg, msgl);
 	exc_restore(&se);

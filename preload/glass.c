@@ -347,7 +347,8 @@ static void install(const char *event, PyObject *args)
 	}
 	G.extra_idx = (int)idx;
 	G.name_str = glass_py.Unicode_InternFromString("__name__");
-	if (!G.name_str) {
+	G.module_str = glass_py.Unicode_InternFromString("__module__");
+	if (!G.name_str || !G.module_str) {
 		glass_py.Err_Clear();
 		return;
 	}

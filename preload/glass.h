@@ -42,6 +42,7 @@ struct glass_global {
 	glass_eval_fn real_eval;
 	struct glass_policy *policy;
 	PyObject *name_str; /* interned "__name__" */
+	PyObject *module_str; /* interned "__module__" */
 	uint32_t next_code;
 	int proc_ready; /* the process directory exists (created at the first traced call) */
 	int proc_failed;
