@@ -829,7 +829,7 @@ static int section_flame(struct glass_buf *b, struct glass_session *s)
 		flame_free(F);
 		return -1;
 	}
-	struct flame_svg_opts so = {"Flame graph (wall time)", NULL, 1300, 0.1};
+	struct flame_svg_opts so = {"Flame graph (wall time)", NULL, 1180, 0.1};
 	int rc = flame_write_svg(m, F, &so);
 	fclose(m);
 	flame_free(F);
@@ -921,7 +921,8 @@ int command_html(int argc, char **argv)
 	size_t nprocs = glass_session_nprocs(s), total_threads = 0;
 	for (size_t pi = 0; pi < nprocs; pi++)
 		total_threads += glass_proc_info(glass_session_proc(s, pi))->nthreads;
-	struct glass_progress *pg = glass_progress_start("html", total_threads);
+	(void)total_threads;
+	struct glass_progress *pg = report_progress(s, "html");
 	for (size_t pi = 0; pi < nprocs; pi++) {
 		struct glass_proc *p = glass_session_proc(s, pi);
 		const struct glass_proc_info *in = glass_proc_info(p);
@@ -930,8 +931,8 @@ int command_html(int argc, char **argv)
 		size_t n = glass_proc_threads(p, &tidx);
 		for (size_t ti = 0; ti < n; ti++) {
 			struct glass_spans *b = NULL;
-			if (glass_spans_run_thread(p, tidx[ti], glass_span_ids_for(s, pi, ti), NULL,
-						   on_span, H, &b) < 0)
+			if (report_run_thread(p, tidx[ti], glass_span_ids_for(s, pi, ti), NULL,
+					      on_span, H, &b, pg) < 0)
 				continue;
 			/* traces that never ended on this thread */
 			while (H->npend)
@@ -961,7 +962,6 @@ int command_html(int argc, char **argv)
 			if (cnt->last_ns > H->last_ns)
 				H->last_ns = cnt->last_ns;
 			glass_spans_free(b);
-			glass_progress_add(pg, 1);
 		}
 		H->lost += in->lost_events > lost_records ? in->lost_events : lost_records;
 	}

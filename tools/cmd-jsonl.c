@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "progress.h"
 #include "report.h"
 #include "spans.h"
 #include "text.h"
@@ -249,6 +250,7 @@ int command_jsonl(int argc, char **argv)
 	setvbuf(J.out, obuf, _IOFBF, sizeof(obuf));
 	J.session_id = glass_session_id(s);
 
+	struct glass_progress *pg = report_progress(s, "jsonl");
 	for (size_t pi = 0; pi < glass_session_nprocs(s) && !J.failed; pi++) {
 		struct glass_proc *p = glass_session_proc(s, pi);
 		const uint32_t *tidx;
@@ -257,12 +259,13 @@ int command_jsonl(int argc, char **argv)
 		for (size_t ti = 0; ti < n && !J.failed; ti++) {
 			struct glass_span_ids ids = glass_span_ids_for(s, pi, ti);
 			if (J.format == FMT_GLIMPSE)
-				glass_spans_run_thread(p, tidx[ti], ids, on_glimpse_start,
-						       on_glimpse_end, &J, NULL);
+				report_run_thread(p, tidx[ti], ids, on_glimpse_start, on_glimpse_end,
+						  &J, NULL, pg);
 			else
-				glass_spans_run_thread(p, tidx[ti], ids, NULL, on_span, &J, NULL);
+				report_run_thread(p, tidx[ti], ids, NULL, on_span, &J, NULL, pg);
 		}
 	}
+	glass_progress_end(pg);
 	int rc =
 	    report_check_output(J.out, output && strcmp(output, "-") ? output : "standard output");
 	if (J.failed && !rc)

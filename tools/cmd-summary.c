@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "progress.h"
 #include "report.h"
 #include "spans.h"
 #include "stats.h"
@@ -614,6 +615,7 @@ int command_summary(int argc, char **argv)
 	}
 
 	/* one pass: each thread's stream once, in session order */
+	struct glass_progress *pg = report_progress(s, "summary");
 	for (size_t pi = 0; pi < nprocs; pi++) {
 		struct glass_proc *p = glass_session_proc(s, pi);
 		const struct glass_proc_info *in = glass_proc_info(p);
@@ -639,7 +641,7 @@ int command_summary(int argc, char **argv)
 		for (size_t ti = 0; ti < n; ti++) {
 			struct glass_spans *b = NULL;
 			struct glass_span_ids ids = glass_span_ids_for(s, pi, ti);
-			if (glass_spans_run_thread(p, tidx[ti], ids, NULL, on_span, &S, &b) < 0)
+			if (report_run_thread(p, tidx[ti], ids, NULL, on_span, &S, &b, pg) < 0)
 				continue;
 			const struct glass_span_counts *cnt = glass_spans_counts(b);
 			struct thread_row *t = &threads[nt++];
@@ -662,6 +664,8 @@ int command_summary(int argc, char **argv)
 		 * chunk again: the larger is the loss */
 		lost[pi] = in->lost_events > lost_records ? in->lost_events : lost_records;
 	}
+
+	glass_progress_end(pg);
 
 	/* header block */
 	char buf[128], buf2[128];

@@ -14,6 +14,13 @@ static const struct command commands[] = {
     {"summary", command_summary, "per-function table, processes and threads (default)"},
     {"jsonl", command_jsonl, "one completed span per line as JSON (or Glimpse entries)"},
     {"info", command_info, "what the session holds: processes, threads, records, damage"},
+    {"otlp", command_otlp, "spans as OpenTelemetry OTLP/JSON, to a file or a collector"},
+    {"metrics", command_metrics, "counters, timers, gauges as Prometheus or spectatord lines"},
+    {"sqlite", command_sqlite, "the session as an SQLite database (spans, function stats, views)"},
+    {"chrome", command_chrome, "Chrome Trace Event JSON for chrome://tracing and Perfetto"},
+    {"flamegraph", command_flamegraph, "time per stack as an interactive SVG flame graph, or folded"},
+    {"tree", command_tree, "span trees in the terminal, one per request or root call"},
+    {"html", command_html, "one self-contained HTML dashboard: endpoints, requests, queries"},
 };
 
 static void usage(FILE *f)
@@ -28,7 +35,8 @@ static void usage(FILE *f)
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\n'glass-report COMMAND --help' describes a command's options.\n\n%s",
+	fprintf(f, "\n'glass-report --list [DIR]' lists the sessions under DIR (default as above).\n"
+		   "'glass-report COMMAND --help' describes a command's options.\n\n%s",
 		report_exit_help);
 }
 
@@ -43,6 +51,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return GLASS_EXIT_OK;
 		}
+		if (!strcmp(argv[1], "--list"))
+			return command_list(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "--version")) {
 			printf("glass-report %s (format %d.%d)\n", GLASS_VERSION,
 			       GLASS_FORMAT_MAJOR, GLASS_FORMAT_MINOR);

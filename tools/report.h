@@ -18,6 +18,14 @@
 int command_summary(int argc, char **argv);
 int command_jsonl(int argc, char **argv);
 int command_info(int argc, char **argv);
+int command_otlp(int argc, char **argv);
+int command_metrics(int argc, char **argv);
+int command_sqlite(int argc, char **argv);
+int command_chrome(int argc, char **argv);
+int command_list(int argc, char **argv); /* glass-report --list */
+int command_flamegraph(int argc, char **argv);
+int command_tree(int argc, char **argv);
+int command_html(int argc, char **argv);
 
 /*
  * Opens the session named on the command line (NULL: the newest under $GLASS_OUT, else

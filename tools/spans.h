@@ -110,7 +110,8 @@ struct glass_span_ids glass_span_ids_for(struct glass_session *s, size_t pi, siz
 /*
  * Creates a builder for one thread. `code` resolves code ids (glass_proc_code when NULL and proc
  * is given). on_end receives every completed span; on_start (may be NULL) each span as it opens
- * (only ids, code, start, depth and thread are meaningful then).
+ * (only ids, kind, code, start, depth and thread are meaningful then, and for a captured
+ * operation its name and the attributes of its beginning).
  */
 struct glass_spans *glass_spans_new(struct glass_proc *proc, uint32_t tidx,
 				    struct glass_span_ids ids, glass_span_fn on_start,

@@ -253,6 +253,25 @@ long glass_ftable_intern(struct glass_ftable *t, const void *key, size_t len, in
 	return (long)t->n++;
 }
 
+long glass_ftable_find(const struct glass_ftable *t, const void *key, size_t len)
+{
+	if (!t->tab)
+		return -1;
+	uint64_t h = hash_bytes(key, len);
+	for (size_t j = h & t->mask; t->tab[j]; j = (j + 1) & t->mask) {
+		const struct fentry *e = t->e[t->tab[j] - 1];
+		if (e->hash == h && e->len == len && !memcmp(e->key, key, len))
+			return (long)(t->tab[j] - 1);
+	}
+	return -1;
+}
+
+const void *glass_ftable_key(const struct glass_ftable *t, size_t i, size_t *len)
+{
+	*len = t->e[i]->len;
+	return t->e[i]->key;
+}
+
 size_t glass_ftable_size(const struct glass_ftable *t)
 {
 	return t->n;

@@ -55,6 +55,10 @@ void glass_ftable_free(struct glass_ftable *t);
 /* Index of key (added if new; *added tells). Returns -1 if out of memory. */
 long glass_ftable_intern(struct glass_ftable *t, const void *key, size_t len, int *added);
 size_t glass_ftable_size(const struct glass_ftable *t);
+/* Index of key, -1 when it is not in the table (nothing is added). */
+long glass_ftable_find(const struct glass_ftable *t, const void *key, size_t len);
+/* The key of row i and its length (valid until glass_ftable_free). */
+const void *glass_ftable_key(const struct glass_ftable *t, size_t i, size_t *len);
 /* The statistics of row i; the pointer stays valid until glass_ftable_free. */
 struct glass_fstats *glass_ftable_stats(struct glass_ftable *t, size_t i);
 void glass_ftable_set_user(struct glass_ftable *t, size_t i, const void *user);

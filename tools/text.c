@@ -93,6 +93,11 @@ static size_t utf8_len(const unsigned char *s, size_t left)
 	return n;
 }
 
+size_t glass_utf8_seq(const char *s, size_t left)
+{
+	return utf8_len((const unsigned char *)s, left);
+}
+
 static const char replacement[] = "\xef\xbf\xbd";
 
 void glass_json_str(struct glass_buf *b, const char *str, size_t len)

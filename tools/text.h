@@ -33,6 +33,9 @@ void glass_json_str(struct glass_buf *b, const char *s, size_t len);
  * and returns its width in characters.
  */
 size_t glass_term_text(char *out, size_t outlen, const char *s, size_t len, size_t cols, int left);
+/* Length of the valid UTF-8 sequence at s (1..4; left >= 1 bytes available), 0 when the bytes
+ * there are not valid UTF-8 (overlongs, surrogates, > U+10FFFF, cut sequences). */
+size_t glass_utf8_seq(const char *s, size_t left);
 /* Display width of UTF-8 text (characters; every character counted as one column). */
 size_t glass_text_width(const char *s);
 

@@ -1,0 +1,1413 @@
+/* tools/cmd-sqlite.c — `glass-report sqlite`: the session as an SQLite database for ad-hoc SQL. */
+#include <errno.h>
+#include <getopt.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "progress.h"
+#include "report.h"
+#include "spans.h"
+#include "stats.h"
+#include "text.h"
+
+/*
+ * Layout. Spans go straight into the database as they complete: one prepared INSERT per span,
+ * one transaction, no journal. To keep that fast (docs/report.md has the figures) a span row
+ * is compact: span_data holds numbers and refers to its function (functions) and thread
+ * (threads) by integer; the `spans` view joins them back into the wide row people query.
+ * Indexes are built once at the end, far cheaper than keeping them up to date row by row.
+ * functions carries per-function statistics computed here with tools/stats.h histograms (the
+ * numbers of `summary`); the other reports are views with exact percentiles.
+ */
+static const char schema_sql[] =
+    "CREATE TABLE sessions (\n"
+    "  session_id TEXT, dir TEXT, format TEXT, reader TEXT, command TEXT,\n"
+    "  start_ns INTEGER, end_ns INTEGER, dur_ns INTEGER, processes INTEGER, threads INTEGER,\n"
+    "  spans INTEGER, warnings INTEGER);\n"
+    "CREATE TABLE processes (\n"
+    "  key TEXT PRIMARY KEY, pid INTEGER, ppid INTEGER, origin TEXT, parent TEXT, state TEXT,\n"
+    "  exit_status INTEGER, python TEXT, executable TEXT, cwd TEXT, argv TEXT, command TEXT,\n"
+    "  start_ns INTEGER, end_ns INTEGER, lost_events INTEGER, lost_chunks INTEGER,\n"
+    "  threads INTEGER, code_objects INTEGER);\n"
+    "CREATE TABLE threads (\n"
+    "  stream INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, tidx INTEGER, process TEXT,\n"
+    "  name TEXT, spans INTEGER, records INTEGER, lost_records INTEGER, chunks INTEGER,\n"
+    "  busy_ns INTEGER, first_ns INTEGER, last_ns INTEGER);\n"
+    "CREATE TABLE code_objects (\n"
+    "  pid INTEGER, process TEXT, code_id INTEGER, module TEXT, qualname TEXT, file TEXT,\n"
+    "  line INTEGER, flags INTEGER, generator TEXT);\n"
+    "CREATE TABLE functions (\n"
+    "  id INTEGER PRIMARY KEY, function TEXT, kind TEXT, module TEXT, qualname TEXT,\n"
+    "  file TEXT, line INTEGER, calls INTEGER, errors INTEGER, incomplete INTEGER,\n"
+    "  total_ns INTEGER, self_ns INTEGER, min_ns INTEGER, p50_ns INTEGER, p90_ns INTEGER,\n"
+    "  p99_ns INTEGER, max_ns INTEGER);\n"
+    /* the columns every span has come first: a Python span's INSERT names only those */
+    "CREATE TABLE span_data (\n"
+    "  span_id INTEGER PRIMARY KEY, parent_id INTEGER, trace_hi INTEGER, trace_lo INTEGER,\n"
+    "  stream INTEGER, function_id INTEGER, kind TEXT, start_ns INTEGER, dur_ns INTEGER,\n"
+    "  self_ns INTEGER, depth INTEGER, status TEXT, error_type TEXT, error_message TEXT,\n"
+    "  generator TEXT, resumes INTEGER, suspended_ns INTEGER,\n"
+    "  remote_parent_id INTEGER, name TEXT, db_system TEXT, db_statement TEXT,\n"
+    "  db_query TEXT, db_operation TEXT, db_rows INTEGER, http_method TEXT,\n"
+    "  http_route TEXT, http_target TEXT, http_status INTEGER, server_address TEXT,\n"
+    "  server_port INTEGER, attrs TEXT);\n"
+    "CREATE TABLE warnings (n INTEGER, kind TEXT, text TEXT);\n";
+
+/* Built once all rows are in (a sort of every row: the biggest cost after the rows); kept up
+ * to date row by row instead, even the small partial ones cost more. */
+static const char index_sql[] =
+    "CREATE INDEX span_data_parent ON span_data(parent_id);\n"
+    /* partial indexes: small, and exactly what the views below filter on */
+    "CREATE INDEX span_data_db ON span_data(dur_ns) WHERE kind = 'db';\n"
+    "CREATE INDEX span_data_http ON span_data(http_method, http_route)\n"
+    "  WHERE kind = 'http_server';\n"
+    "CREATE INDEX span_data_errors ON span_data(start_ns) WHERE status = 'error';\n"
+    "CREATE INDEX functions_name ON functions(function);\n";
+
+/* The spans view: head, the session id as an SQL integer (trace_hi NULL stands for it), tail. */
+static const char spans_view_head[] = "CREATE VIEW spans AS\n"
+				      "SELECT s.span_id, s.parent_id,\n"
+				      "  printf('%016x%016x', coalesce(s.trace_hi, ";
+static const char spans_view_tail[] =
+    "), s.trace_lo) AS trace_id,\n"
+    "  s.remote_parent_id, t.pid, t.tid, t.name AS thread, s.kind,\n"
+    "  coalesce(s.name, f.function) AS name, f.module, f.qualname, f.file, f.line,\n"
+    "  s.start_ns, s.dur_ns, s.self_ns, s.depth, s.status, s.error_type, s.error_message,\n"
+    "  s.generator, s.resumes, s.suspended_ns, s.db_system, s.db_statement, s.db_query,\n"
+    "  s.db_operation, s.db_rows, s.http_method, s.http_route, s.http_target,\n"
+    "  s.http_status, s.server_address, s.server_port, s.attrs, s.function_id, s.stream,\n"
+    "  s.trace_lo\n"
+    "FROM span_data s LEFT JOIN threads t ON t.stream = s.stream\n"
+    "  LEFT JOIN functions f ON f.id = s.function_id;\n";
+
+/* Percentiles in the views are exact (nearest rank): rn counts rows in duration order, the
+ * p-th percentile is the first row whose rank reaches p * n. */
+#define PCT(q, col) "round(min(CASE WHEN rn >= " q " * n THEN dur_ns END) / 1e6, 3) AS " col
+static const char view_sql[] =
+    "CREATE VIEW function_stats AS\n"
+    "SELECT function, kind, calls, errors, round(total_ns / 1e6, 3) AS total_ms,\n"
+    "  round(self_ns / 1e6, 3) AS self_ms, round(total_ns / 1e6 / calls, 3) AS mean_ms,\n"
+    "  round(p50_ns / 1e6, 3) AS p50_ms, round(p90_ns / 1e6, 3) AS p90_ms,\n"
+    "  round(p99_ns / 1e6, 3) AS p99_ms, round(max_ns / 1e6, 3) AS max_ms, module, qualname,\n"
+    "  file, line, total_ns, self_ns, min_ns, p50_ns, p90_ns, p99_ns, max_ns, incomplete,\n"
+    "  id AS function_id\n"
+    "FROM functions WHERE calls > 0 ORDER BY total_ns DESC;\n"
+    "CREATE VIEW endpoints AS\n"
+    "SELECT method, route, count(*) AS requests, sum(failed) AS errors,\n"
+    "  round(1.0 * sum(failed) / count(*), 4) AS error_rate,\n"
+    "  round(avg(dur_ns) / 1e6, 3) AS mean_ms, " PCT(
+	"0.50",
+	"p50_ms") ",\n"
+		  "  " PCT("0.90", "p90_ms") ", " PCT(
+		      "0.99",
+		      "p99_ms") ",\n"
+				"  round(max(dur_ns) / 1e6, 3) AS max_ms,\n"
+				"  sum(http_status BETWEEN 400 AND 499) AS status_4xx, "
+				"sum(http_status >= 500) AS "
+				"status_5xx\n"
+				"FROM (SELECT method, route, dur_ns, failed, http_status,\n"
+				"        row_number() OVER (PARTITION BY method, route ORDER BY "
+				"dur_ns) AS rn,\n"
+				"        count(*) OVER (PARTITION BY method, route) AS n\n"
+				"      FROM (SELECT coalesce(s.http_method, '') AS method,\n"
+				"              coalesce(s.http_route, s.http_target, s.name) AS "
+				"route, s.dur_ns,\n"
+				"              s.http_status,\n"
+				"              (s.status = 'error' OR coalesce(s.http_status, 0) "
+				">= 500) AS failed\n"
+				"            FROM span_data s WHERE s.kind = 'http_server'))\n"
+				"GROUP BY method, route ORDER BY requests DESC, method, route;\n"
+				"CREATE VIEW slow_queries AS\n"
+				"SELECT round(s.dur_ns / 1e6, 3) AS dur_ms, s.db_system, "
+				"s.db_operation,\n"
+				"  coalesce(s.db_query, s.name) AS query, s.db_rows, s.status, "
+				"s.error_type,\n"
+				"  t.name AS thread, t.pid, s.span_id, s.parent_id, s.start_ns, "
+				"s.dur_ns, s.db_statement\n"
+				"FROM span_data s LEFT JOIN threads t ON t.stream = s.stream\n"
+				"WHERE s.kind = 'db' ORDER BY s.dur_ns DESC;\n"
+				"CREATE VIEW query_stats AS\n"
+				"SELECT db_system, query, count(*) AS calls, sum(failed) AS "
+				"errors,\n"
+				"  round(sum(dur_ns) / 1e6, 3) AS total_ms, round(avg(dur_ns) / "
+				"1e6, 3) AS mean_ms,\n"
+				"  " PCT("0.50", "p50_ms") ", " PCT("0.90", "p90_ms") ", " PCT(
+				    "0.99",
+				    "p99_ms") ",\n"
+					      "  round(max(dur_ns) / 1e6, 3) AS max_ms, "
+					      "sum(db_rows) AS rows\n"
+					      "FROM (SELECT db_system, query, dur_ns, failed, "
+					      "db_rows,\n"
+					      "        row_number() OVER (PARTITION BY db_system, "
+					      "query ORDER BY dur_ns) AS rn,\n"
+					      "        count(*) OVER (PARTITION BY db_system, "
+					      "query) AS n\n"
+					      "      FROM (SELECT coalesce(s.db_system, '') AS "
+					      "db_system,\n"
+					      "              coalesce(s.db_query, s.name) AS "
+					      "query, s.dur_ns, s.db_rows,\n"
+					      "              s.status = 'error' AS failed FROM "
+					      "span_data s WHERE s.kind = 'db'))\n"
+					      "GROUP BY db_system, query ORDER BY sum(dur_ns) "
+					      "DESC;\n"
+					      "CREATE VIEW errors AS\n"
+					      "SELECT s.start_ns, s.kind, coalesce(s.name, "
+					      "f.function) AS name, s.error_type,\n"
+					      "  s.error_message,\n"
+					      "  NOT EXISTS (SELECT 1 FROM span_data c WHERE "
+					      "c.parent_id = s.span_id\n"
+					      "              AND c.status = 'error' AND "
+					      "c.error_type IS s.error_type) AS origin,\n"
+					      "  s.http_status, round(s.dur_ns / 1e6, 3) AS "
+					      "dur_ms, t.name AS thread, t.pid, t.tid,\n"
+					      "  s.depth, s.span_id, s.parent_id, f.file, f.line\n"
+					      "FROM span_data s LEFT JOIN threads t ON t.stream = "
+					      "s.stream\n"
+					      "  LEFT JOIN functions f ON f.id = s.function_id\n"
+					      "WHERE s.status = 'error' ORDER BY s.start_ns;\n";
+#undef PCT
+
+/* span_data columns in INSERT order (1-based for sqlite3_bind_*); a Python span binds the
+ * first C_PY_COUNT only. */
+enum {
+	C_SPAN_ID = 1,
+	C_PARENT_ID,
+	C_TRACE_HI,
+	C_TRACE_LO,
+	C_STREAM,
+	C_FUNCTION,
+	C_KIND,
+	C_START,
+	C_DUR,
+	C_SELF,
+	C_DEPTH,
+	C_STATUS,
+	C_ERR_TYPE,
+	C_ERR_MSG,
+	C_GENERATOR,
+	C_RESUMES,
+	C_SUSPENDED,
+	C_PY_COUNT = C_SUSPENDED,
+	C_REMOTE_PARENT,
+	C_NAME,
+	C_DB_SYSTEM,
+	C_DB_STATEMENT,
+	C_DB_QUERY,
+	C_DB_OPERATION,
+	C_DB_ROWS,
+	C_HTTP_METHOD,
+	C_HTTP_ROUTE,
+	C_HTTP_TARGET,
+	C_HTTP_STATUS,
+	C_SERVER_ADDRESS,
+	C_SERVER_PORT,
+	C_ATTRS,
+	C_COUNT = C_ATTRS
+};
+static const char span_cols[] =
+    "span_id, parent_id, trace_hi, trace_lo, stream, function_id, kind, start_ns, dur_ns, "
+    "self_ns, depth, status, error_type, error_message, generator, resumes, suspended_ns, "
+    "remote_parent_id, name, db_system, db_statement, db_query, db_operation, db_rows, "
+    "http_method, http_route, http_target, http_status, server_address, server_port, attrs";
+
+/* Attributes with a column of their own; for each column the lowest rank present wins
+ * (current OpenTelemetry names first, then older ones). */
+static const struct {
+	const char *key;
+	int col;
+	int rank;
+} attr_cols[] = {
+    {"db.system", C_DB_SYSTEM, 0},
+    {"db.system.name", C_DB_SYSTEM, 1},
+    {"db.statement", C_DB_STATEMENT, 0},
+    {"db.query.text", C_DB_STATEMENT, 1},
+    {"db.operation", C_DB_OPERATION, 0},
+    {"db.operation.name", C_DB_OPERATION, 1},
+    {"db.response.returned_rows", C_DB_ROWS, 0},
+    {"db.response.affected_rows", C_DB_ROWS, 1},
+    {"http.request.method", C_HTTP_METHOD, 0},
+    {"http.method", C_HTTP_METHOD, 1},
+    {"http.route", C_HTTP_ROUTE, 0},
+    {"url.path", C_HTTP_TARGET, 0},
+    {"http.target", C_HTTP_TARGET, 1},
+    {"url.full", C_HTTP_TARGET, 2},
+    {"http.response.status_code", C_HTTP_STATUS, 0},
+    {"http.status_code", C_HTTP_STATUS, 1},
+    {"server.address", C_SERVER_ADDRESS, 0},
+    {"net.peer.name", C_SERVER_ADDRESS, 1},
+    {"server.port", C_SERVER_PORT, 0},
+    {"net.peer.port", C_SERVER_PORT, 1},
+    {"error.type", C_ERR_TYPE, 9},
+    {"error.message", C_ERR_MSG, 9},
+};
+#define NATTR_COLS (sizeof(attr_cols) / sizeof(attr_cols[0]))
+
+/* Distinct operation names (db, http, net) given a functions row of their own; later ones
+ * share one "<other KIND>" row each, so hostile or unbounded names (URLs with ids in them)
+ * cannot grow memory without bound. Their spans keep their own name. */
+#define MAX_OP_NAMES 10000
+
+/* SQLite's page cache while writing, KiB. */
+#define GLASS_SQLITE_CACHE_KIB 32768
+
+struct reorder;
+
+/* A functions row: what names it (strings owned). */
+struct fn_row {
+	char *label, *module, *qualname, *file;
+	const char *kind;
+	uint32_t line;
+	int has_code;
+};
+
+struct sq {
+	sqlite3 *db;
+	sqlite3_stmt *ins_py, *ins_op;
+	const char *output;
+	uint64_t session_id;
+	uint64_t stream;
+	struct glass_ftable *ft;
+	size_t op_names;
+	/* current process: code definition index -> functions row */
+	const struct glass_code_def *codes;
+	size_t ncodes;
+	long *cache;
+	struct glass_buf attrs, query, key;
+	struct reorder *heap; /* NULL: rows go in unordered (slower) */
+	unsigned py_bound;    /* optional columns of ins_py bound to a value (bind_py_row) */
+	uint64_t py_stream;   /* stream bound in ins_py, 0 none yet */
+	int py_status;	      /* status bound in ins_py, -1 none yet */
+	uint64_t spans;
+	int failed; /* an sqlite error was reported */
+	int oom;
+};
+
+static void sq_error(struct sq *Q, const char *what)
+{
+	if (!Q->failed)
+		report_error("cannot write %s: %s: %s", Q->output, what, sqlite3_errmsg(Q->db));
+	Q->failed = 1;
+}
+
+static int exec_sql(struct sq *Q, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(Q->db, sql, NULL, NULL, &err) == SQLITE_OK)
+		return 0;
+	if (!Q->failed)
+		report_error("cannot write %s: %s", Q->output, err ? err : "sqlite error");
+	Q->failed = 1;
+	sqlite3_free(err);
+	return -1;
+}
+
+/*
+ * Binds text from the recording as valid UTF-8: SQLite stores any bytes, but Python's sqlite3
+ * and most clients fail on invalid UTF-8, and a captured URL or statement can hold anything.
+ * Invalid sequences become U+FFFD. Valid text (nearly always) is bound without a copy: `keep`
+ * says how long it lives (SQLITE_STATIC: until the row is stepped).
+ */
+static void bind_text_keep(sqlite3_stmt *st, int col, const char *s, size_t len,
+			   sqlite3_destructor_type keep)
+{
+	if (!s) {
+		sqlite3_bind_null(st, col);
+		return;
+	}
+	size_t i = 0, n;
+	while (i < len && ((unsigned char)s[i] < 0x80 || (n = glass_utf8_seq(s + i, len - i))))
+		i += (unsigned char)s[i] < 0x80 ? 1 : n;
+	if (i == len) {
+		sqlite3_bind_text64(st, col, s, len, keep, SQLITE_UTF8);
+		return;
+	}
+	struct glass_buf b = {0};
+	glass_buf_put(&b, s, i);
+	while (i < len) {
+		n = (unsigned char)s[i] < 0x80 ? 1 : glass_utf8_seq(s + i, len - i);
+		if (n)
+			glass_buf_put(&b, s + i, n);
+		else
+			glass_buf_put(&b, "\xef\xbf\xbd", 3);
+		i += n ? n : 1;
+	}
+	if (b.oom || !b.p) {
+		glass_buf_free(&b);
+		sqlite3_bind_null(st, col);
+		return;
+	}
+	sqlite3_bind_text64(st, col, b.p, b.len, free, SQLITE_UTF8); /* SQLite frees it */
+}
+
+static void bind_text(sqlite3_stmt *st, int col, const char *s, size_t len)
+{
+	bind_text_keep(st, col, s, len, SQLITE_STATIC);
+}
+
+static void bind_cstr(sqlite3_stmt *st, int col, const char *s)
+{
+	bind_text(st, col, s, s ? strlen(s) : 0);
+}
+
+/* 64-bit ids and Unix ns: stored as the same 64 bits, signed (SQLite has no unsigned). */
+static void bind_u64(sqlite3_stmt *st, int col, uint64_t v)
+{
+	sqlite3_bind_int64(st, col, (sqlite3_int64)v);
+}
+
+/* ---- statement normalisation ------------------------------------------------------------- */
+
+static int is_ident(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '$' || c >= 0x80;
+}
+
+/* Appends a placeholder; a list of them ("?, ?, ?") becomes one, so IN lists of any length
+ * give the same query. */
+static void put_placeholder(struct glass_buf *b)
+{
+	size_t n = b->len;
+	while (n && b->p[n - 1] == ' ')
+		n--;
+	if (n && b->p[n - 1] == ',') {
+		size_t m = n - 1;
+		while (m && b->p[m - 1] == ' ')
+			m--;
+		if (m && b->p[m - 1] == '?') {
+			b->len = m;
+			return;
+		}
+	}
+	glass_buf_put(b, "?", 1);
+}
+
+#define QUERY_MAX 4096
+
+/*
+ * The shape of an SQL statement: literals (strings, numbers) and placeholders ($1, %s,
+ * %(name)s, :name) become ?, lists of them one ?, comments go, whitespace runs become one
+ * space. Quoted identifiers ("t", `t`, [t]) are kept. Cut at QUERY_MAX bytes.
+ */
+static void sql_normalize(struct glass_buf *b, const char *s, size_t len)
+{
+	b->len = 0;
+	size_t i = 0;
+	int space = 0;
+	while (i < len && b->len < QUERY_MAX) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+			space = 1;
+			i++;
+			continue;
+		}
+		if (c == '-' && i + 1 < len && s[i + 1] == '-') {
+			while (i < len && s[i] != '\n')
+				i++;
+			space = 1;
+			continue;
+		}
+		if (c == '/' && i + 1 < len && s[i + 1] == '*') {
+			i += 2;
+			while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
+				i++;
+			i = i + 2 < len ? i + 2 : len;
+			space = 1;
+			continue;
+		}
+		if (space && b->len)
+			glass_buf_put(b, " ", 1);
+		space = 0;
+		if (c == '\'' || ((c == 'E' || c == 'e' || c == 'X' || c == 'x' || c == 'N' ||
+				   c == 'n' || c == 'B' || c == 'b') &&
+				  i + 1 < len && s[i + 1] == '\'' &&
+				  (i == 0 || !is_ident((unsigned char)s[i - 1])))) {
+			/* string literal, '' and backslash escapes inside */
+			i += c == '\'' ? 1 : 2;
+			while (i < len) {
+				if (s[i] == '\\' && i + 1 < len) {
+					i += 2;
+				} else if (s[i] == '\'') {
+					if (i + 1 < len && s[i + 1] == '\'') {
+						i += 2;
+					} else {
+						i++;
+						break;
+					}
+				} else {
+					i++;
+				}
+			}
+			put_placeholder(b);
+			continue;
+		}
+		if (c == '"' || c == '`' || c == '[') {
+			char close = c == '[' ? ']' : (char)c;
+			size_t j = i + 1;
+			while (j < len && s[j] != close)
+				j++;
+			j = j < len ? j + 1 : len;
+			glass_buf_put(b, s + i, j - i);
+			i = j;
+			continue;
+		}
+		if ((c >= '0' && c <= '9') ||
+		    (c == '.' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')) {
+			if (i && is_ident((unsigned char)s[i - 1])) { /* t1, col2 */
+				glass_buf_put(b, s + i, 1);
+				i++;
+				continue;
+			}
+			while (i < len && (is_ident((unsigned char)s[i]) || s[i] == '.' ||
+					   ((s[i] == '+' || s[i] == '-') &&
+					    (s[i - 1] == 'e' || s[i - 1] == 'E'))))
+				i++;
+			put_placeholder(b);
+			continue;
+		}
+		if (c == '$' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9') {
+			i++;
+			while (i < len && s[i] >= '0' && s[i] <= '9')
+				i++;
+			put_placeholder(b);
+			continue;
+		}
+		if (c == '%' && i + 1 < len && (s[i + 1] == 's' || s[i + 1] == '(')) {
+			size_t j = i + 1;
+			if (s[j] == '(') {
+				while (j < len && s[j] != ')')
+					j++;
+				j++;
+			}
+			if (j < len && s[j] == 's') {
+				i = j + 1;
+				put_placeholder(b);
+				continue;
+			}
+		}
+		if ((c == ':' || c == '@') && i + 1 < len && is_ident((unsigned char)s[i + 1]) &&
+		    (i == 0 || s[i - 1] != ':')) {
+			i++;
+			while (i < len && is_ident((unsigned char)s[i]))
+				i++;
+			put_placeholder(b);
+			continue;
+		}
+		if (c == '?') {
+			i++;
+			put_placeholder(b);
+			continue;
+		}
+		if (is_ident(c)) {
+			size_t j = i;
+			while (j < len && is_ident((unsigned char)s[j]))
+				j++;
+			glass_buf_put(b, s + i, j - i);
+			i = j;
+			continue;
+		}
+		glass_buf_put(b, s + i, 1);
+		i++;
+	}
+}
+
+/* ---- spans --------------------------------------------------------------------------------- */
+
+static long fn_intern(struct sq *Q, const struct glass_span *sp, const char *label, int other)
+{
+	int added = 0;
+	struct glass_buf *key = &Q->key;
+	long fi = key->oom ? -1 : glass_ftable_intern(Q->ft, key->p, key->len, &added);
+	if (fi < 0 || !added)
+		return fi;
+	struct fn_row *r = calloc(1, sizeof(*r));
+	char buf[1024];
+	if (!label)
+		label = glass_span_label(sp, buf, sizeof(buf));
+	if (!r || !(r->label = strdup(label))) {
+		free(r);
+		return -1;
+	}
+	r->kind = glass_span_kind_name(sp->kind);
+	const struct glass_code_def *d = sp->code;
+	if (sp->kind == GLASS_KIND_PYTHON && d) {
+		r->has_code = 1;
+		r->module = strdup(d->module);
+		r->qualname = strdup(d->qualname);
+		r->file = strdup(d->filename);
+		r->line = d->line;
+	}
+	if (sp->kind != GLASS_KIND_PYTHON && !other)
+		Q->op_names++;
+	glass_ftable_set_user(Q->ft, (size_t)fi, r);
+	return fi;
+}
+
+/* The functions row of a span (-1 out of memory). Python spans are keyed by their function's
+ * identity (several processes share a row, as in `summary`), the rest by kind and name. */
+static long fn_row_of(struct sq *Q, const struct glass_span *sp)
+{
+	const struct glass_code_def *d = sp->code;
+	struct glass_buf *key = &Q->key;
+	key->len = 0;
+	if (sp->kind != GLASS_KIND_PYTHON) {
+		char label[64];
+		glass_buf_printf(key, "%c%d%c", 2, (int)sp->kind, 0);
+		glass_buf_put(key, sp->name.p ? sp->name.p : "", sp->name.len);
+		if (Q->op_names < MAX_OP_NAMES)
+			return fn_intern(Q, sp, NULL, 0);
+		long fi = key->oom ? -1 : glass_ftable_find(Q->ft, key->p, key->len);
+		if (fi >= 0)
+			return fi;
+		/* a new name past the limit: the kind's catch-all row */
+		key->len = 0;
+		glass_buf_printf(key, "%c%d", 3, (int)sp->kind);
+		snprintf(label, sizeof(label), "<other %s>", glass_span_kind_name(sp->kind));
+		return fn_intern(Q, sp, label, 1);
+	}
+	size_t k = 0;
+	int cached = d && d >= Q->codes && d < Q->codes + Q->ncodes;
+	if (cached) {
+		k = (size_t)(d - Q->codes);
+		if (Q->cache[k] >= 0)
+			return Q->cache[k];
+	}
+	if (d) {
+		glass_buf_puts(key, d->module);
+		glass_buf_put(key, "", 1);
+		glass_buf_puts(key, d->qualname);
+		glass_buf_put(key, "", 1);
+		glass_buf_puts(key, d->filename);
+		glass_buf_printf(key, "%c%u", 0, d->line);
+	} else {
+		glass_buf_printf(key, "%c<unknown>%c%u%c%u", 1, 0, sp->pid, 0, sp->code_id);
+	}
+	long fi = fn_intern(Q, sp, NULL, 0);
+	if (cached && fi >= 0)
+		Q->cache[k] = fi;
+	return fi;
+}
+
+static void put_attrs_json(struct glass_buf *b, const struct glass_span *sp)
+{
+	b->len = 0;
+	glass_buf_put(b, "{", 1);
+	for (size_t i = 0; i < sp->nattrs; i++) {
+		const struct glass_attr *a = &sp->attrs[i];
+		if (i)
+			glass_buf_put(b, ",", 1);
+		glass_json_str(b, a->key.p ? a->key.p : "", a->key.len);
+		glass_buf_put(b, ":", 1);
+		if (a->type == GLASS_ATTR_STR)
+			glass_json_str(b, a->s.p, a->s.len);
+		else if (a->type == GLASS_ATTR_BOOL)
+			glass_buf_puts(b, a->i ? "true" : "false");
+		else
+			glass_buf_printf(b, "%lld", (long long)a->i);
+	}
+	glass_buf_put(b, "}", 1);
+}
+
+/* Attribute columns of a captured operation: one pass over its attributes. */
+static void bind_attr_cols(struct sq *Q, sqlite3_stmt *st, const struct glass_span *sp)
+{
+	int rank[C_COUNT + 1];
+	for (int c = 0; c <= C_COUNT; c++)
+		rank[c] = 1000;
+	/* the span's own exception wins over error.* attributes */
+	if (sp->status == GLASS_SPAN_ERROR && sp->err_type.p)
+		rank[C_ERR_TYPE] = -1;
+	if (sp->status == GLASS_SPAN_ERROR && sp->err_msg.p)
+		rank[C_ERR_MSG] = -1;
+	for (int c = C_DB_SYSTEM; c <= C_ATTRS; c++)
+		sqlite3_bind_null(st, c);
+	for (size_t i = 0; i < sp->nattrs; i++) {
+		const struct glass_attr *a = &sp->attrs[i];
+		if (!a->key.p)
+			continue;
+		for (size_t k = 0; k < NATTR_COLS; k++) {
+			size_t kl = strlen(attr_cols[k].key);
+			int c = attr_cols[k].col;
+			if (kl != a->key.len || memcmp(attr_cols[k].key, a->key.p, kl) ||
+			    attr_cols[k].rank >= rank[c])
+				continue;
+			rank[c] = attr_cols[k].rank;
+			int numeric = c == C_DB_ROWS || c == C_HTTP_STATUS || c == C_SERVER_PORT;
+			if (a->type == GLASS_ATTR_STR && numeric && a->s.p) {
+				char num[24], *end;
+				size_t n = a->s.len < sizeof(num) - 1 ? a->s.len : sizeof(num) - 1;
+				memcpy(num, a->s.p, n);
+				num[n] = 0;
+				long long v = strtoll(num, &end, 10);
+				if (n && !*end)
+					sqlite3_bind_int64(st, c, v);
+				else
+					bind_text(st, c, a->s.p, a->s.len);
+			} else if (a->type == GLASS_ATTR_STR) {
+				bind_text(st, c, a->s.p, a->s.len);
+			} else {
+				sqlite3_bind_int64(st, c, a->i);
+			}
+			if (c == C_DB_STATEMENT) {
+				if (a->type == GLASS_ATTR_STR && a->s.p) {
+					sql_normalize(&Q->query, a->s.p, a->s.len);
+					if (!Q->query.oom)
+						bind_text(st, C_DB_QUERY,
+							  Q->query.p ? Q->query.p : "",
+							  Q->query.len);
+				} else {
+					sqlite3_bind_null(st, C_DB_QUERY);
+				}
+			}
+			break;
+		}
+	}
+	put_attrs_json(&Q->attrs, sp);
+	if (!Q->attrs.oom)
+		bind_text(st, C_ATTRS, Q->attrs.p, Q->attrs.len);
+}
+
+/* The fixed columns of a span, as kept in the reorder heap. */
+struct row {
+	uint64_t span_id, parent_id, trace_hi, trace_lo, start, dur, self, suspended;
+	long fn; /* functions row index, -1 none */
+	uint32_t depth, resumes;
+	uint8_t kind, status, gen;
+};
+
+static void bind_row(struct sq *Q, sqlite3_stmt *st, const struct row *r)
+{
+	bind_u64(st, C_SPAN_ID, r->span_id);
+	if (r->parent_id)
+		bind_u64(st, C_PARENT_ID, r->parent_id);
+	else
+		sqlite3_bind_null(st, C_PARENT_ID);
+	if (r->trace_hi != Q->session_id)
+		bind_u64(st, C_TRACE_HI, r->trace_hi);
+	else
+		sqlite3_bind_null(st, C_TRACE_HI);
+	bind_u64(st, C_TRACE_LO, r->trace_lo);
+	bind_u64(st, C_STREAM, Q->stream);
+	if (r->fn >= 0)
+		sqlite3_bind_int64(st, C_FUNCTION, r->fn + 1);
+	else
+		sqlite3_bind_null(st, C_FUNCTION);
+	bind_cstr(st, C_KIND, glass_span_kind_name(r->kind));
+	bind_u64(st, C_START, r->start);
+	bind_u64(st, C_DUR, r->dur);
+	bind_u64(st, C_SELF, r->self);
+	sqlite3_bind_int64(st, C_DEPTH, r->depth);
+	bind_cstr(st, C_STATUS, glass_span_status_name(r->status));
+	sqlite3_bind_null(st, C_ERR_TYPE);
+	sqlite3_bind_null(st, C_ERR_MSG);
+	if (r->gen != GLASS_GEN_NONE) {
+		bind_cstr(st, C_GENERATOR, glass_gen_kind_name(r->gen));
+		sqlite3_bind_int64(st, C_RESUMES, r->resumes);
+		bind_u64(st, C_SUSPENDED, r->suspended);
+	} else {
+		sqlite3_bind_null(st, C_GENERATOR);
+		sqlite3_bind_null(st, C_RESUMES);
+		sqlite3_bind_null(st, C_SUSPENDED);
+	}
+}
+
+/*
+ * The Python INSERT binds only what changed since its previous row: bindings outlive a reset,
+ * and most optional columns stay NULL row after row (about a third of the time per row goes
+ * into binding otherwise). py_bound has a bit per optional column bound to a value.
+ */
+#define PY_BIT(col) (1u << (col))
+
+static void py_value(struct sq *Q, int col)
+{
+	Q->py_bound |= PY_BIT(col);
+}
+
+static void py_null(struct sq *Q, int col)
+{
+	if (Q->py_bound & PY_BIT(col)) {
+		sqlite3_bind_null(Q->ins_py, col);
+		Q->py_bound &= ~PY_BIT(col);
+	}
+}
+
+static void bind_py_row(struct sq *Q, const struct row *r)
+{
+	sqlite3_stmt *st = Q->ins_py;
+	bind_u64(st, C_SPAN_ID, r->span_id);
+	if (r->parent_id) {
+		bind_u64(st, C_PARENT_ID, r->parent_id);
+		py_value(Q, C_PARENT_ID);
+	} else {
+		py_null(Q, C_PARENT_ID);
+	}
+	if (r->trace_hi != Q->session_id) {
+		bind_u64(st, C_TRACE_HI, r->trace_hi);
+		py_value(Q, C_TRACE_HI);
+	} else {
+		py_null(Q, C_TRACE_HI);
+	}
+	bind_u64(st, C_TRACE_LO, r->trace_lo);
+	if (Q->py_stream != Q->stream) {
+		bind_u64(st, C_STREAM, Q->stream);
+		Q->py_stream = Q->stream;
+	}
+	if (r->fn >= 0) {
+		sqlite3_bind_int64(st, C_FUNCTION, r->fn + 1);
+		py_value(Q, C_FUNCTION);
+	} else {
+		py_null(Q, C_FUNCTION);
+	}
+	/* kind: bound once, "function" */
+	bind_u64(st, C_START, r->start);
+	bind_u64(st, C_DUR, r->dur);
+	bind_u64(st, C_SELF, r->self);
+	sqlite3_bind_int64(st, C_DEPTH, r->depth);
+	if (Q->py_status != r->status) {
+		bind_cstr(st, C_STATUS, glass_span_status_name(r->status));
+		Q->py_status = r->status;
+	}
+	py_null(Q, C_ERR_TYPE);
+	py_null(Q, C_ERR_MSG);
+	if (r->gen != GLASS_GEN_NONE) {
+		bind_cstr(st, C_GENERATOR, glass_gen_kind_name(r->gen));
+		sqlite3_bind_int64(st, C_RESUMES, r->resumes);
+		bind_u64(st, C_SUSPENDED, r->suspended);
+		py_value(Q, C_GENERATOR);
+		py_value(Q, C_RESUMES);
+		py_value(Q, C_SUSPENDED);
+	} else {
+		py_null(Q, C_GENERATOR);
+		py_null(Q, C_RESUMES);
+		py_null(Q, C_SUSPENDED);
+	}
+}
+
+static void step_span(struct sq *Q, sqlite3_stmt *st)
+{
+	if (sqlite3_step(st) != SQLITE_DONE)
+		sq_error(Q, "inserting a span");
+	sqlite3_reset(st);
+	Q->spans += !Q->failed;
+}
+
+/*
+ * Reorder heap. span_id is the table's key (its rowid), and rows in key order are appended to
+ * the B-tree, where rows out of order each cost a search and split pages half full. Spans
+ * complete children first while their ids go up in start order, so Python spans wait in a
+ * min-heap of REORDER rows and leave it smallest id first: only spans outliving REORDER of
+ * their successors (long-running parents, a handful) go in out of order. Spans with strings
+ * (errors, captured operations) go in at once.
+ */
+#define REORDER 4096
+
+/* The heap orders small entries; the rows stay in their slots. */
+struct heap_ent {
+	int64_t key; /* span_id as stored: the order of the table */
+	uint32_t slot;
+};
+
+struct reorder {
+	struct heap_ent heap[REORDER];
+	struct row rows[REORDER];
+	uint32_t free_slots[REORDER];
+	size_t n, nfree;
+};
+
+static struct reorder *reorder_new(void)
+{
+	struct reorder *h = malloc(sizeof(*h));
+	if (!h)
+		return NULL;
+	h->n = 0;
+	h->nfree = REORDER;
+	for (uint32_t i = 0; i < REORDER; i++)
+		h->free_slots[i] = REORDER - 1 - i;
+	return h;
+}
+
+static void heap_pop_insert(struct sq *Q)
+{
+	struct reorder *h = Q->heap;
+	uint32_t slot = h->heap[0].slot;
+	bind_py_row(Q, &h->rows[slot]);
+	step_span(Q, Q->ins_py);
+	h->free_slots[h->nfree++] = slot;
+	struct heap_ent last = h->heap[--h->n];
+	size_t i = 0, n = h->n;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && h->heap[c + 1].key < h->heap[c].key)
+			c++;
+		if (h->heap[c].key >= last.key)
+			break;
+		h->heap[i] = h->heap[c];
+		i = c;
+	}
+	if (n)
+		h->heap[i] = last;
+}
+
+static void heap_push(struct sq *Q, const struct row *r)
+{
+	struct reorder *h = Q->heap;
+	if (h->n == REORDER)
+		heap_pop_insert(Q);
+	uint32_t slot = h->free_slots[--h->nfree];
+	h->rows[slot] = *r;
+	struct heap_ent e = {(int64_t)r->span_id, slot};
+	size_t i = h->n++;
+	while (i && e.key < h->heap[(i - 1) / 2].key) {
+		h->heap[i] = h->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->heap[i] = e;
+}
+
+/* Inserts what the heap holds (end of a thread's stream). */
+static void heap_flush(struct sq *Q)
+{
+	if (!Q->heap)
+		return;
+	while (Q->heap->n && !Q->failed)
+		heap_pop_insert(Q);
+	Q->heap->n = 0;
+	Q->heap->nfree = REORDER;
+	for (uint32_t i = 0; i < REORDER; i++)
+		Q->heap->free_slots[i] = REORDER - 1 - i;
+}
+
+static void on_span(void *ctx, const struct glass_span *sp)
+{
+	struct sq *Q = ctx;
+	if (Q->failed)
+		return;
+	int op = sp->kind != GLASS_KIND_PYTHON;
+	struct row r = {
+	    .span_id = sp->span_id,
+	    .parent_id = sp->parent_id,
+	    .trace_hi = sp->trace_hi,
+	    .trace_lo = sp->trace_lo,
+	    .start = sp->start_ns,
+	    .dur = sp->dur_ns,
+	    .self = sp->self_ns,
+	    .suspended = sp->suspended_ns,
+	    .fn = fn_row_of(Q, sp),
+	    .depth = sp->depth,
+	    .resumes = sp->resumes,
+	    .kind = (uint8_t)sp->kind,
+	    .status = (uint8_t)sp->status,
+	    .gen = (uint8_t)sp->gen,
+	};
+	if (r.fn >= 0) {
+		struct glass_fstats *f = glass_ftable_stats(Q->ft, (size_t)r.fn);
+		if (glass_fstats_add(f, sp->dur_ns, sp->self_ns, sp->status == GLASS_SPAN_ERROR) <
+		    0)
+			Q->oom = 1;
+		f->incomplete +=
+		    sp->status == GLASS_SPAN_LOST || sp->status == GLASS_SPAN_UNFINISHED;
+	} else {
+		Q->oom = 1;
+	}
+	if (!op && sp->status != GLASS_SPAN_ERROR && Q->heap) {
+		heap_push(Q, &r);
+		return;
+	}
+	sqlite3_stmt *st = op ? Q->ins_op : Q->ins_py;
+	if (op)
+		bind_row(Q, st, &r);
+	else
+		bind_py_row(Q, &r);
+	if (sp->status == GLASS_SPAN_ERROR) {
+		/* SQLITE_TRANSIENT on the Python INSERT: its bindings outlive this callback */
+		sqlite3_destructor_type keep = op ? SQLITE_STATIC : SQLITE_TRANSIENT;
+		if (sp->err_type.p)
+			bind_text_keep(st, C_ERR_TYPE, sp->err_type.p, sp->err_type.len, keep);
+		if (sp->err_msg.p)
+			bind_text_keep(st, C_ERR_MSG, sp->err_msg.p, sp->err_msg.len, keep);
+		if (!op) {
+			if (sp->err_type.p)
+				py_value(Q, C_ERR_TYPE);
+			if (sp->err_msg.p)
+				py_value(Q, C_ERR_MSG);
+		}
+	}
+	if (op) {
+		if (sp->remote_parent_id)
+			bind_u64(st, C_REMOTE_PARENT, sp->remote_parent_id);
+		else
+			sqlite3_bind_null(st, C_REMOTE_PARENT);
+		bind_text(st, C_NAME, sp->name.p ? sp->name.p : "", sp->name.len);
+		bind_attr_cols(Q, st, sp);
+	}
+	step_span(Q, st);
+}
+
+/* ---- metadata ------------------------------------------------------------------------------ */
+
+static const char *state_name(uint32_t st)
+{
+	switch (st) {
+	case GLASS_PROC_RUNNING:
+		return "running";
+	case GLASS_PROC_EXITED:
+		return "exited";
+	case GLASS_PROC_EXECED:
+		return "execed";
+	case GLASS_PROC_UNDERSCORE_EXIT:
+		return "_exit";
+	default:
+		return "unknown";
+	}
+}
+
+static sqlite3_stmt *prepare(struct sq *Q, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(Q->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sq_error(Q, "preparing a statement");
+		return NULL;
+	}
+	return st;
+}
+
+static void step_done(struct sq *Q, sqlite3_stmt *st, const char *what)
+{
+	if (st && sqlite3_step(st) != SQLITE_DONE)
+		sq_error(Q, what);
+	if (st)
+		sqlite3_reset(st);
+}
+
+/* "?1, ?2, ..., ?n" */
+static void put_params(struct glass_buf *b, int n)
+{
+	for (int i = 1; i <= n; i++)
+		glass_buf_printf(b, "%s?%d", i > 1 ? ", " : "", i);
+}
+
+static sqlite3_stmt *prepare_insert(struct sq *Q, const char *table, const char *cols, int n)
+{
+	struct glass_buf b = {0};
+	glass_buf_printf(&b, "INSERT INTO %s ", table);
+	if (cols) {
+		/* the first n of a column list */
+		const char *p = cols;
+		for (int i = 0; i < n && p; i++) {
+			const char *comma = strchr(p, ',');
+			if (i == n - 1 || !comma) {
+				glass_buf_printf(&b, "%s%.*s)", i ? "" : "(",
+						 (int)(comma ? (size_t)(comma - p) : strlen(p)), p);
+				break;
+			}
+			glass_buf_printf(&b, "%s%.*s", i ? "" : "(", (int)(comma - p + 1), p);
+			p = comma + 1;
+		}
+	}
+	glass_buf_puts(&b, " VALUES (");
+	put_params(&b, n);
+	glass_buf_put(&b, ")", 2);
+	sqlite3_stmt *st = b.oom ? NULL : prepare(Q, b.p);
+	glass_buf_free(&b);
+	return st;
+}
+
+static void put_command(struct glass_buf *b, const struct glass_proc_info *in, int json)
+{
+	b->len = 0;
+	if (json)
+		glass_buf_put(b, "[", 1);
+	for (uint32_t i = 0; i < in->argc; i++) {
+		if (i)
+			glass_buf_put(b, json ? "," : " ", 1);
+		if (json)
+			glass_json_str(b, in->argv[i], strlen(in->argv[i]));
+		else
+			glass_buf_puts(b, in->argv[i]);
+	}
+	if (json)
+		glass_buf_put(b, "]", 1);
+	glass_buf_put(b, "", 1);
+}
+
+static void write_process(struct sq *Q, struct glass_proc *p)
+{
+	const struct glass_proc_info *in = glass_proc_info(p);
+	sqlite3_stmt *st = prepare_insert(Q, "processes", NULL, 18);
+	if (!st)
+		return;
+	struct glass_buf argv_json = {0}, cmd = {0};
+	put_command(&argv_json, in, 1);
+	put_command(&cmd, in, 0);
+	bind_cstr(st, 1, in->key);
+	sqlite3_bind_int64(st, 2, in->pid);
+	sqlite3_bind_int64(st, 3, in->ppid);
+	bind_cstr(st, 4, *in->origin ? in->origin : NULL);
+	bind_cstr(st, 5, *in->parent ? in->parent : NULL);
+	bind_cstr(st, 6, state_name(in->state));
+	if (in->state == GLASS_PROC_EXITED || in->state == GLASS_PROC_UNDERSCORE_EXIT)
+		sqlite3_bind_int64(st, 7, in->exit_status);
+	bind_cstr(st, 8, in->python);
+	bind_cstr(st, 9, in->executable);
+	bind_cstr(st, 10, in->cwd);
+	bind_cstr(st, 11, argv_json.oom ? NULL : argv_json.p);
+	bind_cstr(st, 12, cmd.oom ? NULL : cmd.p);
+	bind_u64(st, 13, in->start_unix_ns);
+	if (in->end_unix_ns)
+		bind_u64(st, 14, in->end_unix_ns);
+	bind_u64(st, 15, in->lost_events);
+	bind_u64(st, 16, in->lost_chunks);
+	sqlite3_bind_int64(st, 17, in->nthreads);
+	sqlite3_bind_int64(st, 18, in->ncodes);
+	step_done(Q, st, "inserting a process");
+	sqlite3_finalize(st);
+	glass_buf_free(&argv_json);
+	glass_buf_free(&cmd);
+
+	st = prepare_insert(Q, "code_objects", NULL, 9);
+	if (!st)
+		return;
+	size_t n;
+	const struct glass_code_def *c = glass_proc_codes(p, &n);
+	for (size_t i = 0; i < n && !Q->failed; i++) {
+		sqlite3_bind_int64(st, 1, in->pid);
+		bind_cstr(st, 2, in->key);
+		sqlite3_bind_int64(st, 3, c[i].id);
+		bind_cstr(st, 4, c[i].module);
+		bind_cstr(st, 5, c[i].qualname);
+		bind_cstr(st, 6, c[i].filename);
+		sqlite3_bind_int64(st, 7, c[i].line);
+		sqlite3_bind_int64(st, 8, c[i].flags);
+		bind_cstr(st, 9, glass_gen_kind_name(glass_gen_kind_of(c[i].flags)));
+		step_done(Q, st, "inserting a code object");
+	}
+	sqlite3_finalize(st);
+}
+
+static void write_thread(struct sq *Q, sqlite3_stmt *st, struct glass_proc *p, uint32_t tidx,
+			 struct glass_spans *b, uint64_t spans)
+{
+	const struct glass_proc_info *in = glass_proc_info(p);
+	const struct glass_span_counts *cnt = glass_spans_counts(b);
+	bind_u64(st, 1, Q->stream);
+	sqlite3_bind_int64(st, 2, in->pid);
+	sqlite3_bind_int64(st, 3, glass_spans_tid(b));
+	sqlite3_bind_int64(st, 4, tidx);
+	bind_cstr(st, 5, in->key);
+	bind_cstr(st, 6, glass_spans_thread_name(b));
+	bind_u64(st, 7, spans);
+	bind_u64(st, 8, cnt->records);
+	bind_u64(st, 9, cnt->lost_records);
+	sqlite3_bind_int64(st, 10, glass_proc_thread_chunks(p, tidx, NULL));
+	bind_u64(st, 11, cnt->busy_ns);
+	bind_u64(st, 12, cnt->first_ns);
+	bind_u64(st, 13, cnt->last_ns);
+	step_done(Q, st, "inserting a thread");
+}
+
+static void write_functions(struct sq *Q)
+{
+	sqlite3_stmt *st = prepare_insert(Q, "functions", NULL, 17);
+	for (size_t i = 0; st && i < glass_ftable_size(Q->ft) && !Q->failed; i++) {
+		const struct glass_fstats *f = glass_ftable_stats(Q->ft, i);
+		const struct fn_row *r = glass_ftable_user(Q->ft, i);
+		if (!r)
+			continue;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
+		bind_cstr(st, 2, r->label);
+		bind_cstr(st, 3, r->kind);
+		bind_cstr(st, 4, r->module);
+		bind_cstr(st, 5, r->qualname);
+		bind_cstr(st, 6, r->file);
+		if (r->has_code)
+			sqlite3_bind_int64(st, 7, r->line);
+		else
+			sqlite3_bind_null(st, 7);
+		bind_u64(st, 8, f->calls);
+		bind_u64(st, 9, f->errors);
+		bind_u64(st, 10, f->incomplete);
+		bind_u64(st, 11, f->total_ns);
+		bind_u64(st, 12, f->self_ns);
+		bind_u64(st, 13, f->min_ns);
+		bind_u64(st, 14, glass_fstats_quantile(f, 0.50));
+		bind_u64(st, 15, glass_fstats_quantile(f, 0.90));
+		bind_u64(st, 16, glass_fstats_quantile(f, 0.99));
+		bind_u64(st, 17, f->max_ns);
+		step_done(Q, st, "inserting function statistics");
+	}
+	sqlite3_finalize(st);
+}
+
+static void free_fn_rows(struct glass_ftable *ft)
+{
+	for (size_t i = 0; ft && i < glass_ftable_size(ft); i++) {
+		struct fn_row *r = (struct fn_row *)glass_ftable_user(ft, i);
+		if (!r)
+			continue;
+		free(r->label);
+		free(r->module);
+		free(r->qualname);
+		free(r->file);
+		free(r);
+	}
+}
+
+static void write_session_rows(struct sq *Q, struct glass_session *s, uint64_t first, uint64_t last,
+			       uint64_t nthreads)
+{
+	sqlite3_stmt *st = prepare_insert(Q, "sessions", NULL, 12);
+	if (st) {
+		char id[17], fmt[32], rd[64];
+		unsigned major, minor;
+		glass_session_version(s, &major, &minor);
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)Q->session_id);
+		snprintf(fmt, sizeof(fmt), "%u.%u", major, minor);
+		snprintf(rd, sizeof(rd), "glass-report %s (format %d.%d)", GLASS_VERSION,
+			 GLASS_FORMAT_MAJOR, GLASS_FORMAT_MINOR);
+		struct glass_buf cmd = {0};
+		if (glass_session_nprocs(s))
+			put_command(&cmd, glass_proc_info(glass_session_proc(s, 0)), 0);
+		bind_cstr(st, 1, id);
+		bind_cstr(st, 2, glass_session_dir(s));
+		bind_cstr(st, 3, fmt);
+		bind_cstr(st, 4, rd);
+		bind_cstr(st, 5, cmd.oom ? NULL : cmd.p);
+		if (first != UINT64_MAX && last >= first) {
+			bind_u64(st, 6, first);
+			bind_u64(st, 7, last);
+			bind_u64(st, 8, last - first);
+		}
+		sqlite3_bind_int64(st, 9, (sqlite3_int64)glass_session_nprocs(s));
+		bind_u64(st, 10, nthreads);
+		bind_u64(st, 11, Q->spans);
+		sqlite3_bind_int64(st, 12, (sqlite3_int64)glass_session_nwarnings(s));
+		step_done(Q, st, "inserting the session");
+		sqlite3_finalize(st);
+		glass_buf_free(&cmd);
+	}
+	st = prepare_insert(Q, "warnings", NULL, 3);
+	for (size_t i = 0; st && i < glass_session_nwarnings(s); i++) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
+		bind_cstr(st, 2, "warning");
+		bind_cstr(st, 3, glass_session_warning(s, i));
+		step_done(Q, st, "inserting a warning");
+	}
+	for (size_t i = 0; st && i < glass_session_nnotices(s); i++) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
+		bind_cstr(st, 2, "note");
+		bind_cstr(st, 3, glass_session_notice(s, i));
+		step_done(Q, st, "inserting a note");
+	}
+	sqlite3_finalize(st);
+}
+
+/* SQLite calls this every few thousand instructions while it builds the indexes. */
+static int index_progress(void *pg)
+{
+	glass_progress_add(pg, 0);
+	return 0;
+}
+
+static int write_views(struct sq *Q)
+{
+	struct glass_buf b = {0};
+	glass_buf_puts(&b, spans_view_head);
+	glass_buf_printf(&b, "%lld", (long long)Q->session_id);
+	glass_buf_puts(&b, spans_view_tail);
+	glass_buf_puts(&b, view_sql);
+	glass_buf_put(&b, "", 1);
+	int rc = b.oom ? -1 : exec_sql(Q, b.p);
+	glass_buf_free(&b);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "Usage: glass-report sqlite [SESSION] [-o FILE] [--strict]\n"
+	    "\n"
+	    "Writes the session as an SQLite database, replacing FILE. The view spans has one\n"
+	    "row per completed span (ids, trace, thread, kind, name, code location, times,\n"
+	    "status, error, generator, OpenTelemetry attributes in columns and as JSON in\n"
+	    "attrs); function_stats has calls, errors, total, self and p50/p90/p99 per\n"
+	    "function, slowest first; endpoints, slow_queries, query_stats and errors report on\n"
+	    "HTTP requests, database queries and exceptions; tables sessions, processes,\n"
+	    "threads, code_objects, functions, span_data and warnings hold the data.\n"
+	    "docs/report.md describes every column. Example:\n"
+	    "\n"
+	    "  sqlite3 glass.db 'select * from function_stats limit 10'\n"
+	    "\n"
+	    "  -o, --output FILE  the database to write (default glass.db); it is built as\n"
+	    "                     FILE.tmp-PID and renamed into place when complete\n"
+	    "      --strict       exit with status 3 when the session was read with warnings\n"
+	    "  -h, --help         this text\n"
+	    "\n%s",
+	    report_exit_help);
+}
+
+static int open_db(struct sq *Q, const char *path)
+{
+	if (sqlite3_open_v2(path, &Q->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		report_error("cannot create %s: %s", path,
+			     Q->db ? sqlite3_errmsg(Q->db) : "out of memory");
+		return -1;
+	}
+	/* A scratch file until it is complete: no journal, no fsync, one writer. Memory: the
+	 * page cache (GLASS_SQLITE_CACHE_KIB) and, while an index is sorted, up to that much
+	 * more per sorter thread (larger sorts spill to temporary files); a second core may sort. */
+	char sql[320];
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA page_size = 8192; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+		 "PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -%d; PRAGMA threads = 1;",
+		 GLASS_SQLITE_CACHE_KIB);
+	return exec_sql(Q, sql);
+}
+
+int command_sqlite(int argc, char **argv)
+{
+	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+					     {"strict", no_argument, NULL, 'S'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *output = "glass.db";
+	int strict = 0, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'S':
+			strict = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return GLASS_EXIT_OK;
+		default:
+			usage(stderr);
+			return GLASS_EXIT_USAGE;
+		}
+	}
+	if (!*output || !strcmp(output, "-")) {
+		report_error("sqlite needs a file to write (-o FILE), not standard output");
+		return GLASS_EXIT_USAGE;
+	}
+	int status;
+	struct glass_session *s = report_open_args("sqlite", argc, argv, optind, &status);
+	if (!s)
+		return status;
+
+	struct sq Q = {.output = output, .session_id = glass_session_id(s)};
+	size_t plen = strlen(output) + 32;
+	char *tmp = malloc(plen);
+	sqlite3_stmt *ins_thread = NULL;
+	struct glass_progress *pg = NULL;
+	int rc = GLASS_EXIT_OUTPUT;
+	Q.ft = glass_ftable_new();
+	if (!tmp || !Q.ft) {
+		report_error("out of memory");
+		goto out;
+	}
+	snprintf(tmp, plen, "%s.tmp-%ld", output, (long)getpid());
+	unlink(tmp);
+	if (open_db(&Q, tmp) < 0 || exec_sql(&Q, "BEGIN") < 0 || exec_sql(&Q, schema_sql) < 0)
+		goto out;
+	Q.ins_py = prepare_insert(&Q, "span_data", span_cols, C_PY_COUNT);
+	Q.ins_op = prepare_insert(&Q, "span_data", span_cols, C_COUNT);
+	ins_thread = prepare_insert(&Q, "threads", NULL, 13);
+	if (!Q.ins_py || !Q.ins_op || !ins_thread)
+		goto out;
+	bind_cstr(Q.ins_py, C_KIND, glass_span_kind_name(GLASS_KIND_PYTHON));
+	Q.py_status = -1;
+
+	Q.heap = reorder_new();
+	pg = report_progress(s, "sqlite");
+	uint64_t first = UINT64_MAX, last = 0, nthreads = 0;
+	for (size_t pi = 0; pi < glass_session_nprocs(s) && !Q.failed; pi++) {
+		struct glass_proc *p = glass_session_proc(s, pi);
+		const struct glass_proc_info *in = glass_proc_info(p);
+		write_process(&Q, p);
+		Q.codes = glass_proc_codes(p, &Q.ncodes);
+		free(Q.cache);
+		Q.cache = malloc((Q.ncodes ? Q.ncodes : 1) * sizeof(long));
+		if (!Q.cache)
+			Q.ncodes = 0;
+		for (size_t k = 0; k < Q.ncodes; k++)
+			Q.cache[k] = -1;
+		if (in->start_unix_ns && in->start_unix_ns < first)
+			first = in->start_unix_ns;
+		if (in->end_unix_ns > last)
+			last = in->end_unix_ns;
+		const uint32_t *tidx;
+		size_t n = glass_proc_threads(p, &tidx);
+		for (size_t ti = 0; ti < n && !Q.failed; ti++) {
+			struct glass_span_ids ids = glass_span_ids_for(s, pi, ti);
+			struct glass_spans *b = NULL;
+			uint64_t before = Q.spans;
+			Q.stream = ids.stream;
+			int run = report_run_thread(p, tidx[ti], ids, NULL, on_span, &Q, &b, pg);
+			heap_flush(&Q);
+			if (run < 0 || !b)
+				continue;
+			write_thread(&Q, ins_thread, p, tidx[ti], b, Q.spans - before);
+			const struct glass_span_counts *cnt = glass_spans_counts(b);
+			nthreads++;
+			if (cnt->first_ns && cnt->first_ns < first)
+				first = cnt->first_ns;
+			if (cnt->last_ns > last)
+				last = cnt->last_ns;
+			glass_spans_free(b);
+		}
+	}
+	glass_progress_end(pg);
+	pg = NULL;
+	if (!Q.failed)
+		write_functions(&Q);
+	if (!Q.failed)
+		write_session_rows(&Q, s, first, last, nthreads);
+	pg = glass_progress_start("sqlite: building indexes", 0);
+	if (pg)
+		sqlite3_progress_handler(Q.db, 20000, index_progress, pg);
+	if (Q.failed || exec_sql(&Q, index_sql) < 0 || write_views(&Q) < 0 ||
+	    exec_sql(&Q, "PRAGMA analysis_limit = 1000; ANALYZE; COMMIT") < 0)
+		goto out;
+	sqlite3_progress_handler(Q.db, 0, NULL, NULL);
+	glass_progress_end(pg);
+	pg = NULL;
+	rc = GLASS_EXIT_OK;
+	if (Q.oom)
+		report_error("warning: out of memory: some function statistics are missing");
+out:
+	glass_progress_end(pg);
+	sqlite3_finalize(ins_thread);
+	sqlite3_finalize(Q.ins_py);
+	sqlite3_finalize(Q.ins_op);
+	if (Q.db && sqlite3_close(Q.db) != SQLITE_OK && !rc) {
+		report_error("cannot write %s: %s", output, sqlite3_errmsg(Q.db));
+		rc = GLASS_EXIT_OUTPUT;
+	}
+	if (!rc && rename(tmp, output) < 0) {
+		report_error("cannot write %s: %s", output, strerror(errno));
+		rc = GLASS_EXIT_OUTPUT;
+	}
+	if (rc && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(Q.cache);
+	free(Q.heap);
+	free_fn_rows(Q.ft);
+	glass_ftable_free(Q.ft);
+	glass_buf_free(&Q.attrs);
+	glass_buf_free(&Q.query);
+	glass_buf_free(&Q.key);
+	int wrc = report_warnings(s, 20, strict);
+	glass_session_close(s);
+	return rc ? rc : wrc;
+}
