@@ -776,7 +776,7 @@ static void connect_done(struct conn *c, int err)
 	c->connect_op = 0;
 	if (!op || c->owner != &T)
 		return;
-	struct glass_op_attr a[2];
+	struct glass_op_attr a[2] = {0};
 	size_t n = 0;
 	if (err) {
 		const char *e = strerrorname_np(err);

@@ -473,29 +473,27 @@ void glass_emit_exc(struct glass_stream_writer *s, uint64_t now, uint64_t exc, c
 	emit_strings(s, now, GLASS_REC_EXC, 1, exc, type, type_len, msg, msg_len, 2);
 }
 
-/* Bytes an attribute takes at most once packed (key and value cut to their limits). */
-static size_t op_attr_size(const struct glass_op_attr *a)
-{
-	size_t kl = a->key ? strlen(a->key) : 0;
-	size_t k = 5 + (kl > GLASS_MAX_NAME ? GLASS_MAX_NAME : kl);
-	if (a->type != GLASS_OP_ATTR_STR)
-		return k + 9;
-	return k + 5 + (a->len > GLASS_MAX_ATTR_STR ? GLASS_MAX_ATTR_STR : a->len);
-}
-
-/* OP_BEGIN (kind) and OP_END (status) share their layout: [dt, op, kind|status, name, attrs]. */
+/* OP_BEGIN (kind) and OP_END (status) share their layout: [dt, op, kind|status, name, attrs].
+ * Keys are cut at GLASS_MAX_NAME, strings at GLASS_MAX_ATTR_STR; attributes that would take
+ * the record past GLASS_OP_END_MAX are left out. */
 static void emit_op(struct glass_stream_writer *s, uint8_t tag, uint64_t now, uint64_t op,
 		    unsigned what, const char *name, size_t name_len,
 		    const struct glass_op_attr *attrs, size_t nattrs)
 {
 	size_t need = 1 + 5 + 3 * 9 + 5 + GLASS_MAX_NAME + 5, n = 0;
+	size_t klen[GLASS_MAX_ATTRS];
 	if (nattrs > GLASS_MAX_ATTRS)
 		nattrs = GLASS_MAX_ATTRS;
 	for (; n < nattrs; n++) {
-		size_t a = op_attr_size(&attrs[n]);
-		if (need + a > GLASS_OP_END_MAX)
+		const struct glass_op_attr *a = &attrs[n];
+		klen[n] = a->key ? strlen(a->key) : 0;
+		size_t sz = 5 + (klen[n] > GLASS_MAX_NAME ? GLASS_MAX_NAME : klen[n]);
+		sz += a->type != GLASS_OP_ATTR_STR
+			  ? 9
+			  : 5 + (a->len > GLASS_MAX_ATTR_STR ? GLASS_MAX_ATTR_STR : a->len);
+		if (need + sz > GLASS_OP_END_MAX)
 			break;
-		need += a;
+		need += sz;
 	}
 	uint8_t *at = glass_reserve(s, need, now);
 	if (!at)
@@ -509,8 +507,7 @@ static void emit_op(struct glass_stream_writer *s, uint8_t tag, uint64_t now, ui
 	glass_mp_pack_map(&c, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		const struct glass_op_attr *a = &attrs[i];
-		glass_cursor_str(&c, a->key ? a->key : "", a->key ? strlen(a->key) : 0,
-				 GLASS_MAX_NAME);
+		glass_cursor_str(&c, a->key ? a->key : "", klen[i], GLASS_MAX_NAME);
 		if (a->type == GLASS_OP_ATTR_STR)
 			glass_cursor_str(&c, a->s, a->len, GLASS_MAX_ATTR_STR);
 		else if (a->type == GLASS_OP_ATTR_BOOL)
