@@ -16,7 +16,9 @@
  * Layout. Spans go straight into the database as they complete: one prepared INSERT per span,
  * one transaction, no journal. To keep that fast (docs/report.md has the figures) a span row
  * is compact: span_data holds numbers and refers to its function (functions) and thread
- * (threads) by integer; the `spans` view joins them back into the wide row people query.
+ * (threads) by integer; what few spans have (an error, a captured operation's attributes)
+ * goes to span_errors and span_ops; the `spans` view joins it all back into the wide row
+ * people query.
  * Indexes are built once at the end, far cheaper than keeping them up to date row by row.
  * functions carries per-function statistics computed here with tools/stats.h histograms (the
  * numbers of `summary`); the other reports are views with exact percentiles.
@@ -43,28 +45,27 @@ static const char schema_sql[] =
     "  file TEXT, line INTEGER, calls INTEGER, errors INTEGER, incomplete INTEGER,\n"
     "  total_ns INTEGER, self_ns INTEGER, min_ns INTEGER, p50_ns INTEGER, p90_ns INTEGER,\n"
     "  p99_ns INTEGER, max_ns INTEGER);\n"
-    /* the columns every span has come first: a Python span's INSERT names only those */
+    /* every span: numbers only (SQLite stores every column of a row, NULL or not, so what
+     * only some spans have lives in the two tables after it) */
     "CREATE TABLE span_data (\n"
     "  span_id INTEGER PRIMARY KEY, parent_id INTEGER, trace_hi INTEGER, trace_lo INTEGER,\n"
-    "  stream INTEGER, function_id INTEGER, kind TEXT, start_ns INTEGER, dur_ns INTEGER,\n"
-    "  self_ns INTEGER, depth INTEGER, status TEXT, error_type TEXT, error_message TEXT,\n"
-    "  generator TEXT, resumes INTEGER, suspended_ns INTEGER,\n"
-    "  remote_parent_id INTEGER, name TEXT, db_system TEXT, db_statement TEXT,\n"
-    "  db_query TEXT, db_operation TEXT, db_rows INTEGER, http_method TEXT,\n"
-    "  http_route TEXT, http_target TEXT, http_status INTEGER, server_address TEXT,\n"
-    "  server_port INTEGER, attrs TEXT);\n"
+    "  stream INTEGER, function_id INTEGER, start_ns INTEGER, dur_ns INTEGER,\n"
+    "  self_ns INTEGER, depth INTEGER, status TEXT, generator TEXT, resumes INTEGER,\n"
+    "  suspended_ns INTEGER);\n"
+    "CREATE TABLE span_errors (\n"
+    "  span_id INTEGER PRIMARY KEY, error_type TEXT, error_message TEXT);\n"
+    "CREATE TABLE span_ops (\n"
+    "  span_id INTEGER PRIMARY KEY, kind TEXT, name TEXT, remote_parent_id INTEGER,\n"
+    "  db_system TEXT, db_statement TEXT, db_query TEXT, db_operation TEXT, db_rows INTEGER,\n"
+    "  http_method TEXT, http_route TEXT, http_target TEXT, http_status INTEGER,\n"
+    "  server_address TEXT, server_port INTEGER, attrs TEXT);\n"
     "CREATE TABLE warnings (n INTEGER, kind TEXT, text TEXT);\n";
 
-/* Built once all rows are in (a sort of every row: the biggest cost after the rows); kept up
- * to date row by row instead, even the small partial ones cost more. */
-static const char index_sql[] =
-    "CREATE INDEX span_data_parent ON span_data(parent_id);\n"
-    /* partial indexes: small, and exactly what the views below filter on */
-    "CREATE INDEX span_data_db ON span_data(dur_ns) WHERE kind = 'db';\n"
-    "CREATE INDEX span_data_http ON span_data(http_method, http_route)\n"
-    "  WHERE kind = 'http_server';\n"
-    "CREATE INDEX span_data_errors ON span_data(start_ns) WHERE status = 'error';\n"
-    "CREATE INDEX functions_name ON functions(function);\n";
+/* Built once all rows are in: a sort of every row, the biggest cost after the rows, but less
+ * than keeping the index up to date row by row. */
+static const char index_sql[] = "CREATE INDEX span_data_parent ON span_data(parent_id);\n"
+				"CREATE INDEX span_ops_kind ON span_ops(kind);\n"
+				"CREATE INDEX functions_name ON functions(function);\n";
 
 /* The spans view: head, the session id as an SQL integer (trace_hi NULL stands for it), tail. */
 static const char spans_view_head[] = "CREATE VIEW spans AS\n"
@@ -72,15 +73,17 @@ static const char spans_view_head[] = "CREATE VIEW spans AS\n"
 				      "  printf('%016x%016x', coalesce(s.trace_hi, ";
 static const char spans_view_tail[] =
     "), s.trace_lo) AS trace_id,\n"
-    "  s.remote_parent_id, t.pid, t.tid, t.name AS thread, s.kind,\n"
-    "  coalesce(s.name, f.function) AS name, f.module, f.qualname, f.file, f.line,\n"
-    "  s.start_ns, s.dur_ns, s.self_ns, s.depth, s.status, s.error_type, s.error_message,\n"
-    "  s.generator, s.resumes, s.suspended_ns, s.db_system, s.db_statement, s.db_query,\n"
-    "  s.db_operation, s.db_rows, s.http_method, s.http_route, s.http_target,\n"
-    "  s.http_status, s.server_address, s.server_port, s.attrs, s.function_id, s.stream,\n"
+    "  o.remote_parent_id, t.pid, t.tid, t.name AS thread, coalesce(o.kind, f.kind) AS kind,\n"
+    "  coalesce(o.name, f.function) AS name, f.module, f.qualname, f.file, f.line,\n"
+    "  s.start_ns, s.dur_ns, s.self_ns, s.depth, s.status, e.error_type, e.error_message,\n"
+    "  s.generator, s.resumes, s.suspended_ns, o.db_system, o.db_statement, o.db_query,\n"
+    "  o.db_operation, o.db_rows, o.http_method, o.http_route, o.http_target,\n"
+    "  o.http_status, o.server_address, o.server_port, o.attrs, s.function_id, s.stream,\n"
     "  s.trace_lo\n"
     "FROM span_data s LEFT JOIN threads t ON t.stream = s.stream\n"
-    "  LEFT JOIN functions f ON f.id = s.function_id;\n";
+    "  LEFT JOIN functions f ON f.id = s.function_id\n"
+    "  LEFT JOIN span_ops o ON o.span_id = s.span_id\n"
+    "  LEFT JOIN span_errors e ON e.span_id = s.span_id;\n";
 
 /* Percentiles in the views are exact (nearest rank): rn counts rows in duration order, the
  * p-th percentile is the first row whose rank reaches p * n. */
@@ -111,23 +114,27 @@ static const char view_sql[] =
 				"        row_number() OVER (PARTITION BY method, route ORDER BY "
 				"dur_ns) AS rn,\n"
 				"        count(*) OVER (PARTITION BY method, route) AS n\n"
-				"      FROM (SELECT coalesce(s.http_method, '') AS method,\n"
-				"              coalesce(s.http_route, s.http_target, s.name) AS "
+				"      FROM (SELECT coalesce(o.http_method, '') AS method,\n"
+				"              coalesce(o.http_route, o.http_target, o.name) AS "
 				"route, s.dur_ns,\n"
-				"              s.http_status,\n"
-				"              (s.status = 'error' OR coalesce(s.http_status, 0) "
+				"              o.http_status,\n"
+				"              (s.status = 'error' OR coalesce(o.http_status, 0) "
 				">= 500) AS failed\n"
-				"            FROM span_data s WHERE s.kind = 'http_server'))\n"
+				"            FROM span_ops o JOIN span_data s ON s.span_id = "
+				"o.span_id\n"
+				"            WHERE o.kind = 'http_server'))\n"
 				"GROUP BY method, route ORDER BY requests DESC, method, route;\n"
 				"CREATE VIEW slow_queries AS\n"
-				"SELECT round(s.dur_ns / 1e6, 3) AS dur_ms, s.db_system, "
-				"s.db_operation,\n"
-				"  coalesce(s.db_query, s.name) AS query, s.db_rows, s.status, "
-				"s.error_type,\n"
+				"SELECT round(s.dur_ns / 1e6, 3) AS dur_ms, o.db_system, "
+				"o.db_operation,\n"
+				"  coalesce(o.db_query, o.name) AS query, o.db_rows, s.status, "
+				"e.error_type,\n"
 				"  t.name AS thread, t.pid, s.span_id, s.parent_id, s.start_ns, "
-				"s.dur_ns, s.db_statement\n"
-				"FROM span_data s LEFT JOIN threads t ON t.stream = s.stream\n"
-				"WHERE s.kind = 'db' ORDER BY s.dur_ns DESC;\n"
+				"s.dur_ns, o.db_statement\n"
+				"FROM span_ops o JOIN span_data s ON s.span_id = o.span_id\n"
+				"  LEFT JOIN threads t ON t.stream = s.stream\n"
+				"  LEFT JOIN span_errors e ON e.span_id = o.span_id\n"
+				"WHERE o.kind = 'db' ORDER BY s.dur_ns DESC;\n"
 				"CREATE VIEW query_stats AS\n"
 				"SELECT db_system, query, count(*) AS calls, sum(failed) AS "
 				"errors,\n"
@@ -144,73 +151,78 @@ static const char view_sql[] =
 					      "query ORDER BY dur_ns) AS rn,\n"
 					      "        count(*) OVER (PARTITION BY db_system, "
 					      "query) AS n\n"
-					      "      FROM (SELECT coalesce(s.db_system, '') AS "
+					      "      FROM (SELECT coalesce(o.db_system, '') AS "
 					      "db_system,\n"
-					      "              coalesce(s.db_query, s.name) AS "
-					      "query, s.dur_ns, s.db_rows,\n"
-					      "              s.status = 'error' AS failed FROM "
-					      "span_data s WHERE s.kind = 'db'))\n"
+					      "              coalesce(o.db_query, o.name) AS "
+					      "query, s.dur_ns, o.db_rows,\n"
+					      "              s.status = 'error' AS failed\n"
+					      "            FROM span_ops o JOIN span_data s ON "
+					      "s.span_id = o.span_id\n"
+					      "            WHERE o.kind = 'db'))\n"
 					      "GROUP BY db_system, query ORDER BY sum(dur_ns) "
 					      "DESC;\n"
 					      "CREATE VIEW errors AS\n"
-					      "SELECT s.start_ns, s.kind, coalesce(s.name, "
-					      "f.function) AS name, s.error_type,\n"
-					      "  s.error_message,\n"
-					      "  NOT EXISTS (SELECT 1 FROM span_data c WHERE "
-					      "c.parent_id = s.span_id\n"
-					      "              AND c.status = 'error' AND "
-					      "c.error_type IS s.error_type) AS origin,\n"
-					      "  s.http_status, round(s.dur_ns / 1e6, 3) AS "
+					      "SELECT s.start_ns, coalesce(o.kind, f.kind) AS "
+					      "kind, coalesce(o.name, f.function) AS name,\n"
+					      "  e.error_type, e.error_message,\n"
+					      "  NOT EXISTS (SELECT 1 FROM span_data c JOIN "
+					      "span_errors ce ON ce.span_id = c.span_id\n"
+					      "              WHERE c.parent_id = s.span_id AND "
+					      "c.status = 'error'\n"
+					      "              AND ce.error_type IS e.error_type) AS "
+					      "origin,\n"
+					      "  o.http_status, round(s.dur_ns / 1e6, 3) AS "
 					      "dur_ms, t.name AS thread, t.pid, t.tid,\n"
 					      "  s.depth, s.span_id, s.parent_id, f.file, f.line\n"
-					      "FROM span_data s LEFT JOIN threads t ON t.stream = "
-					      "s.stream\n"
+					      "FROM span_errors e JOIN span_data s ON s.span_id = "
+					      "e.span_id\n"
+					      "  LEFT JOIN span_ops o ON o.span_id = e.span_id\n"
+					      "  LEFT JOIN threads t ON t.stream = s.stream\n"
 					      "  LEFT JOIN functions f ON f.id = s.function_id\n"
 					      "WHERE s.status = 'error' ORDER BY s.start_ns;\n";
 #undef PCT
 
-/* span_data columns in INSERT order (1-based for sqlite3_bind_*); a Python span binds the
- * first C_PY_COUNT only. */
+/* Columns in INSERT order (1-based for sqlite3_bind_*): span_data, span_ops. */
 enum {
-	C_SPAN_ID = 1,
-	C_PARENT_ID,
-	C_TRACE_HI,
-	C_TRACE_LO,
-	C_STREAM,
-	C_FUNCTION,
-	C_KIND,
-	C_START,
-	C_DUR,
-	C_SELF,
-	C_DEPTH,
-	C_STATUS,
-	C_ERR_TYPE,
-	C_ERR_MSG,
-	C_GENERATOR,
-	C_RESUMES,
-	C_SUSPENDED,
-	C_PY_COUNT = C_SUSPENDED,
-	C_REMOTE_PARENT,
-	C_NAME,
-	C_DB_SYSTEM,
-	C_DB_STATEMENT,
-	C_DB_QUERY,
-	C_DB_OPERATION,
-	C_DB_ROWS,
-	C_HTTP_METHOD,
-	C_HTTP_ROUTE,
-	C_HTTP_TARGET,
-	C_HTTP_STATUS,
-	C_SERVER_ADDRESS,
-	C_SERVER_PORT,
-	C_ATTRS,
-	C_COUNT = C_ATTRS
+	D_SPAN_ID = 1,
+	D_PARENT_ID,
+	D_TRACE_HI,
+	D_TRACE_LO,
+	D_STREAM,
+	D_FUNCTION,
+	D_START,
+	D_DUR,
+	D_SELF,
+	D_DEPTH,
+	D_STATUS,
+	D_GENERATOR,
+	D_RESUMES,
+	D_SUSPENDED,
+	D_COUNT = D_SUSPENDED
 };
-static const char span_cols[] =
-    "span_id, parent_id, trace_hi, trace_lo, stream, function_id, kind, start_ns, dur_ns, "
-    "self_ns, depth, status, error_type, error_message, generator, resumes, suspended_ns, "
-    "remote_parent_id, name, db_system, db_statement, db_query, db_operation, db_rows, "
-    "http_method, http_route, http_target, http_status, server_address, server_port, attrs";
+enum {
+	O_SPAN_ID = 1,
+	O_KIND,
+	O_NAME,
+	O_REMOTE_PARENT,
+	O_DB_SYSTEM,
+	O_DB_STATEMENT,
+	O_DB_QUERY,
+	O_DB_OPERATION,
+	O_DB_ROWS,
+	O_HTTP_METHOD,
+	O_HTTP_ROUTE,
+	O_HTTP_TARGET,
+	O_HTTP_STATUS,
+	O_SERVER_ADDRESS,
+	O_SERVER_PORT,
+	O_ATTRS,
+	O_COUNT = O_ATTRS,
+	/* error.type and error.message attributes go to span_errors */
+	X_ERR_TYPE,
+	X_ERR_MSG,
+	X_COUNT
+};
 
 /* Attributes with a column of their own; for each column the lowest rank present wins
  * (current OpenTelemetry names first, then older ones). */
@@ -219,28 +231,28 @@ static const struct {
 	int col;
 	int rank;
 } attr_cols[] = {
-    {"db.system", C_DB_SYSTEM, 0},
-    {"db.system.name", C_DB_SYSTEM, 1},
-    {"db.statement", C_DB_STATEMENT, 0},
-    {"db.query.text", C_DB_STATEMENT, 1},
-    {"db.operation", C_DB_OPERATION, 0},
-    {"db.operation.name", C_DB_OPERATION, 1},
-    {"db.response.returned_rows", C_DB_ROWS, 0},
-    {"db.response.affected_rows", C_DB_ROWS, 1},
-    {"http.request.method", C_HTTP_METHOD, 0},
-    {"http.method", C_HTTP_METHOD, 1},
-    {"http.route", C_HTTP_ROUTE, 0},
-    {"url.path", C_HTTP_TARGET, 0},
-    {"http.target", C_HTTP_TARGET, 1},
-    {"url.full", C_HTTP_TARGET, 2},
-    {"http.response.status_code", C_HTTP_STATUS, 0},
-    {"http.status_code", C_HTTP_STATUS, 1},
-    {"server.address", C_SERVER_ADDRESS, 0},
-    {"net.peer.name", C_SERVER_ADDRESS, 1},
-    {"server.port", C_SERVER_PORT, 0},
-    {"net.peer.port", C_SERVER_PORT, 1},
-    {"error.type", C_ERR_TYPE, 9},
-    {"error.message", C_ERR_MSG, 9},
+    {"db.system", O_DB_SYSTEM, 0},
+    {"db.system.name", O_DB_SYSTEM, 1},
+    {"db.statement", O_DB_STATEMENT, 0},
+    {"db.query.text", O_DB_STATEMENT, 1},
+    {"db.operation", O_DB_OPERATION, 0},
+    {"db.operation.name", O_DB_OPERATION, 1},
+    {"db.response.returned_rows", O_DB_ROWS, 0},
+    {"db.response.affected_rows", O_DB_ROWS, 1},
+    {"http.request.method", O_HTTP_METHOD, 0},
+    {"http.method", O_HTTP_METHOD, 1},
+    {"http.route", O_HTTP_ROUTE, 0},
+    {"url.path", O_HTTP_TARGET, 0},
+    {"http.target", O_HTTP_TARGET, 1},
+    {"url.full", O_HTTP_TARGET, 2},
+    {"http.response.status_code", O_HTTP_STATUS, 0},
+    {"http.status_code", O_HTTP_STATUS, 1},
+    {"server.address", O_SERVER_ADDRESS, 0},
+    {"net.peer.name", O_SERVER_ADDRESS, 1},
+    {"server.port", O_SERVER_PORT, 0},
+    {"net.peer.port", O_SERVER_PORT, 1},
+    {"error.type", X_ERR_TYPE, 9},
+    {"error.message", X_ERR_MSG, 9},
 };
 #define NATTR_COLS (sizeof(attr_cols) / sizeof(attr_cols[0]))
 
@@ -264,7 +276,7 @@ struct fn_row {
 
 struct sq {
 	sqlite3 *db;
-	sqlite3_stmt *ins_py, *ins_op;
+	sqlite3_stmt *ins_span, *ins_op, *ins_err;
 	const char *output;
 	uint64_t session_id;
 	uint64_t stream;
@@ -275,10 +287,10 @@ struct sq {
 	size_t ncodes;
 	long *cache;
 	struct glass_buf attrs, query, key;
-	struct reorder *heap; /* NULL: rows go in unordered (slower) */
-	unsigned py_bound;    /* optional columns of ins_py bound to a value (bind_py_row) */
-	uint64_t py_stream;   /* stream bound in ins_py, 0 none yet */
-	int py_status;	      /* status bound in ins_py, -1 none yet */
+	struct reorder *heap; /* the reorder window; NULL: rows go in unordered (slower) */
+	unsigned row_bound;   /* optional columns of ins_span bound to a value (insert_row) */
+	uint64_t row_stream;  /* stream bound in ins_span, 0 none yet */
+	int row_status;	      /* status bound in ins_span, -1 none yet */
 	uint64_t spans;
 	int failed; /* an sqlite error was reported */
 	int oom;
@@ -306,11 +318,10 @@ static int exec_sql(struct sq *Q, const char *sql)
 /*
  * Binds text from the recording as valid UTF-8: SQLite stores any bytes, but Python's sqlite3
  * and most clients fail on invalid UTF-8, and a captured URL or statement can hold anything.
- * Invalid sequences become U+FFFD. Valid text (nearly always) is bound without a copy: `keep`
- * says how long it lives (SQLITE_STATIC: until the row is stepped).
+ * Invalid sequences become U+FFFD. Valid text (nearly always) is bound without a copy, so it
+ * must stay valid until the row is stepped (SQLITE_STATIC).
  */
-static void bind_text_keep(sqlite3_stmt *st, int col, const char *s, size_t len,
-			   sqlite3_destructor_type keep)
+static void bind_text(sqlite3_stmt *st, int col, const char *s, size_t len)
 {
 	if (!s) {
 		sqlite3_bind_null(st, col);
@@ -320,7 +331,7 @@ static void bind_text_keep(sqlite3_stmt *st, int col, const char *s, size_t len,
 	while (i < len && ((unsigned char)s[i] < 0x80 || (n = glass_utf8_seq(s + i, len - i))))
 		i += (unsigned char)s[i] < 0x80 ? 1 : n;
 	if (i == len) {
-		sqlite3_bind_text64(st, col, s, len, keep, SQLITE_UTF8);
+		sqlite3_bind_text64(st, col, s, len, SQLITE_STATIC, SQLITE_UTF8);
 		return;
 	}
 	struct glass_buf b = {0};
@@ -339,11 +350,6 @@ static void bind_text_keep(sqlite3_stmt *st, int col, const char *s, size_t len,
 		return;
 	}
 	sqlite3_bind_text64(st, col, b.p, b.len, free, SQLITE_UTF8); /* SQLite frees it */
-}
-
-static void bind_text(sqlite3_stmt *st, int col, const char *s, size_t len)
-{
-	bind_text_keep(st, col, s, len, SQLITE_STATIC);
 }
 
 static void bind_cstr(sqlite3_stmt *st, int col, const char *s)
@@ -610,19 +616,17 @@ static void put_attrs_json(struct glass_buf *b, const struct glass_span *sp)
 	glass_buf_put(b, "}", 1);
 }
 
-/* Attribute columns of a captured operation: one pass over its attributes. */
-static void bind_attr_cols(struct sq *Q, sqlite3_stmt *st, const struct glass_span *sp)
+/* Attribute columns of a captured operation: one pass over its attributes. error.type and
+ * error.message come back in err[0], err[1] (p NULL when absent). */
+static void bind_attr_cols(struct sq *Q, sqlite3_stmt *st, const struct glass_span *sp,
+			   struct glass_str err[2])
 {
-	int rank[C_COUNT + 1];
-	for (int c = 0; c <= C_COUNT; c++)
+	int rank[X_COUNT];
+	for (int c = 0; c < X_COUNT; c++)
 		rank[c] = 1000;
-	/* the span's own exception wins over error.* attributes */
-	if (sp->status == GLASS_SPAN_ERROR && sp->err_type.p)
-		rank[C_ERR_TYPE] = -1;
-	if (sp->status == GLASS_SPAN_ERROR && sp->err_msg.p)
-		rank[C_ERR_MSG] = -1;
-	for (int c = C_DB_SYSTEM; c <= C_ATTRS; c++)
+	for (int c = O_DB_SYSTEM; c <= O_ATTRS; c++)
 		sqlite3_bind_null(st, c);
+	err[0] = err[1] = (struct glass_str){NULL, 0};
 	for (size_t i = 0; i < sp->nattrs; i++) {
 		const struct glass_attr *a = &sp->attrs[i];
 		if (!a->key.p)
@@ -634,7 +638,12 @@ static void bind_attr_cols(struct sq *Q, sqlite3_stmt *st, const struct glass_sp
 			    attr_cols[k].rank >= rank[c])
 				continue;
 			rank[c] = attr_cols[k].rank;
-			int numeric = c == C_DB_ROWS || c == C_HTTP_STATUS || c == C_SERVER_PORT;
+			if (c == X_ERR_TYPE || c == X_ERR_MSG) {
+				if (a->type == GLASS_ATTR_STR)
+					err[c - X_ERR_TYPE] = a->s;
+				break;
+			}
+			int numeric = c == O_DB_ROWS || c == O_HTTP_STATUS || c == O_SERVER_PORT;
 			if (a->type == GLASS_ATTR_STR && numeric && a->s.p) {
 				char num[24], *end;
 				size_t n = a->s.len < sizeof(num) - 1 ? a->s.len : sizeof(num) - 1;
@@ -650,15 +659,15 @@ static void bind_attr_cols(struct sq *Q, sqlite3_stmt *st, const struct glass_sp
 			} else {
 				sqlite3_bind_int64(st, c, a->i);
 			}
-			if (c == C_DB_STATEMENT) {
+			if (c == O_DB_STATEMENT) {
 				if (a->type == GLASS_ATTR_STR && a->s.p) {
 					sql_normalize(&Q->query, a->s.p, a->s.len);
 					if (!Q->query.oom)
-						bind_text(st, C_DB_QUERY,
+						bind_text(st, O_DB_QUERY,
 							  Q->query.p ? Q->query.p : "",
 							  Q->query.len);
 				} else {
-					sqlite3_bind_null(st, C_DB_QUERY);
+					sqlite3_bind_null(st, O_DB_QUERY);
 				}
 			}
 			break;
@@ -666,127 +675,84 @@ static void bind_attr_cols(struct sq *Q, sqlite3_stmt *st, const struct glass_sp
 	}
 	put_attrs_json(&Q->attrs, sp);
 	if (!Q->attrs.oom)
-		bind_text(st, C_ATTRS, Q->attrs.p, Q->attrs.len);
+		bind_text(st, O_ATTRS, Q->attrs.p, Q->attrs.len);
 }
 
-/* The fixed columns of a span, as kept in the reorder heap. */
+/* The span_data columns of a span, as kept in the reorder heap. */
 struct row {
 	uint64_t span_id, parent_id, trace_hi, trace_lo, start, dur, self, suspended;
 	long fn; /* functions row index, -1 none */
 	uint32_t depth, resumes;
-	uint8_t kind, status, gen;
+	uint8_t status, gen;
 };
 
-static void bind_row(struct sq *Q, sqlite3_stmt *st, const struct row *r)
-{
-	bind_u64(st, C_SPAN_ID, r->span_id);
-	if (r->parent_id)
-		bind_u64(st, C_PARENT_ID, r->parent_id);
-	else
-		sqlite3_bind_null(st, C_PARENT_ID);
-	if (r->trace_hi != Q->session_id)
-		bind_u64(st, C_TRACE_HI, r->trace_hi);
-	else
-		sqlite3_bind_null(st, C_TRACE_HI);
-	bind_u64(st, C_TRACE_LO, r->trace_lo);
-	bind_u64(st, C_STREAM, Q->stream);
-	if (r->fn >= 0)
-		sqlite3_bind_int64(st, C_FUNCTION, r->fn + 1);
-	else
-		sqlite3_bind_null(st, C_FUNCTION);
-	bind_cstr(st, C_KIND, glass_span_kind_name(r->kind));
-	bind_u64(st, C_START, r->start);
-	bind_u64(st, C_DUR, r->dur);
-	bind_u64(st, C_SELF, r->self);
-	sqlite3_bind_int64(st, C_DEPTH, r->depth);
-	bind_cstr(st, C_STATUS, glass_span_status_name(r->status));
-	sqlite3_bind_null(st, C_ERR_TYPE);
-	sqlite3_bind_null(st, C_ERR_MSG);
-	if (r->gen != GLASS_GEN_NONE) {
-		bind_cstr(st, C_GENERATOR, glass_gen_kind_name(r->gen));
-		sqlite3_bind_int64(st, C_RESUMES, r->resumes);
-		bind_u64(st, C_SUSPENDED, r->suspended);
-	} else {
-		sqlite3_bind_null(st, C_GENERATOR);
-		sqlite3_bind_null(st, C_RESUMES);
-		sqlite3_bind_null(st, C_SUSPENDED);
-	}
-}
-
 /*
- * The Python INSERT binds only what changed since its previous row: bindings outlive a reset,
- * and most optional columns stay NULL row after row (about a third of the time per row goes
- * into binding otherwise). py_bound has a bit per optional column bound to a value.
+ * The span_data INSERT binds only what changed since its previous row: bindings outlive a
+ * reset, and most optional columns stay NULL row after row (binding was a third of the time
+ * per row otherwise). row_bound has a bit per optional column bound to a value.
  */
-#define PY_BIT(col) (1u << (col))
+#define D_BIT(col) (1u << (col))
 
-static void py_value(struct sq *Q, int col)
+static void d_value(struct sq *Q, int col)
 {
-	Q->py_bound |= PY_BIT(col);
+	Q->row_bound |= D_BIT(col);
 }
 
-static void py_null(struct sq *Q, int col)
+static void d_null(struct sq *Q, int col)
 {
-	if (Q->py_bound & PY_BIT(col)) {
-		sqlite3_bind_null(Q->ins_py, col);
-		Q->py_bound &= ~PY_BIT(col);
+	if (Q->row_bound & D_BIT(col)) {
+		sqlite3_bind_null(Q->ins_span, col);
+		Q->row_bound &= ~D_BIT(col);
 	}
 }
 
-static void bind_py_row(struct sq *Q, const struct row *r)
+static void insert_row(struct sq *Q, const struct row *r)
 {
-	sqlite3_stmt *st = Q->ins_py;
-	bind_u64(st, C_SPAN_ID, r->span_id);
+	sqlite3_stmt *st = Q->ins_span;
+	bind_u64(st, D_SPAN_ID, r->span_id);
 	if (r->parent_id) {
-		bind_u64(st, C_PARENT_ID, r->parent_id);
-		py_value(Q, C_PARENT_ID);
+		bind_u64(st, D_PARENT_ID, r->parent_id);
+		d_value(Q, D_PARENT_ID);
 	} else {
-		py_null(Q, C_PARENT_ID);
+		d_null(Q, D_PARENT_ID);
 	}
 	if (r->trace_hi != Q->session_id) {
-		bind_u64(st, C_TRACE_HI, r->trace_hi);
-		py_value(Q, C_TRACE_HI);
+		bind_u64(st, D_TRACE_HI, r->trace_hi);
+		d_value(Q, D_TRACE_HI);
 	} else {
-		py_null(Q, C_TRACE_HI);
+		d_null(Q, D_TRACE_HI);
 	}
-	bind_u64(st, C_TRACE_LO, r->trace_lo);
-	if (Q->py_stream != Q->stream) {
-		bind_u64(st, C_STREAM, Q->stream);
-		Q->py_stream = Q->stream;
+	bind_u64(st, D_TRACE_LO, r->trace_lo);
+	if (Q->row_stream != Q->stream) {
+		bind_u64(st, D_STREAM, Q->stream);
+		Q->row_stream = Q->stream;
 	}
 	if (r->fn >= 0) {
-		sqlite3_bind_int64(st, C_FUNCTION, r->fn + 1);
-		py_value(Q, C_FUNCTION);
+		sqlite3_bind_int64(st, D_FUNCTION, r->fn + 1);
+		d_value(Q, D_FUNCTION);
 	} else {
-		py_null(Q, C_FUNCTION);
+		d_null(Q, D_FUNCTION);
 	}
-	/* kind: bound once, "function" */
-	bind_u64(st, C_START, r->start);
-	bind_u64(st, C_DUR, r->dur);
-	bind_u64(st, C_SELF, r->self);
-	sqlite3_bind_int64(st, C_DEPTH, r->depth);
-	if (Q->py_status != r->status) {
-		bind_cstr(st, C_STATUS, glass_span_status_name(r->status));
-		Q->py_status = r->status;
+	bind_u64(st, D_START, r->start);
+	bind_u64(st, D_DUR, r->dur);
+	bind_u64(st, D_SELF, r->self);
+	sqlite3_bind_int64(st, D_DEPTH, r->depth);
+	if (Q->row_status != r->status) {
+		bind_cstr(st, D_STATUS, glass_span_status_name(r->status));
+		Q->row_status = r->status;
 	}
-	py_null(Q, C_ERR_TYPE);
-	py_null(Q, C_ERR_MSG);
 	if (r->gen != GLASS_GEN_NONE) {
-		bind_cstr(st, C_GENERATOR, glass_gen_kind_name(r->gen));
-		sqlite3_bind_int64(st, C_RESUMES, r->resumes);
-		bind_u64(st, C_SUSPENDED, r->suspended);
-		py_value(Q, C_GENERATOR);
-		py_value(Q, C_RESUMES);
-		py_value(Q, C_SUSPENDED);
+		bind_cstr(st, D_GENERATOR, glass_gen_kind_name(r->gen));
+		sqlite3_bind_int64(st, D_RESUMES, r->resumes);
+		bind_u64(st, D_SUSPENDED, r->suspended);
+		d_value(Q, D_GENERATOR);
+		d_value(Q, D_RESUMES);
+		d_value(Q, D_SUSPENDED);
 	} else {
-		py_null(Q, C_GENERATOR);
-		py_null(Q, C_RESUMES);
-		py_null(Q, C_SUSPENDED);
+		d_null(Q, D_GENERATOR);
+		d_null(Q, D_RESUMES);
+		d_null(Q, D_SUSPENDED);
 	}
-}
-
-static void step_span(struct sq *Q, sqlite3_stmt *st)
-{
 	if (sqlite3_step(st) != SQLITE_DONE)
 		sq_error(Q, "inserting a span");
 	sqlite3_reset(st);
@@ -794,91 +760,71 @@ static void step_span(struct sq *Q, sqlite3_stmt *st)
 }
 
 /*
- * Reorder heap. span_id is the table's key (its rowid), and rows in key order are appended to
- * the B-tree, where rows out of order each cost a search and split pages half full. Spans
- * complete children first while their ids go up in start order, so Python spans wait in a
- * min-heap of REORDER rows and leave it smallest id first: only spans outliving REORDER of
- * their successors (long-running parents, a handful) go in out of order. Spans with strings
- * (errors, captured operations) go in at once.
+ * Reorder window. span_id is span_data's key (its rowid), and rows in key order are appended
+ * to the B-tree, where rows out of order each cost a search and split pages half full. A
+ * thread's span ids count up in start order (stream << seq_bits | 1, 2, 3, ...) but spans
+ * complete children first, so rows wait in a window of REORDER slots indexed by id and go in
+ * as soon as every smaller id has: O(1) a span. A span still open when REORDER later ids have
+ * completed (a long-running parent) is passed over and goes in out of order when it ends;
+ * so do ids never completed as spans (activations too deep to report).
  */
 #define REORDER 4096
 
-/* The heap orders small entries; the rows stay in their slots. */
-struct heap_ent {
-	int64_t key; /* span_id as stored: the order of the table */
-	uint32_t slot;
-};
-
 struct reorder {
-	struct heap_ent heap[REORDER];
+	uint64_t base; /* smallest id not yet inserted or passed over */
 	struct row rows[REORDER];
-	uint32_t free_slots[REORDER];
-	size_t n, nfree;
+	uint8_t present[REORDER];
 };
 
-static struct reorder *reorder_new(void)
+/* Starts a thread's window at its first span id. */
+static void reorder_start(struct reorder *w, uint64_t first_id)
 {
-	struct reorder *h = malloc(sizeof(*h));
-	if (!h)
-		return NULL;
-	h->n = 0;
-	h->nfree = REORDER;
-	for (uint32_t i = 0; i < REORDER; i++)
-		h->free_slots[i] = REORDER - 1 - i;
-	return h;
+	w->base = first_id;
+	memset(w->present, 0, sizeof(w->present));
 }
 
-static void heap_pop_insert(struct sq *Q)
+/* Inserts the row at the window's base if it is there, and moves the base on. */
+static void reorder_advance(struct sq *Q, struct reorder *w)
 {
-	struct reorder *h = Q->heap;
-	uint32_t slot = h->heap[0].slot;
-	bind_py_row(Q, &h->rows[slot]);
-	step_span(Q, Q->ins_py);
-	h->free_slots[h->nfree++] = slot;
-	struct heap_ent last = h->heap[--h->n];
-	size_t i = 0, n = h->n;
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			break;
-		if (c + 1 < n && h->heap[c + 1].key < h->heap[c].key)
-			c++;
-		if (h->heap[c].key >= last.key)
-			break;
-		h->heap[i] = h->heap[c];
-		i = c;
+	size_t k = w->base % REORDER;
+	if (w->present[k]) {
+		insert_row(Q, &w->rows[k]);
+		w->present[k] = 0;
 	}
-	if (n)
-		h->heap[i] = last;
+	w->base++;
 }
 
-static void heap_push(struct sq *Q, const struct row *r)
+static void reorder_add(struct sq *Q, const struct row *r)
 {
-	struct reorder *h = Q->heap;
-	if (h->n == REORDER)
-		heap_pop_insert(Q);
-	uint32_t slot = h->free_slots[--h->nfree];
-	h->rows[slot] = *r;
-	struct heap_ent e = {(int64_t)r->span_id, slot};
-	size_t i = h->n++;
-	while (i && e.key < h->heap[(i - 1) / 2].key) {
-		h->heap[i] = h->heap[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	h->heap[i] = e;
-}
-
-/* Inserts what the heap holds (end of a thread's stream). */
-static void heap_flush(struct sq *Q)
-{
-	if (!Q->heap)
+	struct reorder *w = Q->heap;
+	if (!w || r->span_id < w->base) {
+		insert_row(Q, r); /* passed over, or no window */
 		return;
-	while (Q->heap->n && !Q->failed)
-		heap_pop_insert(Q);
-	Q->heap->n = 0;
-	Q->heap->nfree = REORDER;
-	for (uint32_t i = 0; i < REORDER; i++)
-		Q->heap->free_slots[i] = REORDER - 1 - i;
+	}
+	while (r->span_id - w->base >= REORDER && !Q->failed)
+		reorder_advance(Q, w);
+	size_t k = r->span_id % REORDER;
+	w->rows[k] = *r;
+	w->present[k] = 1;
+	while (w->present[w->base % REORDER] && !Q->failed)
+		reorder_advance(Q, w);
+}
+
+/* Inserts what the window holds (end of a thread's stream). */
+static void reorder_flush(struct sq *Q)
+{
+	struct reorder *w = Q->heap;
+	if (!w)
+		return;
+	for (size_t n = 0; n < REORDER && !Q->failed; n++)
+		reorder_advance(Q, w);
+}
+
+static void step_other(struct sq *Q, sqlite3_stmt *st, const char *what)
+{
+	if (sqlite3_step(st) != SQLITE_DONE)
+		sq_error(Q, what);
+	sqlite3_reset(st);
 }
 
 static void on_span(void *ctx, const struct glass_span *sp)
@@ -886,7 +832,6 @@ static void on_span(void *ctx, const struct glass_span *sp)
 	struct sq *Q = ctx;
 	if (Q->failed)
 		return;
-	int op = sp->kind != GLASS_KIND_PYTHON;
 	struct row r = {
 	    .span_id = sp->span_id,
 	    .parent_id = sp->parent_id,
@@ -899,7 +844,6 @@ static void on_span(void *ctx, const struct glass_span *sp)
 	    .fn = fn_row_of(Q, sp),
 	    .depth = sp->depth,
 	    .resumes = sp->resumes,
-	    .kind = (uint8_t)sp->kind,
 	    .status = (uint8_t)sp->status,
 	    .gen = (uint8_t)sp->gen,
 	};
@@ -913,38 +857,37 @@ static void on_span(void *ctx, const struct glass_span *sp)
 	} else {
 		Q->oom = 1;
 	}
-	if (!op && sp->status != GLASS_SPAN_ERROR && Q->heap) {
-		heap_push(Q, &r);
-		return;
-	}
-	sqlite3_stmt *st = op ? Q->ins_op : Q->ins_py;
-	if (op)
-		bind_row(Q, st, &r);
-	else
-		bind_py_row(Q, &r);
+	/* the span's own exception; for a captured operation, else its error.* attributes */
+	struct glass_str err[2] = {{NULL, 0}, {NULL, 0}};
 	if (sp->status == GLASS_SPAN_ERROR) {
-		/* SQLITE_TRANSIENT on the Python INSERT: its bindings outlive this callback */
-		sqlite3_destructor_type keep = op ? SQLITE_STATIC : SQLITE_TRANSIENT;
-		if (sp->err_type.p)
-			bind_text_keep(st, C_ERR_TYPE, sp->err_type.p, sp->err_type.len, keep);
-		if (sp->err_msg.p)
-			bind_text_keep(st, C_ERR_MSG, sp->err_msg.p, sp->err_msg.len, keep);
-		if (!op) {
-			if (sp->err_type.p)
-				py_value(Q, C_ERR_TYPE);
-			if (sp->err_msg.p)
-				py_value(Q, C_ERR_MSG);
-		}
+		err[0] = sp->err_type;
+		err[1] = sp->err_msg;
 	}
-	if (op) {
+	if (sp->kind != GLASS_KIND_PYTHON) {
+		sqlite3_stmt *st = Q->ins_op;
+		struct glass_str aerr[2];
+		bind_u64(st, O_SPAN_ID, sp->span_id);
+		bind_cstr(st, O_KIND, glass_span_kind_name(sp->kind));
+		bind_text(st, O_NAME, sp->name.p ? sp->name.p : "", sp->name.len);
 		if (sp->remote_parent_id)
-			bind_u64(st, C_REMOTE_PARENT, sp->remote_parent_id);
+			bind_u64(st, O_REMOTE_PARENT, sp->remote_parent_id);
 		else
-			sqlite3_bind_null(st, C_REMOTE_PARENT);
-		bind_text(st, C_NAME, sp->name.p ? sp->name.p : "", sp->name.len);
-		bind_attr_cols(Q, st, sp);
+			sqlite3_bind_null(st, O_REMOTE_PARENT);
+		bind_attr_cols(Q, st, sp, aerr);
+		step_other(Q, st, "inserting an operation");
+		if (!err[0].p)
+			err[0] = aerr[0];
+		if (!err[1].p)
+			err[1] = aerr[1];
 	}
-	step_span(Q, st);
+	if (err[0].p || err[1].p) {
+		sqlite3_stmt *st = Q->ins_err;
+		bind_u64(st, 1, sp->span_id);
+		bind_text(st, 2, err[0].p, err[0].len);
+		bind_text(st, 3, err[1].p, err[1].len);
+		step_other(Q, st, "inserting an error");
+	}
+	reorder_add(Q, &r);
 }
 
 /* ---- metadata ------------------------------------------------------------------------------ */
@@ -990,25 +933,10 @@ static void put_params(struct glass_buf *b, int n)
 		glass_buf_printf(b, "%s?%d", i > 1 ? ", " : "", i);
 }
 
-static sqlite3_stmt *prepare_insert(struct sq *Q, const char *table, const char *cols, int n)
+static sqlite3_stmt *prepare_insert(struct sq *Q, const char *table, int n)
 {
 	struct glass_buf b = {0};
-	glass_buf_printf(&b, "INSERT INTO %s ", table);
-	if (cols) {
-		/* the first n of a column list */
-		const char *p = cols;
-		for (int i = 0; i < n && p; i++) {
-			const char *comma = strchr(p, ',');
-			if (i == n - 1 || !comma) {
-				glass_buf_printf(&b, "%s%.*s)", i ? "" : "(",
-						 (int)(comma ? (size_t)(comma - p) : strlen(p)), p);
-				break;
-			}
-			glass_buf_printf(&b, "%s%.*s", i ? "" : "(", (int)(comma - p + 1), p);
-			p = comma + 1;
-		}
-	}
-	glass_buf_puts(&b, " VALUES (");
+	glass_buf_printf(&b, "INSERT INTO %s VALUES (", table);
 	put_params(&b, n);
 	glass_buf_put(&b, ")", 2);
 	sqlite3_stmt *st = b.oom ? NULL : prepare(Q, b.p);
@@ -1037,7 +965,7 @@ static void put_command(struct glass_buf *b, const struct glass_proc_info *in, i
 static void write_process(struct sq *Q, struct glass_proc *p)
 {
 	const struct glass_proc_info *in = glass_proc_info(p);
-	sqlite3_stmt *st = prepare_insert(Q, "processes", NULL, 18);
+	sqlite3_stmt *st = prepare_insert(Q, "processes", 18);
 	if (!st)
 		return;
 	struct glass_buf argv_json = {0}, cmd = {0};
@@ -1068,7 +996,7 @@ static void write_process(struct sq *Q, struct glass_proc *p)
 	glass_buf_free(&argv_json);
 	glass_buf_free(&cmd);
 
-	st = prepare_insert(Q, "code_objects", NULL, 9);
+	st = prepare_insert(Q, "code_objects", 9);
 	if (!st)
 		return;
 	size_t n;
@@ -1111,7 +1039,7 @@ static void write_thread(struct sq *Q, sqlite3_stmt *st, struct glass_proc *p, u
 
 static void write_functions(struct sq *Q)
 {
-	sqlite3_stmt *st = prepare_insert(Q, "functions", NULL, 17);
+	sqlite3_stmt *st = prepare_insert(Q, "functions", 17);
 	for (size_t i = 0; st && i < glass_ftable_size(Q->ft) && !Q->failed; i++) {
 		const struct glass_fstats *f = glass_ftable_stats(Q->ft, i);
 		const struct fn_row *r = glass_ftable_user(Q->ft, i);
@@ -1159,7 +1087,7 @@ static void free_fn_rows(struct glass_ftable *ft)
 static void write_session_rows(struct sq *Q, struct glass_session *s, uint64_t first, uint64_t last,
 			       uint64_t nthreads)
 {
-	sqlite3_stmt *st = prepare_insert(Q, "sessions", NULL, 12);
+	sqlite3_stmt *st = prepare_insert(Q, "sessions", 12);
 	if (st) {
 		char id[17], fmt[32], rd[64];
 		unsigned major, minor;
@@ -1189,7 +1117,7 @@ static void write_session_rows(struct sq *Q, struct glass_session *s, uint64_t f
 		sqlite3_finalize(st);
 		glass_buf_free(&cmd);
 	}
-	st = prepare_insert(Q, "warnings", NULL, 3);
+	st = prepare_insert(Q, "warnings", 3);
 	for (size_t i = 0; st && i < glass_session_nwarnings(s); i++) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
 		bind_cstr(st, 2, "warning");
@@ -1261,13 +1189,27 @@ static int open_db(struct sq *Q, const char *path)
 	}
 	/* A scratch file until it is complete: no journal, no fsync, one writer. Memory: the
 	 * page cache (GLASS_SQLITE_CACHE_KIB) and, while an index is sorted, up to that much
-	 * more per sorter thread (larger sorts spill to temporary files); a second core may sort. */
+	 * more per sorter thread (larger sorts spill to temporary files); a second core may sort.
+	 */
 	char sql[320];
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA page_size = 8192; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
 		 "PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -%d; PRAGMA threads = 1;",
 		 GLASS_SQLITE_CACHE_KIB);
 	return exec_sql(Q, sql);
+}
+
+/* Threads are read in the order of their span ids as SQLite sorts them (signed): each thread's
+ * rows then go at the end of span_data. */
+struct stream_ref {
+	size_t pi, ti;
+	int64_t key;
+};
+
+static int stream_ref_cmp(const void *a, const void *b)
+{
+	const struct stream_ref *x = a, *y = b;
+	return x->key < y->key ? -1 : x->key > y->key;
 }
 
 int command_sqlite(int argc, char **argv)
@@ -1319,53 +1261,82 @@ int command_sqlite(int argc, char **argv)
 	unlink(tmp);
 	if (open_db(&Q, tmp) < 0 || exec_sql(&Q, "BEGIN") < 0 || exec_sql(&Q, schema_sql) < 0)
 		goto out;
-	Q.ins_py = prepare_insert(&Q, "span_data", span_cols, C_PY_COUNT);
-	Q.ins_op = prepare_insert(&Q, "span_data", span_cols, C_COUNT);
-	ins_thread = prepare_insert(&Q, "threads", NULL, 13);
-	if (!Q.ins_py || !Q.ins_op || !ins_thread)
+	Q.ins_span = prepare_insert(&Q, "span_data", D_COUNT);
+	Q.ins_op = prepare_insert(&Q, "span_ops", O_COUNT);
+	Q.ins_err = prepare_insert(&Q, "span_errors", 3);
+	ins_thread = prepare_insert(&Q, "threads", 13);
+	if (!Q.ins_span || !Q.ins_op || !Q.ins_err || !ins_thread)
 		goto out;
-	bind_cstr(Q.ins_py, C_KIND, glass_span_kind_name(GLASS_KIND_PYTHON));
-	Q.py_status = -1;
+	Q.row_status = -1;
 
-	Q.heap = reorder_new();
-	pg = report_progress(s, "sqlite");
+	Q.heap = malloc(sizeof(*Q.heap));
 	uint64_t first = UINT64_MAX, last = 0, nthreads = 0;
-	for (size_t pi = 0; pi < glass_session_nprocs(s) && !Q.failed; pi++) {
+	size_t nprocs = glass_session_nprocs(s), nstreams = 0;
+	for (size_t pi = 0; pi < nprocs && !Q.failed; pi++) {
 		struct glass_proc *p = glass_session_proc(s, pi);
 		const struct glass_proc_info *in = glass_proc_info(p);
 		write_process(&Q, p);
-		Q.codes = glass_proc_codes(p, &Q.ncodes);
-		free(Q.cache);
-		Q.cache = malloc((Q.ncodes ? Q.ncodes : 1) * sizeof(long));
-		if (!Q.cache)
-			Q.ncodes = 0;
-		for (size_t k = 0; k < Q.ncodes; k++)
-			Q.cache[k] = -1;
 		if (in->start_unix_ns && in->start_unix_ns < first)
 			first = in->start_unix_ns;
 		if (in->end_unix_ns > last)
 			last = in->end_unix_ns;
 		const uint32_t *tidx;
-		size_t n = glass_proc_threads(p, &tidx);
-		for (size_t ti = 0; ti < n && !Q.failed; ti++) {
+		nstreams += glass_proc_threads(p, &tidx);
+	}
+	struct stream_ref *order = malloc((nstreams ? nstreams : 1) * sizeof(*order));
+	if (!order) {
+		report_error("out of memory");
+		goto out;
+	}
+	nstreams = 0;
+	for (size_t pi = 0; pi < nprocs; pi++) {
+		const uint32_t *tidx;
+		size_t n = glass_proc_threads(glass_session_proc(s, pi), &tidx);
+		for (size_t ti = 0; ti < n; ti++) {
 			struct glass_span_ids ids = glass_span_ids_for(s, pi, ti);
-			struct glass_spans *b = NULL;
-			uint64_t before = Q.spans;
-			Q.stream = ids.stream;
-			int run = report_run_thread(p, tidx[ti], ids, NULL, on_span, &Q, &b, pg);
-			heap_flush(&Q);
-			if (run < 0 || !b)
-				continue;
-			write_thread(&Q, ins_thread, p, tidx[ti], b, Q.spans - before);
-			const struct glass_span_counts *cnt = glass_spans_counts(b);
-			nthreads++;
-			if (cnt->first_ns && cnt->first_ns < first)
-				first = cnt->first_ns;
-			if (cnt->last_ns > last)
-				last = cnt->last_ns;
-			glass_spans_free(b);
+			order[nstreams++] =
+			    (struct stream_ref){pi, ti, (int64_t)(ids.stream << ids.seq_bits)};
 		}
 	}
+	qsort(order, nstreams, sizeof(*order), stream_ref_cmp);
+
+	pg = report_progress(s, "sqlite");
+	size_t cur = SIZE_MAX;
+	for (size_t k = 0; k < nstreams && !Q.failed; k++) {
+		size_t pi = order[k].pi, ti = order[k].ti;
+		struct glass_proc *p = glass_session_proc(s, pi);
+		if (pi != cur) { /* the code definitions of this process: its functions rows */
+			cur = pi;
+			Q.codes = glass_proc_codes(p, &Q.ncodes);
+			free(Q.cache);
+			Q.cache = malloc((Q.ncodes ? Q.ncodes : 1) * sizeof(long));
+			if (!Q.cache)
+				Q.ncodes = 0;
+			for (size_t c = 0; c < Q.ncodes; c++)
+				Q.cache[c] = -1;
+		}
+		const uint32_t *tidx;
+		glass_proc_threads(p, &tidx);
+		struct glass_span_ids ids = glass_span_ids_for(s, pi, ti);
+		struct glass_spans *b = NULL;
+		uint64_t before = Q.spans;
+		Q.stream = ids.stream;
+		if (Q.heap)
+			reorder_start(Q.heap, ids.stream << ids.seq_bits | 1);
+		int run = report_run_thread(p, tidx[ti], ids, NULL, on_span, &Q, &b, pg);
+		reorder_flush(&Q);
+		if (run < 0 || !b)
+			continue;
+		write_thread(&Q, ins_thread, p, tidx[ti], b, Q.spans - before);
+		const struct glass_span_counts *cnt = glass_spans_counts(b);
+		nthreads++;
+		if (cnt->first_ns && cnt->first_ns < first)
+			first = cnt->first_ns;
+		if (cnt->last_ns > last)
+			last = cnt->last_ns;
+		glass_spans_free(b);
+	}
+	free(order);
 	glass_progress_end(pg);
 	pg = NULL;
 	if (!Q.failed)
@@ -1387,8 +1358,9 @@ int command_sqlite(int argc, char **argv)
 out:
 	glass_progress_end(pg);
 	sqlite3_finalize(ins_thread);
-	sqlite3_finalize(Q.ins_py);
+	sqlite3_finalize(Q.ins_span);
 	sqlite3_finalize(Q.ins_op);
+	sqlite3_finalize(Q.ins_err);
 	if (Q.db && sqlite3_close(Q.db) != SQLITE_OK && !rc) {
 		report_error("cannot write %s: %s", output, sqlite3_errmsg(Q.db));
 		rc = GLASS_EXIT_OUTPUT;

@@ -113,6 +113,68 @@ def check_svg_geometry(t, frames, what):
     t.check(not overfull, f"{what}: children never wider than their parent ({overfull[:3]})")
 
 
+BROWSER_CHECK = """<script type="text/ecmascript"><![CDATA[
+(function () {
+  var out = [];
+  try {
+    var gs = frames.children, outer = null;
+    for (var i = 0; i < gs.length; i++) if (nameof(gs[i]) === '__main__.outer') outer = gs[i];
+    outer.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+    out.push('hover=' + details.nodeValue);
+    outer.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+    out.push('zoom=' + outer.getElementsByTagName('rect')[0].getAttribute('width'));
+    var hidden = 0;
+    for (var i = 0; i < gs.length; i++) if (gs[i].classList.contains('hide')) hidden++;
+    out.push('hidden=' + hidden);
+    window.dispatchEvent(new KeyboardEvent('keydown', {key: 'f', ctrlKey: true}));
+    'leaf'.split('').forEach(function (c) {
+      window.dispatchEvent(new KeyboardEvent('keydown', {key: c})); });
+    out.push('search=' + matchedtxt.nodeValue);
+    window.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}));
+    window.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}));
+    out.push('reset=' + outer.getElementsByTagName('rect')[0].getAttribute('width') + ',' +
+             matchedtxt.nodeValue.trim());
+  } catch (e) { out.push('error=' + e); }
+  svg.querySelector('#title').textContent = out.join('|');
+})();
+]]></script>
+</svg>
+"""
+
+
+def check_script(t, svg, outer_w, leaf_share):
+    """Runs the SVG's script in headless Chromium (when installed): hover, zoom, search, reset."""
+    import shutil
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or \
+        shutil.which("google-chrome")
+    if not browser:
+        t.skip("svg script: no Chromium to run it in")
+        return
+    text = open(svg, encoding="utf-8").read()
+    probe = t.path("probe.svg")
+    with open(probe, "w", encoding="utf-8") as f:
+        f.write(text.replace("</svg>\n", BROWSER_CHECK))
+    try:
+        p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                            "--virtual-time-budget=2000", "--dump-dom", "file://" + probe],
+                           capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        t.skip(f"svg script: Chromium did not run ({e})")
+        return
+    m = re.search(r'id="title"[^>]*>([^<]*)<', p.stdout)
+    got = dict(kv.split("=", 1) for kv in (m.group(1).split("|") if m else []) if "=" in kv)
+    t.check("error" not in got and got.get("hover", "").startswith("__main__.outer") and
+            "1 call" in got.get("hover", ""), f"svg script: hover details ({got})")
+    t.check(got.get("zoom") == "1180.000" and int(got.get("hidden", 0)) > 0,
+            "svg script: a click zooms the frame to the full width, hides the others")
+    m = re.match(r"Matched: ([\d.]+)% \(3 frames\)$", got.get("search", ""))
+    t.check(m and abs(float(m.group(1)) / 100 - leaf_share) < 0.01,
+            f"svg script: Ctrl-F, typing 'leaf': its 3 frames, {leaf_share:.1%} of the total")
+    reset = got.get("reset", "").split(",")
+    t.check(outer_w is not None and len(reset) == 2 and abs(float(reset[0]) - outer_w) < 0.01
+            and reset[1] == "", "svg script: Escape resets zoom and search")
+
+
 def main():
     t = Suite()
     session = t.record("basic")
@@ -243,6 +305,9 @@ def main():
         py = {f["fill"] for f in frames if f["name"].startswith("__main__.")}
         t.check(all(re.match(r"rgb\((\d+),(\d+),(\d+)\)$", c) for c in py),
                 "svg: frames coloured")
+
+    outer_w = [f["w"] for f in frames if f["name"] == "__main__.outer"]
+    check_script(t, svg, outer_w[0] if outer_w else None, leaf / total_self)
 
     # hostile names: quotes, backslash, newline, tab, non-ASCII in qualified names
     odd = t.record("oddnames")

@@ -43,7 +43,7 @@ def main():
         m = re.search(r"\s(\d+(?:\.\d+)?)(ms|s)\s", rows[0])
         run = float(m.group(1)) * (1 if m and m.group(2) == "ms" else 1000) if m else 0
         t.check(150 <= run < 5000, f"basic's run time: ~0.2 s ({m.group(0).strip() if m else rows[0]})")
-        t.check(re.search(r"\d+(?:\.\d)? KiB", rows[0]) is not None, "a size on disk")
+        t.check(re.search(r"\s\d+(?:\.\d)? (?:KiB|MiB|GiB)\s", rows[0]) is not None, "a size on disk")
 
     # $GLASS_OUT is the default, as for every command
     p = t.report("--list", check=False, env=dict(os.environ, GLASS_OUT=outdir))

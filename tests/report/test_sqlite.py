@@ -39,7 +39,7 @@ def check_links(t, db, what):
     bad_depth = rows(db, "select c.span_id from span_data c join span_data p on p.span_id = c.parent_id "
                          "where c.depth != p.depth + 1")
     t.check(not bad_depth, f"{what}: child depth = parent depth + 1 ({len(bad_depth)} bad)")
-    outside = rows(db, "select c.span_id from span_data c join span_data p on p.span_id = c.parent_id "
+    outside = rows(db, "select c.span_id from spans c join spans p on p.span_id = c.parent_id "
                        "where c.kind = 'function' and c.generator is null and p.generator is null "
                        "and p.kind = 'function' and (c.start_ns < p.start_ns "
                        "or c.start_ns + c.dur_ns > p.start_ns + p.dur_ns)")
