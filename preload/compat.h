@@ -71,6 +71,7 @@ extern struct glass_compat glass_cx;
 #define GLASS_EXC_ARGS_OFF 24
 #define GLASS_TUPLE_ITEMS_OFF 24
 #define GLASS_VAR_SIZE_OFF 16
+#define GLASS_BYTES_DATA_OFF 32 /* PyBytesObject ob_sval, after ob_shash */
 #define GLASS_STR_LENGTH_OFF 16
 #define GLASS_STR_STATE_OFF 32
 

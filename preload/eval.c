@@ -61,8 +61,19 @@ const char *glass_str_utf8(PyObject *o, size_t *len)
 	intptr_t n = 0;
 	s = glass_py.Unicode_AsUTF8AndSize(o, &n);
 	if (!s) {
-		glass_py.Err_Clear(); /* lone surrogates: no text rather than an error */
-		return NULL;
+		/* lone surrogates (a name made with surrogateescape): \udcXX, kept alive in T until
+		 * the next such text */
+		glass_py.Err_Clear();
+		PyObject *b = glass_py.Unicode_AsEncodedString(o, "utf-8", "backslashreplace");
+		if (!b) {
+			glass_py.Err_Clear();
+			return NULL;
+		}
+		if (T.str_tmp)
+			glass_py.DecRef(T.str_tmp);
+		T.str_tmp = b;
+		*len = (size_t)GLASS_AT(b, GLASS_VAR_SIZE_OFF, intptr_t);
+		return (const char *)b + GLASS_BYTES_DATA_OFF;
 	}
 	*len = (size_t)n;
 	return s;

@@ -81,6 +81,7 @@ struct glass_thread {
 	PyObject *last_exc_value;
 	uint64_t last_exc_ref;
 	char *stack_low; /* lowest usable stack address plus a margin; NULL: not known yet */
+	PyObject *str_tmp; /* bytes of the last text that was not valid UTF-8 (glass_str_utf8) */
 };
 
 extern struct glass_global G;

@@ -46,6 +46,8 @@ int glass_pyapi_resolve(const char **missing)
 	NEED(Code_SetExtra, sym2("PyUnstable_Code_SetExtra", "_PyCode_SetExtra"),
 	     "_PyCode_SetExtra");
 	NEED(Unicode_AsUTF8AndSize, sym("PyUnicode_AsUTF8AndSize"), "PyUnicode_AsUTF8AndSize");
+	NEED(Unicode_AsEncodedString, sym("PyUnicode_AsEncodedString"),
+	     "PyUnicode_AsEncodedString");
 	NEED(Err_Fetch, sym("PyErr_Fetch"), "PyErr_Fetch");
 	NEED(Err_Restore, sym("PyErr_Restore"), "PyErr_Restore");
 	glass_py.Err_GetRaisedException = sym("PyErr_GetRaisedException");

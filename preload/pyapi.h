@@ -21,6 +21,7 @@ struct glass_pyapi {
 	intptr_t (*RequestCodeExtraIndex)(void (*)(void *));
 	int (*Code_SetExtra)(PyObject *, intptr_t, void *);
 	const char *(*Unicode_AsUTF8AndSize)(PyObject *, intptr_t *);
+	PyObject *(*Unicode_AsEncodedString)(PyObject *, const char *, const char *);
 	void (*Err_Fetch)(PyObject **, PyObject **, PyObject **);
 	void (*Err_Restore)(PyObject *, PyObject *, PyObject *);
 	PyObject *(*Err_GetRaisedException)(void); /* 3.12+ */
