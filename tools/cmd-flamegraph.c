@@ -56,6 +56,8 @@ static void usage(FILE *f)
 	    "  -h, --help           this text\n"
 	    "\n"
 	    "Frames narrower than 0.1 pixel are left out of the SVG (the folded output has all).\n"
+	    "With a CPU to spare the session is read in three threads (GLASS_REPORT_THREADS=1:\n"
+	    "one).\n"
 	    "Colours: Python warm (one hue per module), database blue, HTTP served green, HTTP\n"
 	    "requests made cyan, network grey-blue.\n"
 	    "\n%s",
@@ -124,8 +126,8 @@ static int parse_time(const char *s, uint64_t *ns, int *rel)
 	static const struct {
 		const char *unit;
 		double mul;
-	} units[] = {{"", 1e9}, {"s", 1e9}, {"ms", 1e6}, {"us", 1e3}, {"µs", 1e3},
-		     {"ns", 1}, {"m", 60e9}, {"h", 3600e9}};
+	} units[] = {{"", 1e9},	  {"s", 1e9}, {"ms", 1e6}, {"us", 1e3},
+		     {"µs", 1e3}, {"ns", 1},  {"m", 60e9}, {"h", 3600e9}};
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (!strcmp(end, units[i].unit)) {
 			*ns = (uint64_t)(v * units[i].mul);
@@ -137,8 +139,19 @@ static int parse_time(const char *s, uint64_t *ns, int *rel)
 
 int command_flamegraph(int argc, char **argv)
 {
-	enum { OPT_FOLDED = 256, OPT_VALUE, OPT_PER_THREAD, OPT_PROCESS, OPT_THREAD, OPT_SINCE,
-	       OPT_UNTIL, OPT_TITLE, OPT_WIDTH, OPT_MAX, OPT_STRICT };
+	enum {
+		OPT_FOLDED = 256,
+		OPT_VALUE,
+		OPT_PER_THREAD,
+		OPT_PROCESS,
+		OPT_THREAD,
+		OPT_SINCE,
+		OPT_UNTIL,
+		OPT_TITLE,
+		OPT_WIDTH,
+		OPT_MAX,
+		OPT_STRICT
+	};
 	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
 					     {"folded", no_argument, NULL, OPT_FOLDED},
 					     {"value", required_argument, NULL, OPT_VALUE},
@@ -209,7 +222,8 @@ int command_flamegraph(int argc, char **argv)
 		case OPT_WIDTH:
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 200 || v > 100000) {
-				report_error("--width wants pixels from 200 to 100000, not '%s'", optarg);
+				report_error("--width wants pixels from 200 to 100000, not '%s'",
+					     optarg);
 				return GLASS_EXIT_USAGE;
 			}
 			so.width = (unsigned)v;
@@ -217,8 +231,9 @@ int command_flamegraph(int argc, char **argv)
 		case OPT_MAX:
 			v = strtol(optarg, &end, 10);
 			if (*end || end == optarg || v < 1 || v > 2000000000L) {
-				report_error("--max-stacks wants a number from 1 to 2000000000, not '%s'",
-					     optarg);
+				report_error(
+				    "--max-stacks wants a number from 1 to 2000000000, not '%s'",
+				    optarg);
 				return GLASS_EXIT_USAGE;
 			}
 			fo.max_nodes = (size_t)v + 1;
@@ -299,13 +314,14 @@ int command_flamegraph(int argc, char **argv)
 		for (size_t i = 0; i < glass_session_nprocs(s); i++)
 			nthreads += glass_proc_info(glass_session_proc(s, i))->nthreads;
 		glass_fmt_dur(total, sizeof(total), flame_total(F));
-		int n = snprintf(sub, sizeof(sub), "%s · %s in all · %zu process%s, %zu thread%s%s%s",
-				 fo.value == FLAME_SELF ? "self time by function, callers above"
-							: "wall-clock time on the stack",
-				 total, glass_session_nprocs(s),
-				 glass_session_nprocs(s) == 1 ? "" : "es", nthreads,
-				 nthreads == 1 ? "" : "s", fo.has_pid || fo.thread ? " (filtered)" : "",
-				 since || until ? " · time window" : "");
+		int n =
+		    snprintf(sub, sizeof(sub), "%s · %s in all · %zu process%s, %zu thread%s%s%s",
+			     fo.value == FLAME_SELF ? "self time by function, callers above"
+						    : "wall-clock time on the stack",
+			     total, glass_session_nprocs(s),
+			     glass_session_nprocs(s) == 1 ? "" : "es", nthreads,
+			     nthreads == 1 ? "" : "s", fo.has_pid || fo.thread ? " (filtered)" : "",
+			     since || until ? " · time window" : "");
 		if (n > 0 && (size_t)n < sizeof(sub))
 			snprintf(sub + n, sizeof(sub) - (size_t)n, " · %s",
 				 base && base[1] ? base + 1 : dir);

@@ -9,7 +9,7 @@
 #include "spans.h"
 #include "text.h"
 
-#define NIL		UINT32_MAX
+#define NIL		  UINT32_MAX
 #define DEFAULT_MAX_SPANS 100000 /* spans kept for the trees being built */
 #define LABEL_COLS_MAX	  72	 /* widest label column (prefix included) */
 #define NOTE_COLS	  120	 /* error messages and statements are cut there */
@@ -22,9 +22,9 @@ struct tspan {
 	uint64_t hidden_ns; /* summed duration of direct children left out (tree too big) */
 	uint64_t hidden_n;  /* spans left out below it */
 	const struct glass_code_def *code;
-	char *name;   /* captured operations: their name (malloc) */
-	char *detail; /* a DB statement (malloc) */
-	char *err;    /* "Type: message" (malloc) */
+	char *name;	      /* captured operations: their name (malloc) */
+	char *detail;	      /* a DB statement (malloc) */
+	char *err;	      /* "Type: message" (malloc) */
 	uint32_t first, next; /* children (newest first), next sibling */
 	uint32_t depth, code_id, resumes;
 	int32_t http_status; /* -1: none */
@@ -146,8 +146,8 @@ static void open_add(struct tree *T, uint64_t id)
 		}
 		s = (uint32_t)T->nop++;
 	}
-	T->op[s] = (struct topen){.id = id, .first = NIL, .pending = 1, .kept = NIL,
-				  .next_free = NIL};
+	T->op[s] =
+	    (struct topen){.id = id, .first = NIL, .pending = 1, .kept = NIL, .next_free = NIL};
 	size_t i = omap_hash(T, id);
 	while (T->omap[i])
 		i = (i + 1) & T->omask;
@@ -201,7 +201,6 @@ static void span_free(struct tree *T, uint32_t i)
 /* Frees a span and everything below it. */
 static void subtree_free(struct tree *T, uint32_t root)
 {
-	T->nkids = 0;
 	uint32_t stack_top = root;
 	/* reuse `next` as the work list: children are appended as they are met */
 	T->sp[root].next = NIL;
@@ -272,8 +271,9 @@ static uint32_t span_keep(struct tree *T, const struct glass_span *sp, const str
 	s->hidden_n = o ? o->hidden_n : 0;
 	s->hidden_ns = o ? o->hidden_ns : 0;
 	if (sp->kind != GLASS_KIND_PYTHON) {
-		s->name = dup_str(T, sp->name.p ? sp->name.p : glass_span_kind_name(sp->kind),
-				  sp->name.p ? sp->name.len : strlen(glass_span_kind_name(sp->kind)));
+		s->name =
+		    dup_str(T, sp->name.p ? sp->name.p : glass_span_kind_name(sp->kind),
+			    sp->name.p ? sp->name.len : strlen(glass_span_kind_name(sp->kind)));
 		const struct glass_attr *a = glass_span_attr(sp, "db.statement");
 		if (a && a->type == GLASS_ATTR_STR && a->s.p && a->s.len &&
 		    !(a->s.len == sp->name.len && !memcmp(a->s.p, sp->name.p, a->s.len)))
@@ -366,7 +366,6 @@ static int by_start(const void *a, const void *b, void *ctx)
 		return x->start_ns < y->start_ns ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
 }
-
 
 static int kids_push(struct tree *T, uint32_t v)
 {
@@ -1052,10 +1051,8 @@ int command_tree(int argc, char **argv)
 					     {"strict", no_argument, NULL, OPT_STRICT},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	struct tree T = {.max_spans = DEFAULT_MAX_SPANS,
-			 .cutoff = UINT32_MAX,
-			 .free_sp = NIL,
-			 .free_op = NIL};
+	struct tree T = {
+	    .max_spans = DEFAULT_MAX_SPANS, .cutoff = UINT32_MAX, .free_sp = NIL, .free_op = NIL};
 	int strict = 0, c, color_mode = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:et:n:d:m:h", opts, NULL)) != -1) {
@@ -1080,9 +1077,10 @@ int command_tree(int argc, char **argv)
 				T.has_trace = 1;
 				T.trace_hi = 0;
 			} else {
-				report_error("--trace wants 32 hex digits (or the 16 of a root span), "
-					     "not '%s'",
-					     optarg);
+				report_error(
+				    "--trace wants 32 hex digits (or the 16 of a root span), "
+				    "not '%s'",
+				    optarg);
 				return GLASS_EXIT_USAGE;
 			}
 			break;
@@ -1115,16 +1113,18 @@ int command_tree(int argc, char **argv)
 			else if (!strcmp(optarg, "never"))
 				color_mode = 0;
 			else {
-				report_error("--color wants auto, always or never, not '%s'", optarg);
+				report_error("--color wants auto, always or never, not '%s'",
+					     optarg);
 				return GLASS_EXIT_USAGE;
 			}
 			break;
 		case OPT_MAX:
 			v = strtol(optarg, &end, 10);
 			if (*end || end == optarg || v < 100 || v > 100000000) {
-				report_error("--max-spans wants a number from 100 to 100000000, not "
-					     "'%s'",
-					     optarg);
+				report_error(
+				    "--max-spans wants a number from 100 to 100000000, not "
+				    "'%s'",
+				    optarg);
 				return GLASS_EXIT_USAGE;
 			}
 			T.max_spans = (size_t)v;
@@ -1147,7 +1147,8 @@ int command_tree(int argc, char **argv)
 	if (color_mode < 0) {
 		const char *term = getenv("TERM");
 		const char *no = getenv("NO_COLOR");
-		color_mode = isatty(STDOUT_FILENO) && !(no && *no) && !(term && !strcmp(term, "dumb"));
+		color_mode =
+		    isatty(STDOUT_FILENO) && !(no && *no) && !(term && !strcmp(term, "dumb"));
 	}
 	T.color = color_mode;
 	T.out = stdout;

@@ -117,11 +117,9 @@ static int tab_grow(struct flame *F)
 
 /* The child of `parent` for `frame`, added when new. When max_nodes is reached (or memory runs
  * out) the stack stops growing there: the time counts in `parent`. */
-static uint32_t flame_child(struct flame *F, uint32_t parent, uint32_t frame)
+static __attribute__((noinline)) uint32_t flame_child_slow(struct flame *F, uint32_t parent,
+							   uint32_t frame)
 {
-	uint32_t l = F->nodes[parent].last;
-	if (likely(l && F->nodes[l].frame == frame))
-		return l;
 	if (unlikely(frame == NONE)) {
 		F->truncated++;
 		return parent;
@@ -148,7 +146,7 @@ static uint32_t flame_child(struct flame *F, uint32_t parent, uint32_t frame)
 		F->nodes = n;
 		F->cap = cap;
 	}
-	if ((F->nnodes + 1) * 2 > F->tmask + 1) {
+	if (F->nnodes * 2 > F->tmask + 1) { /* entries after this one: nnodes (root aside) */
 		if (tab_grow(F) < 0) {
 			F->oom = 1;
 			F->truncated++;
@@ -164,6 +162,14 @@ static uint32_t flame_child(struct flame *F, uint32_t parent, uint32_t frame)
 	F->tab[i].node = id;
 	F->nodes[parent].last = id;
 	return id;
+}
+
+static inline uint32_t flame_child(struct flame *F, uint32_t parent, uint32_t frame)
+{
+	uint32_t l = F->nodes[parent].last;
+	if (likely(l && F->nodes[l].frame == frame))
+		return l;
+	return flame_child_slow(F, parent, frame);
 }
 
 /* ---- frames ------------------------------------------------------------------------------ */
@@ -447,7 +453,7 @@ struct ev {
 	uint8_t type, kind, flags;
 };
 
-#define BATCH_EVENTS 16384
+#define BATCH_EVENTS 4096
 #define MAX_BATCHES  4
 
 struct batch {
@@ -500,6 +506,8 @@ struct producer {
 	const struct flame_opts *o;
 	const struct glass_code_def *codes;
 	size_t ncodes;
+	uint32_t *id2idx; /* the process's code id -> definition index (NONE: none) */
+	size_t nids;
 	long want_tid; /* --thread: a tid, or -1 for a name */
 	int thread_seen;
 	int oom;
@@ -672,8 +680,8 @@ static const struct glass_str *str_attr(const struct glass_span *sp, const char 
 /* Systems whose statements are SQL (OpenTelemetry db.system values). */
 static int is_sql(const struct glass_str *sys)
 {
-	static const char *const nosql[] = {"mongodb", "redis",	     "memcached", "cassandra",
-					    "elasticsearch", "couchdb", "dynamodb", "neo4j"};
+	static const char *const nosql[] = {"mongodb",	     "redis",	"memcached", "cassandra",
+					    "elasticsearch", "couchdb", "dynamodb",  "neo4j"};
 	if (!sys)
 		return 1;
 	for (size_t i = 0; i < sizeof(nosql) / sizeof(nosql[0]); i++)
@@ -741,13 +749,14 @@ static void produce_open(struct producer *P, const struct glass_span *sp)
 		e->ref = off;
 	}
 	uint32_t ref;
-	const struct glass_code_def *d = sp->code;
-	if (likely(sp->kind == GLASS_KIND_PYTHON && d && d >= P->codes &&
-		   d < P->codes + P->ncodes)) {
-		ref = (uint32_t)(d - P->codes);
+	if (likely(sp->kind == GLASS_KIND_PYTHON && sp->code_id < P->nids &&
+		   P->id2idx[sp->code_id] != NONE)) {
+		ref = P->id2idx[sp->code_id];
 	} else if (sp->kind == GLASS_KIND_PYTHON) {
-		char label[64];
-		glass_span_label(sp, label, sizeof(label));
+		char label[64]; /* "<code N>": no definition recorded */
+		struct glass_span g = *sp;
+		g.code = NULL;
+		glass_span_label(&g, label, sizeof(label));
 		ref = produce_text(P, label, strlen(label), "", 0);
 		ref = ref == NONE ? NONE : REF_STR | ref;
 	} else {
@@ -772,8 +781,41 @@ static void produce_close(struct producer *P, const struct glass_span *sp)
 	e->x = sp->self_ns;
 	e->start = sp->start_ns;
 	e->dur = sp->dur_ns;
-	e->flags = (sp->status == GLASS_SPAN_ERROR ? EVF_ERROR : 0) |
-		   (thread_ok(P, sp) ? 0 : EVF_SKIP);
+	e->flags =
+	    (sp->status == GLASS_SPAN_ERROR ? EVF_ERROR : 0) | (thread_ok(P, sp) ? 0 : EVF_SKIP);
+}
+
+/* The builder's code lookup, left undone: spans are resolved here from their code id, once per
+ * definition rather than at every start and end. */
+static const struct glass_code_def *no_lookup(void *ctx, uint32_t id)
+{
+	return NULL;
+}
+
+/* A new process: its code definitions, announced to the trie side. */
+static void produce_proc(struct producer *P, struct glass_proc *p)
+{
+	P->codes = glass_proc_codes(p, &P->ncodes);
+	uint32_t max = 0;
+	for (size_t i = 0; i < P->ncodes; i++)
+		if (P->codes[i].id > max)
+			max = P->codes[i].id;
+	free(P->id2idx);
+	P->nids = 0;
+	P->id2idx = malloc(((size_t)max + 1) * sizeof(*P->id2idx));
+	if (P->id2idx) {
+		P->nids = (size_t)max + 1;
+		memset(P->id2idx, 0xff, P->nids * sizeof(*P->id2idx));
+		for (size_t i = 0; i < P->ncodes; i++) /* the first definition of an id wins */
+			if (P->id2idx[P->codes[i].id] == NONE)
+				P->id2idx[P->codes[i].id] = (uint32_t)i;
+	} else {
+		P->oom = 1;
+	}
+	struct ev *e = produce_ev(P);
+	e->type = EV_PROC;
+	e->x = (uint64_t)(uintptr_t)P->codes;
+	e->start = P->ncodes;
 }
 
 static int is_gen_span(const struct glass_span *sp)
@@ -813,10 +855,12 @@ static void run_thread(struct producer *P, struct glass_proc *p, uint32_t tidx,
 	struct glass_spans *b = st ? glass_spans_new(p, tidx, ids, on_start, on_end, P) : NULL;
 	if (b) {
 		glass_spans_set_runs(b, on_run_start, on_run_end);
+		glass_spans_set_lookup(b, no_lookup, NULL);
 		struct glass_record rec;
 		P->thread_seen = 0;
 		while (glass_stream_next(st, &rec)) {
-			/* every chunk starts with one; unreadable chunks are made up for at the end */
+			/* every chunk starts with one; unreadable chunks are made up for at the end
+			 */
 			if (unlikely(pg) && rec.tag == GLASS_REC_CHUNK_START && seen < chunks) {
 				seen++;
 				glass_progress_add(pg, 1);
@@ -837,7 +881,7 @@ static void run_thread(struct producer *P, struct glass_proc *p, uint32_t tidx,
  * Compact records in a batch's bytes: a header, the numeric fields, then each string field
  * as a length (NIL_LEN: nil) and its bytes. Two markers delimit a thread's records.
  */
-#define REC_BATCH_BYTES (256u << 10)
+#define REC_BATCH_BYTES (64u << 10)
 #define MARK_BEGIN	200 /* u[0] process index, u[1] thread position, u[2] tidx */
 #define MARK_END	201
 #define NIL_LEN		UINT32_MAX
@@ -876,10 +920,11 @@ static void dec_put(struct decoder *D, const struct glass_record *r, uint8_t tag
 	unsigned nf = r->nfields < GLASS_REC_MAX_FIELDS ? r->nfields : GLASS_REC_MAX_FIELDS;
 	struct crec h = {.tag = tag, .nfields = (uint8_t)nf, .strs = strs, .ts_ns = r->ts_ns};
 	size_t need = sizeof(h) + nf * sizeof(uint64_t);
-	if (likely(t->len + need <= t->cap)) {
-		/* the hot path: a call, return or generator record */
+	if (likely(nf <= 4 && t->len + sizeof(h) + 4 * sizeof(uint64_t) <= t->cap)) {
+		/* the hot path (calls, returns, generators): fixed-size copies, which compile to a
+		 * few moves; the words past nfields are overwritten by the next record */
 		memcpy(t->p + t->len, &h, sizeof(h));
-		memcpy(t->p + t->len + sizeof(h), r->u, nf * sizeof(uint64_t));
+		memcpy(t->p + t->len + sizeof(h), r->u, 4 * sizeof(uint64_t));
 		t->len += need;
 	} else {
 		glass_buf_put(t, &h, sizeof(h));
@@ -892,6 +937,14 @@ static void dec_put(struct decoder *D, const struct glass_record *r, uint8_t tag
 		glass_buf_put(t, &len, sizeof(len));
 		if (r->s[i].p)
 			glass_buf_put(t, r->s[i].p, r->s[i].len);
+	}
+	if (unlikely(t->len + sizeof(h) + 4 * sizeof(uint64_t) > t->cap)) {
+		/* keep room for the next record's fixed-size copy, and for the reader's
+		 * four-word read past the last record */
+		size_t len = t->len;
+		glass_buf_put(t, &h, sizeof(h));
+		glass_buf_put(t, r->u, 4 * sizeof(uint64_t));
+		t->len = len;
 	}
 }
 
@@ -916,7 +969,8 @@ static void *decode_thread(void *arg)
 		size_t nt = glass_proc_threads(p, &tidx);
 		if (D->o->has_pid && glass_proc_info(p)->pid != D->o->pid) {
 			for (size_t ti = 0; ti < nt && D->pg; ti++)
-				glass_progress_add(D->pg, glass_proc_thread_chunks(p, tidx[ti], NULL));
+				glass_progress_add(D->pg,
+						   glass_proc_thread_chunks(p, tidx[ti], NULL));
 			continue;
 		}
 		for (size_t ti = 0; ti < nt; ti++) {
@@ -932,7 +986,8 @@ static void *decode_thread(void *arg)
 						seen++;
 						glass_progress_add(D->pg, 1);
 					}
-					dec_put(D, &rec, rec.tag, D->strmask[rec.tag & GLASS_REC_MAX_TAG]);
+					dec_put(D, &rec, rec.tag,
+						D->strmask[rec.tag & GLASS_REC_MAX_TAG]);
 				}
 				glass_stream_close(st);
 				dec_mark(D, MARK_END, 0, 0, 0);
@@ -952,6 +1007,7 @@ static void *decode_thread(void *arg)
 static void feed_batches(struct producer *P, struct decoder *D)
 {
 	struct glass_spans *sb = NULL;
+	struct glass_proc *cur = NULL;
 	struct glass_record r;
 	memset(&r, 0, sizeof(r));
 	for (struct batch *b; (b = q_pop(&D->q));) {
@@ -963,7 +1019,11 @@ static void feed_batches(struct producer *P, struct decoder *D)
 			r.tag = h.tag;
 			r.nfields = h.nfields;
 			r.ts_ns = h.ts_ns;
-			memcpy(r.u, p, h.nfields * sizeof(uint64_t));
+			/* the buffer always has room for four words past a record (dec_put) */
+			if (likely(h.nfields <= 4))
+				memcpy(r.u, p, 4 * sizeof(uint64_t));
+			else
+				memcpy(r.u, p, h.nfields * sizeof(uint64_t));
 			p += h.nfields * sizeof(uint64_t);
 			for (unsigned i = 0; h.strs && i < h.nfields; i++) {
 				if (!(h.strs >> i & 1))
@@ -983,19 +1043,17 @@ static void feed_batches(struct producer *P, struct decoder *D)
 			}
 			if (h.tag == MARK_BEGIN) {
 				struct glass_proc *pr = glass_session_proc(D->s, r.u[0]);
-				if (pr && glass_proc_codes(pr, &(size_t){0}) != P->codes) {
-					P->codes = glass_proc_codes(pr, &P->ncodes);
-					struct ev *e = produce_ev(P);
-					e->type = EV_PROC;
-					e->x = (uint64_t)(uintptr_t)P->codes;
-					e->start = P->ncodes;
-				}
+				if (pr && pr != cur)
+					produce_proc(P, pr);
+				cur = pr;
 				sb = pr ? glass_spans_new(pr, (uint32_t)r.u[2],
 							  glass_span_ids_for(D->s, r.u[0], r.u[1]),
 							  on_start, on_end, P)
 					: NULL;
-				if (sb)
+				if (sb) {
 					glass_spans_set_runs(sb, on_run_start, on_run_end);
+					glass_spans_set_lookup(sb, no_lookup, NULL);
+				}
 				P->thread_seen = 0;
 			} else if (sb) {
 				glass_spans_finish(sb);
@@ -1140,7 +1198,8 @@ static void close_span(struct consumer *C, const struct ev *e)
 				return;
 			/* the self time is taken as spread evenly over the span */
 			if (lo > s || hi < end)
-				self = (uint64_t)((double)self * (double)(hi - lo) / (double)e->dur);
+				self =
+				    (uint64_t)((double)self * (double)(hi - lo) / (double)e->dur);
 		}
 		call = s >= C->o->since_ns && s < C->o->until_ns;
 	}
@@ -1187,6 +1246,10 @@ static struct flame *flame_invert(struct flame *F)
 	struct flame *R = flame_alloc(F->max_nodes);
 	if (!R)
 		return NULL;
+	/* F's lookup table is not needed any more: only its nodes are read */
+	free(F->tab);
+	F->tab = NULL;
+	F->tmask = 0;
 	/* the frames move over as they are */
 	free(R->frames);
 	free(R->ftab);
@@ -1231,6 +1294,20 @@ static struct flame *flame_invert(struct flame *F)
 	return R;
 }
 
+/* The pipeline pays when a second CPU is idle; on a busy machine the hand-over costs more than
+ * it saves. GLASS_REPORT_THREADS=1 reads in one thread, =2 (or more) always in three. */
+static int use_threads(void)
+{
+	const char *env = getenv("GLASS_REPORT_THREADS");
+	if (env && *env && strcmp(env, "auto"))
+		return atoi(env) >= 2;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double load[1];
+	if (cpus < 2)
+		return 0;
+	return getloadavg(load, 1) != 1 || load[0] <= (double)cpus - 1.0;
+}
+
 static void *consume_thread(void *arg)
 {
 	struct consumer *C = arg;
@@ -1241,15 +1318,19 @@ static void *consume_thread(void *arg)
 	return NULL;
 }
 
-struct flame *flame_collect(struct glass_session *s, const struct flame_opts *o,
+struct flame *flame_collect(struct glass_session *s, const struct flame_opts *opts,
 			    struct glass_progress *pg)
 {
+	struct flame_opts oo = *opts;
+	const struct flame_opts *o = &oo;
+	if (!oo.until_ns) /* a zeroed struct means no window */
+		oo.until_ns = UINT64_MAX;
 	struct flame *F = flame_alloc(o->max_nodes);
 	if (!F)
 		return NULL;
 	F->per_thread = o->per_thread;
-	struct queue q = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-			  .events = 1};
+	struct queue q = {
+	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .events = 1};
 	struct consumer C = {.F = F, .o = o, .q = &q};
 	C.window = o->since_ns > 0 || o->until_ns < UINT64_MAX;
 	struct producer P = {.q = &q, .o = o, .want_tid = -1};
@@ -1264,8 +1345,7 @@ struct flame *flame_collect(struct glass_session *s, const struct flame_opts *o,
 		flame_free(F);
 		return NULL;
 	}
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int threads = cpus >= 2 && !getenv("GLASS_REPORT_ONE_THREAD");
+	int threads = use_threads();
 	pthread_t trie_th, dec_th;
 	struct decoder D = {.s = s, .o = o, .pg = pg};
 	D.q = (struct queue){.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -1290,14 +1370,11 @@ struct flame *flame_collect(struct glass_session *s, const struct flame_opts *o,
 			size_t nt = glass_proc_threads(p, &tidx);
 			if (o->has_pid && glass_proc_info(p)->pid != o->pid) {
 				for (size_t ti = 0; ti < nt && pg; ti++)
-					glass_progress_add(pg, glass_proc_thread_chunks(p, tidx[ti], NULL));
+					glass_progress_add(
+					    pg, glass_proc_thread_chunks(p, tidx[ti], NULL));
 				continue;
 			}
-			P.codes = glass_proc_codes(p, &P.ncodes);
-			struct ev *e = produce_ev(&P);
-			e->type = EV_PROC;
-			e->x = (uint64_t)(uintptr_t)P.codes;
-			e->start = P.ncodes;
+			produce_proc(&P, p);
 			for (size_t ti = 0; ti < nt; ti++)
 				run_thread(&P, p, tidx[ti], glass_span_ids_for(s, pi, ti), pg);
 		}
@@ -1311,6 +1388,7 @@ struct flame *flame_collect(struct glass_session *s, const struct flame_opts *o,
 	if (P.b)
 		batch_free(P.b);
 	q_free(&q);
+	free(P.id2idx);
 	if (P.oom)
 		F->oom = 1;
 	free(C.code_frame);
@@ -1633,15 +1711,15 @@ static size_t fit_label(const char *s, size_t len, double px, int *cut)
 static const char svg_script[] =
     "\"use strict\";\n"
     "var svg, frames, details, unzoombtn, searchbtn, matchedtxt, W, XPAD = 10, CW = 7.08;\n"
-    "var searching = false;\n"
-    "function init(evt) {\n"
-    "  svg = document.documentElement;\n"
+    "var editing = false, query = '';\n"
+    "function init(root) {\n"
+    "  svg = root;\n"
     "  W = parseFloat(svg.getAttribute('width'));\n"
-    "  frames = document.getElementById('frames');\n"
-    "  details = document.getElementById('details').firstChild;\n"
-    "  unzoombtn = document.getElementById('unzoom');\n"
-    "  searchbtn = document.getElementById('search');\n"
-    "  matchedtxt = document.getElementById('matched').firstChild;\n"
+    "  frames = svg.querySelector('#frames');\n"
+    "  details = svg.querySelector('#details').firstChild;\n"
+    "  unzoombtn = svg.querySelector('#unzoom');\n"
+    "  searchbtn = svg.querySelector('#search');\n"
+    "  matchedtxt = svg.querySelector('#matched').firstChild;\n"
     "  frames.addEventListener('mouseover', function (e) {\n"
     "    var g = frameof(e.target); if (g) details.nodeValue = info(g); });\n"
     "  frames.addEventListener('mouseout', function (e) {\n"
@@ -1649,12 +1727,31 @@ static const char svg_script[] =
     "  frames.addEventListener('click', function (e) {\n"
     "    var g = frameof(e.target); if (g) zoom(g); });\n"
     "  unzoombtn.addEventListener('click', unzoom);\n"
-    "  searchbtn.addEventListener('click', searchprompt);\n"
-    "  window.addEventListener('keydown', function (e) {\n"
-    "    if ((e.ctrlKey || e.metaKey) && (e.key === 'f' || e.keyCode === 70)) {\n"
-    "      e.preventDefault(); searchprompt();\n"
-    "    } else if (e.key === 'Escape') { unzoom(); resetsearch(); }\n"
-    "  });\n"
+    "  searchbtn.addEventListener('click', function () {\n"
+    "    if (editing || query) resetsearch(); else startsearch(); });\n"
+    "  window.addEventListener('keydown', key);\n"
+    "}\n"
+    "/* the search box: Ctrl-F (or Search) then type; matches light up as you type */\n"
+    "function key(e) {\n"
+    "  if ((e.ctrlKey || e.metaKey) && (e.key === 'f' || e.key === 'F' || e.keyCode === 70)) {\n"
+    "    e.preventDefault(); startsearch(); return;\n"
+    "  }\n"
+    "  if (!editing) {\n"
+    "    if (e.key === 'Escape') { unzoom(); resetsearch(); }\n"
+    "    return;\n"
+    "  }\n"
+    "  if (e.ctrlKey || e.metaKey || e.altKey) return;\n"
+    "  if (e.key === 'Escape') { resetsearch(); }\n"
+    "  else if (e.key === 'Enter') { editing = false; showquery(); }\n"
+    "  else if (e.key === 'Backspace') { query = query.slice(0, -1); search(); }\n"
+    "  else if (e.key && e.key.length === 1) { query += e.key; search(); }\n"
+    "  else return;\n"
+    "  e.preventDefault();\n"
+    "}\n"
+    "function startsearch() { editing = true; showquery(); }\n"
+    "function showquery() {\n"
+    "  searchbtn.firstChild.nodeValue = editing ? 'Search: ' + query + '\\u2588'\n"
+    "    : (query ? 'Reset Search (' + query + ')' : 'Search');\n"
     "}\n"
     "function frameof(t) {\n"
     "  while (t && t.parentNode !== frames) t = t.parentNode;\n"
@@ -1705,25 +1802,23 @@ static const char svg_script[] =
     "    place(f, r._x, r._w);\n"
     "  }\n"
     "}\n"
-    "function searchprompt() {\n"
-    "  if (searching) { resetsearch(); return; }\n"
-    "  var term = prompt('Search frames (regular expression):', '');\n"
-    "  if (term) search(term);\n"
-    "}\n"
-    "function resetsearch() {\n"
+    "function clearmarks() {\n"
     "  var gs = frames.children;\n"
     "  for (var i = 0; i < gs.length; i++) {\n"
     "    var r = rect(gs[i]);\n"
     "    if (r._fill !== undefined) { r.setAttribute('fill', r._fill); delete r._fill; }\n"
     "  }\n"
-    "  searching = false;\n"
-    "  searchbtn.firstChild.nodeValue = 'Search';\n"
     "  matchedtxt.nodeValue = ' ';\n"
     "}\n"
+    "function resetsearch() { editing = false; query = ''; clearmarks(); showquery(); }\n"
+    "/* a regular expression; as plain text while it is not a valid one */\n"
     "function search(term) {\n"
+    "  if (term !== undefined) query = term;\n"
+    "  clearmarks(); showquery();\n"
+    "  if (!query) return;\n"
     "  var re;\n"
-    "  try { re = new RegExp(term); } catch (err) { alert('Bad expression: ' + err); return; }\n"
-    "  resetsearch();\n"
+    "  try { re = new RegExp(query); }\n"
+    "  catch (err) { re = new RegExp(query.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&')); }\n"
     "  var gs = frames.children, hits = [];\n"
     "  for (var i = 0; i < gs.length; i++) {\n"
     "    var r = rect(gs[i]);\n"
@@ -1738,10 +1833,8 @@ static const char svg_script[] =
     "    var a = Math.max(hits[j][0], end), b = hits[j][1];\n"
     "    if (b > a) { cover += b - a; end = b; }\n"
     "  }\n"
-    "  searching = true;\n"
-    "  searchbtn.firstChild.nodeValue = 'Reset Search';\n"
-    "  matchedtxt.nodeValue = 'Matched: ' + (100 * cover / (W - 2 * XPAD)).toFixed(1) + '% ('"
-    " + hits.length + ' frames)';\n"
+    "  matchedtxt.nodeValue = 'Matched: ' + (100 * cover / (W - 2 * XPAD)).toFixed(1) + '% (' +\n"
+    "    hits.length + ' frames)';\n"
     "}\n";
 
 static const char svg_style[] =
@@ -1771,7 +1864,8 @@ static void svg_frame(FILE *f, const struct flame *F, const struct layout *L, ui
 	glass_fmt_dur(dur, sizeof(dur), L->incl[node]);
 	fputs("<g><title>", f);
 	xml_put(f, F->str + fr->label, fr->len);
-	fprintf(f, "&#10;%s (%.2f%%)", dur, total ? 100.0 * (double)L->incl[node] / (double)total : 0.0);
+	fprintf(f, "&#10;%s (%.2f%%)", dur,
+		total ? 100.0 * (double)L->incl[node] / (double)total : 0.0);
 	if (fr->kind != KIND_ROOT && fr->kind != KIND_THREAD) {
 		char cnt[32];
 		glass_fmt_count(cnt, sizeof(cnt), nd->calls);
@@ -1789,8 +1883,8 @@ static void svg_frame(FILE *f, const struct flame *F, const struct layout *L, ui
 		fputs("&#10;", f);
 		xml_put(f, F->str + fr->detail, fr->dlen);
 	}
-	fprintf(f, "</title><rect x=\"%.3f\" y=\"%.0f\" width=\"%.3f\" height=\"%d\" fill=\"", x,
-		y, w, SVG_FRAME_H - 1);
+	fprintf(f, "</title><rect x=\"%.3f\" y=\"%.0f\" width=\"%.3f\" height=\"%d\" fill=\"", x, y,
+		w, SVG_FRAME_H - 1);
 	put_rgb(f, fr->rgb);
 	fprintf(f, "\" rx=\"2\" ry=\"2\"/><text x=\"%.3f\" y=\"%.1f\">", x + 3, y + 11.5);
 	int cut;
@@ -1881,11 +1975,10 @@ int flame_write_svg(FILE *f, const struct flame *F, const struct flame_svg_opts 
 	fprintf(f,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
 		"<svg version=\"1.1\" width=\"%u\" height=\"%.0f\" viewBox=\"0 0 %u %.0f\" "
-		"onload=\"init(evt)\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+		"xmlns=\"http://www.w3.org/2000/svg\">\n"
 		"<!-- glass-report flamegraph: click a frame to zoom, Ctrl-F to search -->\n"
-		"<style type=\"text/css\">\n%s</style>\n"
-		"<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n",
-		width, height, width, height, svg_style, svg_script);
+		"<style type=\"text/css\">\n%s</style>\n",
+		width, height, width, height, svg_style);
 	fprintf(f,
 		"<rect x=\"0\" y=\"0\" width=\"%u\" height=\"%.0f\" fill=\"rgb(250,250,250)\"/>\n",
 		width, height);
@@ -1907,7 +2000,16 @@ int flame_write_svg(FILE *f, const struct flame *F, const struct flame_svg_opts 
 	fputs("<g id=\"frames\">\n", f);
 	if (!rc)
 		rc = svg_walk(f, F, &L, scale, min_px, height, total, &maxdepth);
-	fputs("</g>\n</svg>\n", f);
+	/* the script last: it runs once the frames exist, in an SVG document or inline in HTML */
+	fprintf(
+	    f,
+	    "</g>\n<script type=\"text/ecmascript\"><![CDATA[\n%s"
+	    "(function () {\n"
+	    "  var me = document.currentScript;\n"
+	    "  init(me && me.ownerSVGElement ? me.ownerSVGElement : document.documentElement);\n"
+	    "})();\n"
+	    "]]></script>\n</svg>\n",
+	    svg_script);
 	layout_free(&L);
 	return rc < 0 || ferror(f) ? -1 : 0;
 }

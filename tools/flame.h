@@ -14,18 +14,19 @@ struct glass_progress;
 
 enum flame_value {
 	FLAME_WALL, /* stacks from the root: a frame's width is the time it was on the stack */
-	FLAME_SELF, /* stacks reversed: the bottom row is each function's self time, callers above */
+	FLAME_SELF, /* stacks reversed: the bottom row is each function's self time, callers above
+		     */
 };
 
 struct flame_opts {
 	enum flame_value value;
-	int per_thread;	     /* a root frame per thread "pid/tid name" (else threads merged) */
-	int has_pid;	     /* only processes with this pid */
+	int per_thread; /* a root frame per thread "pid/tid name" (else threads merged) */
+	int has_pid;	/* only processes with this pid */
 	uint32_t pid;
-	const char *thread;  /* only this thread: a tid (digits) or a thread name; NULL: all */
-	uint64_t since_ns;   /* Unix ns window [since, until); 0 and UINT64_MAX: unbounded */
+	const char *thread; /* only this thread: a tid (digits) or a thread name; NULL: all */
+	uint64_t since_ns;  /* Unix ns window [since, until); 0 (either) or UINT64_MAX: unbounded */
 	uint64_t until_ns;
-	size_t max_nodes;    /* distinct stacks kept (0: FLAME_DEFAULT_MAX_NODES) */
+	size_t max_nodes; /* distinct stacks kept (0: FLAME_DEFAULT_MAX_NODES) */
 };
 
 /* 32 bytes a stack node and 32 of hash table at most: a million stacks take 64 MB. */
@@ -63,7 +64,9 @@ struct flame_svg_opts {
 };
 
 /* A self-contained SVG (embedded script, no network): hover details, click to zoom, search
- * (button or Ctrl-F), reset. Returns 0, -1 on a write error. */
+ * (button or Ctrl-F, then type), reset. Its script needs the SVG to be a document of its own
+ * (a file, <object>, or <iframe srcdoc> with scripts allowed; no modal dialogs are used).
+ * Returns 0, -1 on a write error. */
 int flame_write_svg(FILE *f, const struct flame *F, const struct flame_svg_opts *o);
 
 #endif

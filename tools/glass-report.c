@@ -34,7 +34,7 @@ static void usage(FILE *f)
 		"\n"
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\n'glass-report --list [DIR]' lists the sessions under DIR (default as above).\n"
 		   "'glass-report COMMAND --help' describes a command's options.\n\n%s",
 		report_exit_help);

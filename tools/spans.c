@@ -280,7 +280,7 @@ void glass_spans_set_lookup(struct glass_spans *b, glass_code_lookup_fn fn, void
 }
 
 void glass_spans_set_runs(struct glass_spans *b, glass_span_fn on_run_start,
-			 glass_span_fn on_run_end)
+			  glass_span_fn on_run_end)
 {
 	b->on_run_start = on_run_start;
 	b->on_run_end = on_run_end;
@@ -382,8 +382,8 @@ static void emit_start(struct glass_spans *b, uint64_t id, uint64_t parent, uint
 
 /* One run of a generator activation `a` (on_run_start: dur 0; on_run_end: its length and self
  * time). parent is the span that resumed it for a start, the span's parent for an end. */
-static void emit_run(struct glass_spans *b, glass_span_fn fn, const struct act *a,
-		     uint64_t parent, uint32_t depth, uint64_t dur, uint64_t self)
+static void emit_run(struct glass_spans *b, glass_span_fn fn, const struct act *a, uint64_t parent,
+		     uint32_t depth, uint64_t dur, uint64_t self)
 {
 	struct glass_span sp;
 	memset(&sp, 0, sizeof(sp));

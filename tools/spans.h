@@ -126,8 +126,9 @@ struct glass_spans *glass_spans_new(struct glass_proc *proc, uint32_t tidx,
  * last run ends (or when it is closed while suspended).
  */
 void glass_spans_set_runs(struct glass_spans *b, glass_span_fn on_run_start,
-			 glass_span_fn on_run_end);
-/* Overrides code lookup (tests). */
+			  glass_span_fn on_run_end);
+/* Overrides code lookup (tests; callers that resolve code ids themselves: a lookup that
+ * returns NULL saves its cost, spans then carry code_id only). */
 void glass_spans_set_lookup(struct glass_spans *b, glass_code_lookup_fn fn, void *ctx);
 /* Default pid/tid when no THREAD_START says otherwise. */
 void glass_spans_set_thread(struct glass_spans *b, uint32_t pid, uint32_t tid);

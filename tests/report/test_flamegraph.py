@@ -203,6 +203,11 @@ def main():
     t.check(0.25 <= leaf / total_self <= 0.6,
             f"folded: leaf is {leaf / total_self:.2f} of the total")
 
+    # the same whether read in one thread or through the three-stage pipeline
+    outs = [t.report("flamegraph", session, "--folded", "--per-thread",
+                     env=dict(os.environ, GLASS_REPORT_THREADS=n)).stdout for n in ("1", "3")]
+    t.check(outs[0] == outs[1] and outs[0], "one thread or three: the same stacks")
+
     # per thread: a root frame per thread, same totals
     p = t.report("flamegraph", session, "--folded", "--per-thread")
     got_t = parse_folded(t, p.stdout, "per-thread")

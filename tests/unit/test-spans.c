@@ -296,6 +296,70 @@ START_TEST(generator_span_covers_its_lifetime)
 }
 END_TEST
 
+/* Runs of generators (glass_spans_set_runs), as the flame graph counts them. */
+struct run {
+	int end;
+	uint64_t id, parent, start, dur, self;
+	size_t after; /* spans ended before it */
+};
+static struct run runs[16];
+static size_t nruns;
+
+static void run_start(void *ctx, const struct glass_span *sp)
+{
+	ck_assert_uint_lt(nruns, 16);
+	runs[nruns++] = (struct run){0, sp->span_id, sp->parent_id, sp->start_ns, 0, 0, nspans};
+}
+
+static void run_end(void *ctx, const struct glass_span *sp)
+{
+	ck_assert_uint_lt(nruns, 16);
+	runs[nruns++] = (struct run){1,		 sp->span_id, sp->parent_id, sp->start_ns,
+				     sp->dur_ns, sp->self_ns, nspans};
+}
+
+/* GIVEN a generator created by f and run twice by h WHEN runs are followed THEN each run
+ * starts under h (its resumer), ends before the next, and the runs' self times add up to the
+ * span's; the span ends after its last run. */
+START_TEST(generator_runs_report_where_they_ran)
+{
+	struct glass_spans *b = builder();
+	nruns = 0;
+	glass_spans_set_runs(b, run_start, run_end);
+	CALL(100, 6);
+	CREATE(110, 10, 0xA);
+	RET(120);
+	CALL(200, 8);
+	RESUME(300, 10, 0xA);
+	CALL(310, 9);
+	RET(320);
+	YIELD(350);
+	RESUME(400, 10, 0xA);
+	GRET(420);
+	RET(500);
+	glass_spans_finish(b);
+	struct got *f = find("f"), *g = find("gen"), *h = find("h");
+	ck_assert_uint_eq(nruns, 4);
+	ck_assert(!runs[0].end && runs[1].end && !runs[2].end && runs[3].end);
+	for (size_t k = 0; k < 4; k++)
+		ck_assert_uint_eq(runs[k].id, g->sp.span_id);
+	ck_assert_uint_eq(runs[0].parent, h->sp.span_id); /* the resumer, not f */
+	ck_assert_uint_eq(runs[2].parent, h->sp.span_id);
+	ck_assert_uint_ne(runs[0].parent, f->sp.span_id);
+	ck_assert_uint_eq(runs[0].start, 300);
+	ck_assert_uint_eq(runs[1].start, 300);
+	ck_assert_uint_eq(runs[1].dur, 50);
+	ck_assert_uint_eq(runs[1].self, 40);
+	ck_assert_uint_eq(runs[3].start, 400);
+	ck_assert_uint_eq(runs[3].dur, 20);
+	ck_assert_uint_eq(runs[1].self + runs[3].self, g->sp.self_ns);
+	/* i (the child of the first run) ends inside it; the span after its last run */
+	ck_assert_uint_eq(runs[1].after, 2); /* f, i */
+	ck_assert_uint_eq(runs[3].after, 2);
+	glass_spans_free(b);
+}
+END_TEST
+
 /* A generator never created in this stream gets the current top as parent. */
 START_TEST(uncreated_generator_parents_to_current_top)
 {
@@ -851,6 +915,7 @@ int main(void)
 	tcase_add_test(tc, nested_calls_link_parents);
 	tcase_add_test(tc, raise_reports_the_numbered_exception);
 	tcase_add_test(tc, generator_span_covers_its_lifetime);
+	tcase_add_test(tc, generator_runs_report_where_they_ran);
 	tcase_add_test(tc, uncreated_generator_parents_to_current_top);
 	tcase_add_test(tc, coroutine_exceptions);
 	tcase_add_test(tc, lost_records_resync_the_stack);
