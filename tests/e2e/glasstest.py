@@ -291,8 +291,10 @@ def validate_spans(spans):
             problems.append(f"{where}: status {s['status']!r} not in {sorted(STATUSES)}")
         err = s["error"]
         if s["status"] == "error":
+            # message null: the exception's first argument is not a str (SystemExit(0),
+            # KeyError()); glass never calls str() on it (docs/report.md, jsonl)
             if not (isinstance(err, dict) and isinstance(err.get("type"), str)
-                    and isinstance(err.get("message"), str)):
+                    and isinstance(err.get("message"), (str, type(None)))):
                 problems.append(f"{where}: status error needs error {{type, message}}, "
                                 f"got {err!r}")
         elif s["status"] == "ok" and err is not None:
