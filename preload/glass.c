@@ -40,6 +40,10 @@ void glass_log(int level, const char *fmt, ...)
 	va_end(ap);
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
+	/* values come from the environment and files: one line, no terminal control */
+	for (int i = 7; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
 	buf[n++] = '\n';
 	if (write(2, buf, (size_t)n) < 0) {
 		/* nowhere else to say it */
@@ -510,14 +514,16 @@ __attribute__((constructor)) static void glass_init(void)
 
 	const char *out = getenv("GLASS_OUT");
 	char cwd[PATH_MAX];
+	int olen;
 	if (!out || !*out)
 		out = "glass-out";
 	if (out[0] == '/')
-		snprintf(G.out_dir, sizeof(G.out_dir), "%s", out);
+		olen = snprintf(G.out_dir, sizeof(G.out_dir), "%s", out);
 	else if (getcwd(cwd, sizeof(cwd)))
-		snprintf(G.out_dir, sizeof(G.out_dir), "%s/%s", cwd, out);
+		olen = snprintf(G.out_dir, sizeof(G.out_dir), "%s/%s", cwd, out);
 	else
 		goto out;
+	int out_too_long = olen < 0 || (size_t)olen >= sizeof(G.out_dir) - 64;
 
 	py_is_initialized = (int (*)(void))dlsym(RTLD_DEFAULT, "Py_IsInitialized");
 	unsigned long ver = python_version();
@@ -526,6 +532,12 @@ __attribute__((constructor)) static void glass_init(void)
 		glass_log(1, "Python %lu.%lu is not supported (glass supports 3.11 to 3.13); "
 			     "tracing disabled",
 			  (ver >> 24) & 0xff, (ver >> 16) & 0xff);
+		goto out;
+	}
+	if (out_too_long) {
+		glass_log(1, "GLASS_OUT is longer than %d bytes; set a shorter output directory; "
+			     "tracing disabled",
+			  (int)sizeof(G.out_dir) - 64);
 		goto out;
 	}
 	G.state = GLASS_WAITING;

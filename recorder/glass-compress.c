@@ -106,6 +106,7 @@ int main(int argc, char **argv)
 {
 	int detached = 0, once = 0;
 	uint32_t creator = 0;
+	signal(SIGXFSZ, SIG_IGN); /* over RLIMIT_FSIZE: a failed write (EFBIG), not death */
 	const char *session = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--detach"))

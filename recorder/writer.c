@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,19 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Would a file reaching `end` bytes pass RLIMIT_FSIZE? The kernel would answer with SIGXFSZ,
+ * which kills a host that left it at its default action: never try (callers count the
+ * failure as for a full disk). */
+static int fsize_allows(uint64_t end)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    end <= (uint64_t)rl.rlim_cur)
+		return 1;
+	errno = EFBIG;
+	return 0;
 }
 
 int glass_membuf_write(void *data, const char *buf, size_t len)
@@ -110,6 +124,8 @@ int glass_proc_writer_open(struct glass_proc_writer *w, const char *session_dir,
 	}
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/meta", w->dir);
+	if (!fsize_allows(GLASS_META_HEADER_SIZE))
+		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -155,6 +171,11 @@ int glass_proc_writer_append(struct glass_proc_writer *w, const void *rec, size_
 	if (fd < 0)
 		return -1;
 	/* O_APPEND makes each record one atomic append, whichever thread or process writes it. */
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !fsize_allows((uint64_t)st.st_size + len)) {
+		close(fd);
+		return -1;
+	}
 	ssize_t r;
 	do
 		r = write(fd, rec, len);
@@ -245,7 +266,7 @@ int glass_chunk_compress(const char *dir, const char *name, int whole)
 	if (dst) {
 		/* level 1: within a few percent of level 3's size on these records, at half the CPU */
 		size_t zn = ZSTD_compress(dst, bound, src, h.used, 1);
-		if (!ZSTD_isError(zn)) {
+		if (!ZSTD_isError(zn) && fsize_allows(zn)) {
 			int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (out >= 0) {
 				size_t off = 0;
@@ -334,6 +355,8 @@ static int chunk_open(struct glass_stream_writer *s, uint64_t now)
 	char path[4200];
 	uint32_t seq = s->seq + 1;
 	snprintf(path, sizeof(path), "%s/t%u.%u.raw", w->dir, s->tidx, seq);
+	if (!fsize_allows(w->chunk_size))
+		goto fail;
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
