@@ -89,42 +89,100 @@ static void utc_stamp(char *out, size_t len)
 }
 
 /* mkdir -p of the output directory (0700 for what we create); refuses a foreign-owned one. */
+/*
+ * Creates GLASS_OUT (like mkdir -p, new directories 0700) without trusting what others can
+ * write: the path is walked component by component; in a directory that others can write, a
+ * symlink is followed only when we or the directory's owner own it (the rule of the kernel's
+ * protected_symlinks, which a machine may not enforce). The directory itself must be ours
+ * or root's, and not writable by others unless sticky: whoever can write it could rename our
+ * session directory and put a symlink in its place. -1 with errno on refusal.
+ */
 static int make_out_dir(const char *dir)
 {
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+	if (dir[0] != '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	uid_t me = geteuid();
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char comp[NAME_MAX + 1];
+	const char *p = dir;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		size_t n = strcspn(p, "/");
+		if (n > NAME_MAX) {
+			close(fd);
+			errno = ENAMETOOLONG;
 			return -1;
-		*p = '/';
+		}
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		p += n;
+		struct stat parent, st;
+		if (fstat(fd, &parent) != 0)
+			goto fail;
+		if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno != ENOENT || (mkdirat(fd, comp, 0700) != 0 && errno != EEXIST))
+				goto fail;
+			if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) != 0)
+				goto fail;
+		}
+		int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+		if (S_ISLNK(st.st_mode)) {
+			/* protected_symlinks: in a directory others can write, only a link of
+			 * ours or of the directory's owner */
+			if ((parent.st_mode & 0022) && st.st_uid != me && st.st_uid != parent.st_uid) {
+				close(fd);
+				errno = ELOOP; /* a link someone else planted where others can write */
+				return -1;
+			}
+		} else {
+			flags |= O_NOFOLLOW;
+		}
+		int next = openat(fd, comp, flags);
+		if (next < 0)
+			goto fail;
+		close(fd);
+		fd = next;
 	}
-	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-		return -1;
 	struct stat st;
-	if (lstat(tmp, &st) != 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	if (st.st_uid != getuid() && getuid() != 0) {
-		errno = EPERM;
+	if (fstat(fd, &st) != 0)
+		goto fail;
+	close(fd);
+	if (st.st_uid != me && st.st_uid != 0) {
+		errno = EPERM; /* another user's directory */
 		return -1;
 	}
-	if (access(tmp, W_OK | X_OK) != 0)
+	if ((st.st_mode & 0022) && !(st.st_mode & S_ISVTX) && st.st_uid != me) {
+		errno = EPERM; /* others could move our session directory away */
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) != 0)
 		return -1;
 	return 0;
+fail:;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
 }
 
 static int new_session(void)
 {
 	if (make_out_dir(G.out_dir) != 0) {
-		glass_log(1, "cannot use output directory %s: %s (set GLASS_OUT to a writable "
-			     "directory); tracing disabled",
-			  G.out_dir, strerror(errno));
+		const char *why = errno == ELOOP	? "its path has a symlink someone else could "
+							  "have planted"
+				  : errno == EPERM ? "it belongs to another user or others can "
+						     "write to it"
+						   : strerror(errno);
+		glass_log(1, "cannot use output directory %s: %s (set GLASS_OUT to a directory of "
+			     "yours); tracing disabled",
+			  G.out_dir, why);
 		return -1;
 	}
 	char stamp[32];
