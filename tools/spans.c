@@ -126,6 +126,7 @@ struct glass_spans {
 
 	struct exc_slot exc[GLASS_SPANS_EXC_SLOTS];
 	struct glass_span_counts counts;
+	int thread_ended; /* THREAD_END seen */
 
 	struct op *ops; /* open operations, oldest first */
 	size_t nops;
@@ -1066,7 +1067,7 @@ static void resync(struct glass_spans *b, uint64_t ts, uint64_t dmin, uint64_t d
 		push_holes(b, dnew - dmin, ts);
 }
 
-static void close_stack(struct glass_spans *b, uint64_t ts)
+static void close_stack(struct glass_spans *b, uint64_t ts, enum glass_span_status st)
 {
 	while (b->n) {
 		struct act *a = &b->stack[b->n - 1];
@@ -1076,7 +1077,7 @@ static void close_stack(struct glass_spans *b, uint64_t ts)
 			a->depth -= (uint32_t)(a->count - 1);
 			a->count = 1;
 		}
-		pop_one(b, ts, GLASS_SPAN_UNFINISHED, 0, 0, -1);
+		pop_one(b, ts, st, 0, 0, -1);
 	}
 	b->depth = 0;
 }
@@ -1540,7 +1541,9 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 		break;
 	case GLASS_REC_THREAD_END:
 		note_time(c, ts);
-		close_stack(b, c->last_ns); /* children first: a waiting request ends after them */
+		b->thread_ended = 1;
+		close_stack(b, c->last_ns, GLASS_SPAN_UNFINISHED); /* children first: a waiting
+								    * request ends after them */
 		close_ops(b, c->last_ns);
 		break;
 	case GLASS_REC_OP_BEGIN:
@@ -1559,7 +1562,16 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 void glass_spans_finish(struct glass_spans *b)
 {
 	uint64_t end = b->counts.last_ns;
-	close_stack(b, end);
+	/* Frames still open at the end of the data: the process ended first (a crash, SIGKILL,
+	 * os._exit: unfinished), unless it exited normally after losing records and this thread's
+	 * end is not recorded: then their ends are among the lost records. */
+	enum glass_span_status st = GLASS_SPAN_UNFINISHED;
+	if (b->proc && !b->thread_ended) {
+		const struct glass_proc_info *in = glass_proc_info(b->proc);
+		if (in && in->state == GLASS_PROC_EXITED && in->lost_events > 0)
+			st = GLASS_SPAN_LOST;
+	}
+	close_stack(b, end, st);
 	close_ops(b, end);
 	/* generators left suspended when the thread's data ended */
 	while (b->idle_head != NIL) {
