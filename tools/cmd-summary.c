@@ -332,6 +332,16 @@ static void print_function_table(struct summary *S, enum sort_key sort, size_t l
 	free(rows);
 }
 
+/* Prints n cells (strings of stride `stride` bytes from cells), each after a space, padded to
+ * its width, right-aligned. */
+static void put_cells(const char *cells, size_t stride, const size_t *w, size_t n)
+{
+	for (size_t c = 0; c < n; c++) {
+		putchar(' ');
+		glass_put_padded(stdout, cells + c * stride, w[c], 1);
+	}
+}
+
 static size_t sorted_rows(struct glass_ftable *ft, struct row **out)
 {
 	size_t n = ft ? glass_ftable_size(ft) : 0;
@@ -392,10 +402,7 @@ static void print_endpoints(struct summary *S, uint64_t wall_ns, size_t limit)
 		for (int k2 = 2; k2 <= 5; k2++)
 			glass_fmt_count_short(c[4 + k2], 32, e->status[k2]);
 		snprintf(c[10], 32, "%.1f%%", f->calls ? 100.0 * (double)f->errors / (double)f->calls : 0.0);
-		for (size_t col = 0; col < 11; col++) {
-			putchar(' ');
-			glass_put_padded(stdout, c[col], w[col], 1);
-		}
+		put_cells(c[0], sizeof(c[0]), w, 11);
 		putchar('\n');
 	}
 	if (shown < n)
@@ -443,10 +450,7 @@ static void print_statements(struct summary *S, size_t limit)
 			glass_fmt_count_short(c[4], 32, f->errors);
 		else
 			snprintf(c[4], 32, "-");
-		for (size_t col = 0; col < 5; col++) {
-			putchar(' ');
-			glass_put_padded(stdout, c[col], w[col + 1], 1);
-		}
+		put_cells(c[0], sizeof(c[0]), w + 1, 5);
 		putchar('\n');
 	}
 	if (shown < n)
@@ -487,10 +491,7 @@ static void print_peers(struct summary *S, size_t limit)
 			glass_fmt_count_short(c[4], 32, f->errors);
 		else
 			snprintf(c[4], 32, "-");
-		for (size_t col = 0; col < 5; col++) {
-			putchar(' ');
-			glass_put_padded(stdout, c[col], w[col], 1);
-		}
+		put_cells(c[0], sizeof(c[0]), w, 5);
 		putchar('\n');
 	}
 	if (shown < n)
