@@ -776,8 +776,11 @@ static void connect_done(struct conn *c, int err)
 	c->connect_op = 0;
 	if (!op || c->owner != &T)
 		return;
-	struct glass_op_attr a[2] = {0};
+	struct glass_op_attr a[5];
 	size_t n = 0;
+	a[n++] = glass_attr_str("network.operation", "connect", 7);
+	a[n++] = glass_attr_str("server.address", c->peer, strlen(c->peer));
+	a[n++] = glass_attr_int("server.port", c->peer_port);
 	if (err) {
 		const char *e = strerrorname_np(err);
 		a[n++] = glass_attr_str("error.type", e ? e : "error", e ? strlen(e) : 5);
