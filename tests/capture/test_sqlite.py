@@ -79,6 +79,31 @@ rs = t.db_spans(raw.session)
 t.check(b"hunter2" in t.session_bytes(raw.session) and any(
     s["attributes"].get("db.statement") == "SELECT id, name FROM users WHERE password = 'hunter2' "
     "OR id > 1 ORDER BY id" for s in rs), 'policy "sql_text": "raw" keeps the statement as written')
+
+# "max_sql_length": a longer statement is cut to that many characters, ending in "..."; the
+# span's name (operation and table) still comes from the whole statement
+full = [(s["name"], s["attributes"].get("db.statement")) for s in main]
+for mode, texts in (("normalized", full),
+                    ("raw", [(s["name"], s["attributes"].get("db.statement"))
+                             for s in rs if s["tid"] == rs[0]["tid"]] if rs else [])):
+    cut = t.run("sqlite_app.py", db, policy=t.policy({"max_sql_length": 40, "sql_text": mode}),
+                plain=False)
+    cs = t.db_spans(cut.session)
+    got = [(s["name"], s["attributes"].get("db.statement")) for s in cs if s["tid"] == cs[0]["tid"]]
+
+    def fits(short, whole):
+        if len(whole) <= 40:
+            return short == whole
+        return len(short) <= 40 and short.endswith("...") and whole.startswith(short[:-3]) \
+            and len(short) >= 40 - 4
+    t.check(len(got) == len(texts) and len(texts) > 10
+            and any(len(w) > 40 for _, w in texts)
+            and all(gn == wn and fits(g, w) for (gn, g), (wn, w) in zip(got, texts)),
+            f'"max_sql_length": 40 with "sql_text": "{mode}": long statements cut to 40 '
+            f'characters ending in "...", short ones whole, names from the whole statement '
+            f'({[g for _, g in got if g and g.endswith("...")][:2]})')
+t.check(b"hunter2" not in t.session_bytes(cut.session),
+        '"max_sql_length" with raw text: the literal after the cut is not recorded')
 off = t.run("sqlite_app.py", db, policy=t.policy({"capture": {"sql": False}}), plain=False)
 t.check(off.traced.returncode == 0 and off.session and not t.db_spans(off.session)
         and any(s["kind"] == "function" for s in t.spans(off.session)),
