@@ -453,7 +453,7 @@ struct ev {
 	uint8_t type, kind, flags;
 };
 
-#define BATCH_EVENTS 4096
+#define BATCH_EVENTS 65536
 #define MAX_BATCHES  4
 
 struct batch {
@@ -881,7 +881,7 @@ static void run_thread(struct producer *P, struct glass_proc *p, uint32_t tidx,
  * Compact records in a batch's bytes: a header, the numeric fields, then each string field
  * as a length (NIL_LEN: nil) and its bytes. Two markers delimit a thread's records.
  */
-#define REC_BATCH_BYTES (64u << 10)
+#define REC_BATCH_BYTES (1024u << 10)
 #define MARK_BEGIN	200 /* u[0] process index, u[1] thread position, u[2] tidx */
 #define MARK_END	201
 #define NIL_LEN		UINT32_MAX
