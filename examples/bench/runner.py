@@ -8,9 +8,13 @@ claim. Suites (--only picks some):
            median of --runs runs, variants alternated round-robin so drift hits all alike
   size     bytes on disk per recorded call (session size after glass-report / CALL records)
   startup  time glass adds to `python -c pass` (hyperfine if installed, else median of 30)
+  report   glass-report summary and flamegraph --folded over recordings of 50M records (a
+           real program under trace-all, and gen-synthetic's random trees): records a
+           second and peak RSS
   web      requests/s under wrk with and without glass (default policy, every capture on),
-           alternated in the same run: Flask + SQLAlchemy/SQLite on gunicorn (2 sync
-           workers) and FastAPI on uvicorn; Debian's /usr/bin/python3 only (it has them)
+           alternated in the same run (ABBA order): Flask + SQLAlchemy/SQLite on gunicorn
+           (2 sync workers) and FastAPI on uvicorn; Debian's /usr/bin/python3 only (it has
+           them); the server pinned to CPU 0 and wrk to CPU 1 when there are two CPUs
 
 Writes a table to stdout and everything measured to bench-results.json (--json PATH).
 """
@@ -200,11 +204,17 @@ class Bench:
             "fastapi-uvicorn": (lambda env, log: start_uvicorn_app(env, log, apps),
                                 "/items/42"),
         }
+        # With two CPUs or more, the server runs on CPU 0 and wrk on CPU 1: they no longer
+        # take turns on the same cores, which is most of the round-to-round noise.
+        cpus = sorted(os.sched_getaffinity(0))
+        pin = self.args.web_pin and len(cpus) >= 2
+        server_cpus, wrk_cpus = ({cpus[0]}, {cpus[1]}) if pin else (set(cpus), set(cpus))
         for name, (start, path) in setups.items():
             rps = {"plain": [], "glass": []}
             recorded = []
             for rnd in range(self.args.web_rounds):
-                for variant in ("plain", "glass"):
+                # ABBA order: plain first in even rounds, glass first in odd ones
+                for variant in (("plain", "glass") if rnd % 2 == 0 else ("glass", "plain")):
                     env = {k: v for k, v in os.environ.items()
                            if not k.startswith("GLASS_") and k != "LD_PRELOAD"}
                     env["BENCH_DB"] = str(db)
@@ -212,27 +222,111 @@ class Bench:
                     if variant == "glass":
                         env["LD_PRELOAD"] = str(self.preload)
                         env["GLASS_OUT"] = str(gout)
-                    srv = start(env, str(self.tmp / f"{name}.log"))
+                    os.sched_setaffinity(0, server_cpus)  # the server's processes inherit it
                     try:
-                        subprocess.run(["wrk", "-t1", "-c4", "-d1s",
-                                        f"http://127.0.0.1:{srv.port}{path}"],
-                                       capture_output=True, check=True)  # warm-up
+                        srv = start(env, str(self.tmp / f"{name}.log"))
+                    finally:
+                        os.sched_setaffinity(0, cpus)
+                    on_wrk_cpus = (lambda: os.sched_setaffinity(0, wrk_cpus))
+                    try:
+                        w = subprocess.run(["wrk", "-t1", "-c4", "-d1s",
+                                            f"http://127.0.0.1:{srv.port}{path}"],
+                                           capture_output=True, text=True, check=True,
+                                           preexec_fn=on_wrk_cpus)  # warm-up
                         p = subprocess.run(["wrk", "-t2", "-c16", f"-d{self.args.web_seconds}s",
                                             f"http://127.0.0.1:{srv.port}{path}"],
-                                           capture_output=True, text=True, check=True)
+                                           capture_output=True, text=True, check=True,
+                                           preexec_fn=on_wrk_cpus)
                     finally:
                         srv.stop()
                     m = re.search(r"Requests/sec:\s+([\d.]+)", p.stdout)
-                    n = re.search(r"(\d+) requests in", p.stdout)
+                    # what wrk sent, warm-up included: the recording holds both
+                    n = [re.search(r"(\d+) requests in", x.stdout) for x in (w, p)]
                     rps[variant].append(float(m.group(1)) if m else 0.0)
                     if variant == "glass":
-                        recorded.append(self.count_requests(gout, n and int(n.group(1))))
+                        recorded.append(self.count_requests(
+                            gout, sum(int(x.group(1)) for x in n) if all(n) else None))
                         shutil.rmtree(gout, ignore_errors=True)
             plain, glass = statistics.median(rps["plain"]), statistics.median(rps["glass"])
+            pairs = [g / q for g, q in zip(rps["glass"], rps["plain"]) if q]
             out[name] = {"plain_rps": rps["plain"], "glass_rps": rps["glass"],
-                         "ratio": glass / plain if plain else None, "recorded": recorded,
-                         "seconds": self.args.web_seconds}
+                         "ratio": glass / plain if plain else None,
+                         "round_ratios": pairs, "recorded": recorded,
+                         "seconds": self.args.web_seconds,
+                         "pinned": f"server on CPU {sorted(server_cpus)}, wrk on CPU "
+                                   f"{sorted(wrk_cpus)}" if pin else "not pinned"}
         return out
+
+    def report_suite(self, python):
+        """glass-report's throughput: summary and flamegraph --folded over two recordings of
+        at least --report-records records: a real one (report_workload.py under trace-all:
+        the standard library at work, thousands of distinct stacks) and gen-synthetic's
+        random call trees (a new stack at almost every call: the trie's worst case).
+        Records a second, wall time and peak RSS of each run; median of --runs runs."""
+        want = self.args.report_records
+        recordings = {}
+        # about 1,090 records a round on CPython 3.11; more rounds until there are enough
+        rounds = max(1, want // 1000)
+        out_dir = self.tmp / "report-real"
+        env = self.env("glass-all", out_dir)
+        shutil.copy(HERE / "report_workload.py", self.work / "report_workload.py")
+        for _ in range(3):
+            shutil.rmtree(out_dir, ignore_errors=True)
+            t0 = time.perf_counter()
+            subprocess.run([python, "report_workload.py", str(rounds)], cwd=str(self.work),
+                           env=env, check=True, stdout=subprocess.DEVNULL)
+            rec_s = time.perf_counter() - t0
+            session = next(p for p in out_dir.iterdir() if p.is_dir())
+            n = self.records_of(session)
+            if n >= want:
+                break
+            rounds = int(rounds * want / max(n, 1) * 1.03) + 1
+        recordings["real"] = (session, n, f"report_workload.py {rounds} under trace-all "
+                                          f"({rec_s:.1f} s to record)")
+        syn_dir = self.tmp / "report-synthetic"
+        gen = self.build / "tools" / "gen-synthetic"
+        subprocess.run([str(gen), str(syn_dir), "--events", str(want)], check=True,
+                       stdout=subprocess.DEVNULL)
+        session = next(p for p in syn_dir.iterdir() if p.is_dir())
+        recordings["synthetic"] = (session, self.records_of(session),
+                                   f"gen-synthetic --events {want}")
+        commands = [("summary", ["summary"], {}),
+                    ("folded", ["flamegraph", "--folded"], {}),
+                    ("folded 1 thread", ["flamegraph", "--folded"],
+                     {"GLASS_REPORT_THREADS": "1"})]
+        results = {}
+        for name, (session, records, how) in recordings.items():
+            r = {"records": records, "how": how, "bytes": sum(
+                f.stat().st_size for f in session.rglob("*") if f.is_file())}
+            print(f"  {name}: {records:,} records ", end="", flush=True)
+            for label, argv, extra in commands:
+                walls, rss = [], []
+                for _ in range(self.args.runs):
+                    env = dict(os.environ, **extra)
+                    t0 = time.perf_counter()
+                    proc = subprocess.Popen([str(self.report), *argv, str(session)], env=env,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    _, status, usage = os.wait4(proc.pid, 0)
+                    walls.append(time.perf_counter() - t0)
+                    rss.append(usage.ru_maxrss / 1024)  # KiB on Linux
+                    if os.waitstatus_to_exitcode(status) != 0:
+                        raise RuntimeError(f"glass-report {' '.join(argv)} {session} exited "
+                                           f"{os.waitstatus_to_exitcode(status)}")
+                    print(".", end="", flush=True)
+                wall = statistics.median(walls)
+                r[label] = {"wall_s": wall, "samples_s": walls, "records_per_s": records / wall,
+                            "peak_rss_mb": max(rss)}
+            print()
+            results[name] = r
+            shutil.rmtree(session.parent, ignore_errors=True)
+        return results
+
+    def records_of(self, session):
+        """The records of a session, from glass-report info's 'total' line."""
+        text = subprocess.run([str(self.report), "info", str(session)], capture_output=True,
+                              text=True).stdout
+        m = re.search(r"^  total\s+([\d,]+)", text, re.M)
+        return int(m.group(1).replace(",", "")) if m else 0
 
     def count_requests(self, gout, wrk_total):
         """Requests in the recording (summary's endpoint table) against wrk's own count."""
@@ -351,16 +445,35 @@ def print_tables(results):
     if web:
         print("\nWeb: requests/s under wrk -t2 -c16 (median of rounds), glass default policy, "
               "all captures")
-        print("%-18s %12s %12s %8s  %s" % ("server", "plain rps", "glass rps", "ratio",
-                                           "recorded/wrk requests"))
+        print("%-18s %12s %12s %8s  %-26s %s" % ("server", "plain rps", "glass rps", "ratio",
+                                                 "per round (min-max)", "recorded/wrk requests"))
         for name, r in web.items():
             if not isinstance(r, dict) or "ratio" not in r:
                 print("%-18s %s" % (name, r))
                 continue
             rec = ", ".join(f"{x['recorded']}/{x['wrk']}" for x in r["recorded"])
-            print("%-18s %12.0f %12.0f %7.3f  %s" % (name, statistics.median(r["plain_rps"]),
-                                                    statistics.median(r["glass_rps"]),
-                                                    r["ratio"] or 0, rec))
+            rr = r.get("round_ratios") or [0]
+            print("%-18s %12.0f %12.0f %7.3f  %-26s %s" % (
+                name, statistics.median(r["plain_rps"]), statistics.median(r["glass_rps"]),
+                r["ratio"] or 0, "%.3f-%.3f" % (min(rr), max(rr)), rec))
+        for name, r in web.items():
+            if isinstance(r, dict) and r.get("pinned"):
+                print(f"({name}: {r['pinned']}; rounds alternate plain/glass order)")
+                break
+    rep = results.get("report")
+    if rep:
+        print("\nglass-report throughput: records a second (median of %d runs), peak RSS"
+              % results["runs"])
+        print("%-10s %12s %-16s %8s %12s %8s" % ("recording", "records", "command", "wall s",
+                                                 "records/s", "RSS MB"))
+        for name, r in rep.items():
+            for label in ("summary", "folded", "folded 1 thread"):
+                x = r[label]
+                print("%-10s %12s %-16s %8.2f %11.1fM %8.0f" % (
+                    name, f"{r['records']:,}", label, x["wall_s"], x["records_per_s"] / 1e6,
+                    x["peak_rss_mb"]))
+        for name, r in rep.items():
+            print(f"({name}: {r['how']}, {r['bytes'] / 1e6:.0f} MB on disk)")
     if any(it.get("startup") for it in results["interpreters"]):
         print("\nStart-up: python -c pass")
         print("%-22s %10s %10s %10s %8s  %s" % ("python", "plain ms", "glass ms", "added ms",
@@ -379,14 +492,18 @@ def main():
     ap.add_argument("--python", action="append", default=[], metavar="PATH",
                     help="interpreter(s) instead of /usr/bin/python3, pyenv 3.12.1, 3.13.0")
     ap.add_argument("--only", default="cpu,size,startup",
-                    help="comma-separated suites: cpu, size, startup, web")
+                    help="comma-separated suites: cpu, size, startup, web, report")
+    ap.add_argument("--report-records", type=int, default=50_000_000,
+                    help="report: records in each recording read (at least)")
     ap.add_argument("--build", default=str(ROOT / "build"), help="meson build directory")
     ap.add_argument("--web-seconds", type=int, default=10, help="wrk duration per round")
     ap.add_argument("--web-rounds", type=int, default=3, help="plain/glass rounds (web)")
+    ap.add_argument("--no-web-pin", dest="web_pin", action="store_false",
+                    help="web: do not pin the server to CPU 0 and wrk to CPU 1")
     ap.add_argument("--json", default="bench-results.json", help="where the results go")
     args = ap.parse_args()
     suites = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(suites) - {"cpu", "size", "startup", "web"}
+    unknown = set(suites) - {"cpu", "size", "startup", "web", "report"}
     if unknown:
         ap.error(f"unknown suites {sorted(unknown)}")
 
@@ -414,13 +531,16 @@ def main():
                 continue
             print(f"\n== {entry['label']} ({python})")
             for suite in suites:
-                if suite == "web":
-                    continue  # once, below: it needs Debian's python3 and its packages
+                if suite in ("web", "report"):
+                    continue  # once, below, on Debian's python3
                 print(f"  {suite} ...", flush=True)
                 entry[suite] = getattr(bench, suite)(python)
         if "web" in suites:
             print("\n== web (/usr/bin/python3) ...", flush=True)
             results["web"] = bench.web("/usr/bin/python3")
+        if "report" in suites:
+            print("\n== report (recorded with /usr/bin/python3) ...", flush=True)
+            results["report"] = bench.report_suite("/usr/bin/python3")
     finally:
         shutil.rmtree(bench.tmp, ignore_errors=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
