@@ -365,19 +365,19 @@ static uintptr_t decide(PyObject *code, glass_frame *f)
 	snprintf(mod_z, sizeof(mod_z), "%.*s", (int)ml, module ? module : "");
 	snprintf(file_z, sizeof(file_z), "%.*s", (int)fl, file ? file : "");
 
-	uintptr_t x = GLASS_X_SKIP;
+	/* threading's Thread._bootstrap: its thread's name and end are noted, traced or not */
+	int bootstrap = ql == 17 && memcmp(qual, "Thread._bootstrap", 17) == 0 && ml == 9 &&
+			memcmp(module, "threading", 9) == 0;
+	uintptr_t x = bootstrap ? GLASS_X_SPECIAL | 1 : GLASS_X_SKIP;
 	if (glass_policy_match(G.policy, mod_z, file_z)) {
 		if (glass_proc_start() == 0) {
 			uint32_t id = ++G.next_code;
 			write_code_def(id, code, module, ml, file, fl, qual, ql, line, flags);
-			x = ((uintptr_t)id << GLASS_X_ID_SHIFT) | GLASS_X_TRACED | 1;
+			x |= ((uintptr_t)id << GLASS_X_ID_SHIFT) | GLASS_X_TRACED | 1;
 			if (flags & (GLASS_CO_GENERATOR | GLASS_CO_COROUTINE |
 				     GLASS_CO_ASYNC_GENERATOR))
 				x |= GLASS_X_GEN;
 		}
-	} else if (ql == 17 && memcmp(qual, "Thread._bootstrap", 17) == 0 && ml == 9 &&
-		   memcmp(module, "threading", 9) == 0) {
-		x = GLASS_X_SPECIAL | 1;
 	}
 	glass_py.Code_SetExtra(code, G.extra_idx, (void *)x);
 	exc_restore(&se);
@@ -583,8 +583,6 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 		T.guard--;
 		errno = saved;
 	}
-	if (x & GLASS_X_TRACED)
-		return eval_traced(ts, f, throwflag, x);
 	if (x & GLASS_X_SPECIAL) {
 		int saved = errno;
 		T.guard++;
@@ -594,7 +592,8 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 		/* The thread's Python work ends here, before join() can return: its end is written
 		 * now, so that it never depends on whether the process exits before this thread's
 		 * last C-level teardown (the stream is sealed then, or by the reader's tolerance). */
-		PyObject *r = call_real(ts, f, throwflag);
+		PyObject *r = x & GLASS_X_TRACED ? eval_traced(ts, f, throwflag, x)
+						 : call_real(ts, f, throwflag);
 		if (T.epoch == G.epoch && T.s.proc && !T.ended) {
 			saved = errno;
 			glass_emit_thread_cpu(&T.s, glass_ticks());
@@ -604,6 +603,8 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 		}
 		return r;
 	}
+	if (x & GLASS_X_TRACED)
+		return eval_traced(ts, f, throwflag, x);
 	return call_real(ts, f, throwflag);
 }
 
@@ -614,7 +615,7 @@ PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag)
 	if (GLASS_LIKELY(x == GLASS_X_SKIP))
 		return call_real(ts, f, throwflag);
 	/* a plain traced call on a ready thread: the one path that must be fast */
-	if (GLASS_LIKELY((x & (GLASS_X_TRACED | GLASS_X_GEN)) == GLASS_X_TRACED &&
+	if (GLASS_LIKELY((x & (GLASS_X_TRACED | GLASS_X_GEN | GLASS_X_SPECIAL)) == GLASS_X_TRACED &&
 			 T.epoch == G.epoch && !T.guard && T.s.depth < G.depth_limit)) {
 		return trace_call(ts, f, throwflag, (uint32_t)(x >> GLASS_X_ID_SHIFT));
 	}

@@ -25,7 +25,7 @@ enum glass_state {
 #define GLASS_X_SKIP ((uintptr_t)1) /* not traced */
 #define GLASS_X_TRACED ((uintptr_t)2)
 #define GLASS_X_GEN ((uintptr_t)4) /* generator, coroutine or async generator */
-#define GLASS_X_SPECIAL ((uintptr_t)8) /* not traced, but look (threading's Thread._bootstrap) */
+#define GLASS_X_SPECIAL ((uintptr_t)8) /* look at it (threading's Thread._bootstrap), traced or not */
 #define GLASS_X_ID_SHIFT 8
 
 struct glass_global {

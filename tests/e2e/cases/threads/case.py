@@ -43,3 +43,22 @@ def case_threads(t):
               f"thread name of pooled: {s.thread!r}, expected pool_N")
     for s in rep.spans:
         eq(s.pid, pid, f"pid of {s.name}")
+
+
+def case_threads_traced_bootstrap(t):
+    # GIVEN a policy that traces the threading module itself (Thread._bootstrap included)
+    policy = t.workdir / "trace-threading.json"
+    policy.write_text('{"included_packages": ["__main__", "threading"]}\n')
+    runs = t.run_both([t.python, "threads_main.py"], glass_env={"GLASS_POLICY": str(policy)})
+    rep = t.report(runs.traced)
+    # THEN threading's own frames are spans...
+    boots = [s for s in rep.spans if s.name == "Thread._bootstrap"]
+    check(len(boots) >= 6, f"Thread._bootstrap traced: {len(boots)} spans, expected one per "
+          "thread (4 workers, 1-2 pool threads)")
+    # ...and each thread still gets its name and its end from that frame
+    eq(sorted(s.thread or "" for s in rep.named("worker")),
+       ["worker-1", "worker-2", "worker-3", "worker-4"], "thread names with threading traced")
+    check(all(s.thread and re.match(r"^pool_\d+$", s.thread) for s in rep.named("pooled")),
+          f"pool thread names with threading traced {[s.thread for s in rep.named('pooled')]}")
+    named = re.findall(r"^\s+t\d+\s+tid \d+\s+(\S+)", rep.info, re.M)
+    check("-" not in named and len(named) >= 6, f"info names every thread {named}")
