@@ -737,18 +737,35 @@ static void resp_feed(struct conn *c, int dir, const void *buf, size_t len, uint
 
 /* ---- waits, connects, lookups ---------------------------------------------------------------- */
 
+/* Nanoseconds a TSC tick, from the clocks read at start and now (close enough for a
+ * threshold); kept once 50 ms have passed, so a wait costs no clock read after that. */
+static double ns_per_tick(uint64_t ticks)
+{
+	static uint64_t kept; /* the double's bits; 0 until known */
+	uint64_t bits = __atomic_load_n(&kept, __ATOMIC_RELAXED);
+	double r;
+	if (bits) {
+		memcpy(&r, &bits, sizeof(r));
+		return r;
+	}
+	uint64_t dt = glass_mono_ns() - G.start_mono, dk = ticks - G.start_ticks;
+	if (!dt || !dk || ticks < G.start_ticks)
+		return 0;
+	r = (double)dt / (double)dk;
+	if (dt >= 50 * 1000 * 1000) { /* any thread's value is as good as another's */
+		memcpy(&bits, &r, sizeof(bits));
+		__atomic_store_n(&kept, bits, __ATOMIC_RELAXED);
+	}
+	return r;
+}
+
 /* A wait on a socket whose protocol we do not follow, long enough to matter: a net span. */
 static void net_wait(struct conn *c, const char *what, uint64_t t0, ssize_t n, int err)
 {
 	if (!glass_cap.on[GLASS_CAP_NET] || T.cap_depth || c->role != R_CLIENT)
 		return;
 	uint64_t t1 = glass_cap_now();
-	uint64_t ns = G.use_tsc ? 0 : t1 - t0;
-	if (G.use_tsc) {
-		/* ticks to ns with the calibration taken at start (close enough for a threshold) */
-		uint64_t dt = glass_mono_ns() - G.start_mono, dk = t1 - G.start_ticks;
-		ns = dk && dt ? (uint64_t)((double)(t1 - t0) * ((double)dt / (double)dk)) : 0;
-	}
+	uint64_t ns = G.use_tsc ? (uint64_t)((double)(t1 - t0) * ns_per_tick(t1)) : t1 - t0;
 	if (ns < glass_cap.net_min_ns)
 		return;
 	char name[80];
@@ -853,10 +870,7 @@ static void saw_bytes(int fd, int sending, const void *buf, ssize_t n, uint64_t 
 
 static int capturing_sockets(void)
 {
-	return tracing() &&
-	       (glass_cap.on[GLASS_CAP_HTTP_SERVER] || glass_cap.on[GLASS_CAP_HTTP_CLIENT] ||
-		glass_cap.on[GLASS_CAP_MONGO] || glass_cap.on[GLASS_CAP_REDIS] ||
-		glass_cap.on[GLASS_CAP_NET]);
+	return tracing() && glass_cap.sockets;
 }
 
 EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)

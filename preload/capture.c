@@ -56,6 +56,8 @@ void glass_cap_configure(const struct glass_policy *p)
 			if (items[i][0])
 				snprintf(c.headers[c.nheaders++], sizeof(c.headers[0]), "%s", items[i]);
 	}
+	c.sockets = c.on[GLASS_CAP_HTTP_SERVER] || c.on[GLASS_CAP_HTTP_CLIENT] ||
+		    c.on[GLASS_CAP_MONGO] || c.on[GLASS_CAP_REDIS] || c.on[GLASS_CAP_NET];
 	glass_cap = c;
 }
 

@@ -44,6 +44,7 @@ enum glass_cap_family {
  * sql_text, max_sql_length, exclude_routes, sample, redact, http_headers. */
 struct glass_cap_config {
 	int on[GLASS_CAP_NFAMILIES];
+	int sockets;	      /* any family read off sockets is on (mongo, redis, http, net) */
 	int sql_raw;	      /* "sql_text": "raw" keeps literals; default "normalized" */
 	unsigned max_statement; /* max_sql_length: statement bytes kept (then "..."), 2048 */
 	uint64_t net_min_ns;  /* socket waits shorter than this are not spans (default 1 ms) */
