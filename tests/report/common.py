@@ -56,6 +56,18 @@ class Suite:
         self._cache[key] = session
         return session
 
+    def synthetic(self, name, events, threads=3, procs=2):
+        """A gen-synthetic session (random call trees, generators, exceptions) under the
+        scratch directory; None (and a SKIP line) when gen-synthetic fails."""
+        out = self.path(name)
+        p = subprocess.run([os.path.join(self.build, "tools", "gen-synthetic"), out,
+                            "--events", str(events), "--threads", str(threads),
+                            "--procs", str(procs)], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skip(f"gen-synthetic failed: {p.stderr[-200:]}")
+            return None
+        return os.path.join(out, sorted(os.listdir(out))[-1])
+
     def report(self, *argv, check=True, **kw):
         """Runs glass-report with argv; returns the CompletedProcess (text)."""
         p = subprocess.run([os.path.join(self.build, "tools", "glass-report"), *argv],

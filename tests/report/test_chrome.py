@@ -176,16 +176,10 @@ def main():
         t.check(False, f"rawbytes: strict UTF-8 JSON ({e})")
 
     # GIVEN a synthetic session with generators everywhere THEN still nested
-    syn_out = t.path("syn")
-    gen = os.path.join(t.build, "tools", "gen-synthetic")
-    p = subprocess.run([gen, syn_out, "--events", "20000", "--threads", "3", "--procs", "2"],
-                       capture_output=True, text=True)
-    if p.returncode == 0:
-        syn = os.path.join(syn_out, sorted(os.listdir(syn_out))[-1])
+    syn = t.synthetic("syn", 20000)
+    if syn:
         sjs = [json.loads(x) for x in t.report("jsonl", syn).stdout.splitlines()]
         check_trace(t, load(t, syn, "syn.json"), sjs, "synthetic")
-    else:
-        t.skip(f"gen-synthetic failed: {p.stderr[-200:]}")
 
     # exit codes
     t.check(t.report("chrome", "--help", check=False).returncode == 0, "--help: exit 0")
