@@ -3,7 +3,6 @@
 thread (what chrome://tracing and Perfetto require), and spans match `glass-report jsonl`."""
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

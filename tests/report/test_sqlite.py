@@ -4,7 +4,6 @@ against the sample programs' known shapes and against `glass-report jsonl`."""
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
