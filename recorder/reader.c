@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -750,26 +751,35 @@ struct glass_stream {
 	ZSTD_DCtx *dctx;
 };
 
+/* Streams of one session may be decoded in several threads (glass-report's readahead):
+ * their warnings and notes are added under one lock. */
+static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void add_msg(char ***list, size_t *n, size_t *dropped, size_t max, const char *fmt,
 		    va_list ap)
 {
-	if (*n >= max) {
-		(*dropped)++;
-		return;
-	}
 	char *m = NULL;
 	if (vasprintf(&m, fmt, ap) < 0)
 		return;
+	pthread_mutex_lock(&msg_lock);
+	if (*n >= max) {
+		(*dropped)++;
+		pthread_mutex_unlock(&msg_lock);
+		free(m);
+		return;
+	}
 	if ((*n & (*n - 1)) == 0 || *n == 0) {
 		size_t cap = *n ? *n * 2 : 8;
 		char **l = realloc(*list, cap * sizeof(*l));
 		if (!l) {
+			pthread_mutex_unlock(&msg_lock);
 			free(m);
 			return;
 		}
 		*list = l;
 	}
 	(*list)[(*n)++] = m;
+	pthread_mutex_unlock(&msg_lock);
 }
 
 __attribute__((format(printf, 2, 3))) static void warn(struct glass_session *s, const char *fmt,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "readahead.h"
 #include "report.h"
 #include "spans.h"
 #include "text.h"
@@ -164,18 +165,19 @@ int command_info(int argc, char **argv)
 		printf("    %-12s %zu\n", "threads", n);
 		for (size_t ti = 0; ti < n; ti++) {
 			struct glass_spans *b = NULL;
-			struct glass_stream *st = glass_stream_open(p, tidx[ti]);
-			if (!st)
+			struct glass_readahead *ra = glass_readahead_open(p, tidx[ti]);
+			if (!ra)
 				continue;
 			b = glass_spans_new(p, tidx[ti], glass_span_ids_for(s, pi, ti), NULL,
 					    on_span, &I);
 			if (!b) {
-				glass_stream_close(st);
+				glass_readahead_close(ra);
 				continue;
 			}
 			struct glass_record rec;
-			while (glass_stream_next(st, &rec))
+			while (glass_readahead_next(ra, &rec))
 				glass_spans_feed(b, &rec);
+			struct glass_stream *st = glass_readahead_stream(ra);
 			glass_spans_finish(b);
 			const struct glass_span_counts *cnt = glass_spans_counts(b);
 			uint32_t max_seq;
@@ -189,7 +191,7 @@ int command_info(int argc, char **argv)
 			printf("      t%-4u tid %-8u %-20s %u chunks (last seq %u), %s bytes, "
 			       "%s records\n",
 			       tidx[ti], glass_spans_tid(b), nm, chunks, max_seq, buf2, buf);
-			glass_stream_close(st);
+			glass_readahead_close(ra);
 			all.records += cnt->records;
 			for (int t = 0; t <= GLASS_REC_MAX_TAG; t++)
 				all.by_tag[t] += cnt->by_tag[t];

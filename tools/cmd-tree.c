@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "readahead.h"
 #include "report.h"
 #include "spans.h"
 #include "text.h"
@@ -945,11 +946,11 @@ static void run_thread(struct tree *T, struct glass_proc *p, uint32_t tidx,
 		       struct glass_span_ids ids, struct glass_progress *pg)
 {
 	uint64_t chunks = pg ? glass_proc_thread_chunks(p, tidx, NULL) : 0, seen = 0;
-	struct glass_stream *st = glass_stream_open(p, tidx);
+	struct glass_readahead *st = glass_readahead_open(p, tidx);
 	struct glass_spans *b = st ? glass_spans_new(p, tidx, ids, on_start, on_end, T) : NULL;
 	if (b) {
 		struct glass_record rec;
-		while (!T->done && glass_stream_next(st, &rec)) {
+		while (!T->done && glass_readahead_next(st, &rec)) {
 			if (pg && rec.tag == GLASS_REC_CHUNK_START && seen < chunks) {
 				seen++;
 				glass_progress_add(pg, 1);
@@ -960,8 +961,7 @@ static void run_thread(struct tree *T, struct glass_proc *p, uint32_t tidx,
 			glass_spans_finish(b);
 		glass_spans_free(b);
 	}
-	if (st)
-		glass_stream_close(st);
+	glass_readahead_close(st);
 	glass_progress_add(pg, chunks - seen);
 	thread_reset(T);
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "flame.h"
+#include "readahead.h"
 #include "progress.h"
 #include "spans.h"
 #include "text.h"
@@ -423,18 +424,19 @@ int flame_oom(const struct flame *F)
 /* ---- reading spans ----------------------------------------------------------------------- */
 
 /*
- * Three stages, in three threads when the machine has two CPUs or more (with one, everything
- * runs in turn in the calling thread):
+ * Three stages, in three threads when a second CPU is idle (glass_report_threads(); else
+ * everything runs in turn in the calling thread):
  *
- *   decoder:  reads each thread's chunks (decompression, msgpack) into batches of compact
- *             records, strings copied along;
+ *   decoder:  readahead.h: each thread's chunks decompressed and decoded ahead into batches
+ *             of compact records, strings copied along;
  *   builder:  (the calling thread) feeds them to a span builder per thread; its callbacks
  *             append small events to batches, resolving what is valid during a callback only
  *             (names of captured operations, thread names);
  *   trie:     takes the event batches in order and builds the trie.
  *
- * Batches go through bounded queues (MAX_BATCHES each), so memory stays small whatever the
- * recording's size, and the stages overlap: the wall time is about that of the slowest.
+ * Batches go through bounded queues (MAX_BATCHES here, RA_BATCHES there), so memory stays
+ * small whatever the recording's size, and the stages overlap: the wall time is about that
+ * of the slowest.
  */
 
 enum ev_type { EV_PROC, EV_THREAD, EV_OPEN, EV_CLOSE };
@@ -469,7 +471,6 @@ struct queue {
 	struct batch *head, *tail; /* full, in order */
 	struct batch *spare;	   /* empty */
 	size_t nbatches;
-	int events; /* batches carry events (else record bytes only) */
 	int done;
 };
 
@@ -515,10 +516,10 @@ struct producer {
 
 /* ---- batches and queues ------------------------------------------------------------------ */
 
-static struct batch *batch_new(int events)
+static struct batch *batch_new(void)
 {
 	struct batch *b = calloc(1, sizeof(*b));
-	if (b && events && !(b->ev = malloc(BATCH_EVENTS * sizeof(*b->ev)))) {
+	if (b && !(b->ev = malloc(BATCH_EVENTS * sizeof(*b->ev)))) {
 		free(b);
 		b = NULL;
 	}
@@ -546,7 +547,7 @@ static struct batch *q_spare(struct queue *q)
 			q->spare = b->next;
 			break;
 		}
-		if (q->nbatches < MAX_BATCHES && (b = batch_new(q->events))) {
+		if (q->nbatches < MAX_BATCHES && (b = batch_new())) {
 			q->nbatches++;
 			break;
 		}
@@ -851,14 +852,14 @@ static void run_thread(struct producer *P, struct glass_proc *p, uint32_t tidx,
 		       struct glass_span_ids ids, struct glass_progress *pg)
 {
 	uint64_t chunks = pg ? glass_proc_thread_chunks(p, tidx, NULL) : 0, seen = 0;
-	struct glass_stream *st = glass_stream_open(p, tidx);
+	struct glass_readahead *st = glass_readahead_open(p, tidx);
 	struct glass_spans *b = st ? glass_spans_new(p, tidx, ids, on_start, on_end, P) : NULL;
 	if (b) {
 		glass_spans_set_runs(b, on_run_start, on_run_end);
 		glass_spans_set_lookup(b, no_lookup, NULL);
 		struct glass_record rec;
 		P->thread_seen = 0;
-		while (glass_stream_next(st, &rec)) {
+		while (glass_readahead_next(st, &rec)) {
 			/* every chunk starts with one; unreadable chunks are made up for at the end
 			 */
 			if (unlikely(pg) && rec.tag == GLASS_REC_CHUNK_START && seen < chunks) {
@@ -870,203 +871,8 @@ static void run_thread(struct producer *P, struct glass_proc *p, uint32_t tidx,
 		glass_spans_finish(b);
 		glass_spans_free(b);
 	}
-	if (st)
-		glass_stream_close(st);
+	glass_readahead_close(st);
 	glass_progress_add(pg, chunks - seen);
-}
-
-/* ---- the decoder stage ------------------------------------------------------------------- */
-
-/*
- * Compact records in a batch's bytes: a header, the numeric fields, then each string field
- * as a length (NIL_LEN: nil) and its bytes. Two markers delimit a thread's records.
- */
-#define REC_BATCH_BYTES (1024u << 10)
-#define MARK_BEGIN	200 /* u[0] process index, u[1] thread position, u[2] tidx */
-#define MARK_END	201
-#define NIL_LEN		UINT32_MAX
-
-struct crec {
-	uint8_t tag, nfields;
-	uint16_t strs; /* bit i: field i has a string */
-	uint32_t pad;
-	uint64_t ts_ns;
-};
-
-struct decoder {
-	struct glass_session *s;
-	const struct flame_opts *o;
-	struct glass_progress *pg;
-	struct queue q;
-	struct batch *b;
-	uint16_t strmask[GLASS_REC_MAX_TAG + 1];
-};
-
-static void dec_flush(struct decoder *D)
-{
-	if (D->b && D->b->text.len) {
-		q_push(&D->q, D->b);
-		D->b = q_spare(&D->q);
-	}
-}
-
-static void dec_put(struct decoder *D, const struct glass_record *r, uint8_t tag, uint16_t strs)
-{
-	struct glass_buf *t = &D->b->text;
-	if (unlikely(t->len >= REC_BATCH_BYTES)) {
-		dec_flush(D);
-		t = &D->b->text;
-	}
-	unsigned nf = r->nfields < GLASS_REC_MAX_FIELDS ? r->nfields : GLASS_REC_MAX_FIELDS;
-	struct crec h = {.tag = tag, .nfields = (uint8_t)nf, .strs = strs, .ts_ns = r->ts_ns};
-	size_t need = sizeof(h) + nf * sizeof(uint64_t);
-	if (likely(nf <= 4 && t->len + sizeof(h) + 4 * sizeof(uint64_t) <= t->cap)) {
-		/* the hot path (calls, returns, generators): fixed-size copies, which compile to a
-		 * few moves; the words past nfields are overwritten by the next record */
-		memcpy(t->p + t->len, &h, sizeof(h));
-		memcpy(t->p + t->len + sizeof(h), r->u, 4 * sizeof(uint64_t));
-		t->len += need;
-	} else {
-		glass_buf_put(t, &h, sizeof(h));
-		glass_buf_put(t, r->u, nf * sizeof(uint64_t));
-	}
-	for (unsigned i = 0; strs && i < nf; i++) {
-		if (!(strs >> i & 1))
-			continue;
-		uint32_t len = r->s[i].p ? r->s[i].len : NIL_LEN;
-		glass_buf_put(t, &len, sizeof(len));
-		if (r->s[i].p)
-			glass_buf_put(t, r->s[i].p, r->s[i].len);
-	}
-	if (unlikely(t->len + sizeof(h) + 4 * sizeof(uint64_t) > t->cap)) {
-		/* keep room for the next record's fixed-size copy, and for the reader's
-		 * four-word read past the last record */
-		size_t len = t->len;
-		glass_buf_put(t, &h, sizeof(h));
-		glass_buf_put(t, r->u, 4 * sizeof(uint64_t));
-		t->len = len;
-	}
-}
-
-static void dec_mark(struct decoder *D, uint8_t tag, uint64_t a, uint64_t b, uint64_t c)
-{
-	struct glass_record r;
-	r.nfields = 3;
-	r.ts_ns = 0;
-	r.u[0] = a;
-	r.u[1] = b;
-	r.u[2] = c;
-	dec_put(D, &r, tag, 0);
-}
-
-static void *decode_thread(void *arg)
-{
-	struct decoder *D = arg;
-	D->b = q_spare(&D->q);
-	for (size_t pi = 0; D->b && pi < glass_session_nprocs(D->s); pi++) {
-		struct glass_proc *p = glass_session_proc(D->s, pi);
-		const uint32_t *tidx;
-		size_t nt = glass_proc_threads(p, &tidx);
-		if (D->o->has_pid && glass_proc_info(p)->pid != D->o->pid) {
-			for (size_t ti = 0; ti < nt && D->pg; ti++)
-				glass_progress_add(D->pg,
-						   glass_proc_thread_chunks(p, tidx[ti], NULL));
-			continue;
-		}
-		for (size_t ti = 0; ti < nt; ti++) {
-			uint64_t chunks = D->pg ? glass_proc_thread_chunks(p, tidx[ti], NULL) : 0;
-			uint64_t seen = 0;
-			struct glass_stream *st = glass_stream_open(p, tidx[ti]);
-			if (st) {
-				dec_mark(D, MARK_BEGIN, pi, ti, tidx[ti]);
-				struct glass_record rec;
-				while (glass_stream_next(st, &rec)) {
-					if (unlikely(D->pg) && rec.tag == GLASS_REC_CHUNK_START &&
-					    seen < chunks) {
-						seen++;
-						glass_progress_add(D->pg, 1);
-					}
-					dec_put(D, &rec, rec.tag,
-						D->strmask[rec.tag & GLASS_REC_MAX_TAG]);
-				}
-				glass_stream_close(st);
-				dec_mark(D, MARK_END, 0, 0, 0);
-			}
-			glass_progress_add(D->pg, chunks - seen);
-		}
-	}
-	dec_flush(D);
-	if (D->b)
-		q_recycle(&D->q, D->b);
-	D->b = NULL;
-	q_close(&D->q);
-	return NULL;
-}
-
-/* The builder stage: span builders fed from the decoder's batches. */
-static void feed_batches(struct producer *P, struct decoder *D)
-{
-	struct glass_spans *sb = NULL;
-	struct glass_proc *cur = NULL;
-	struct glass_record r;
-	memset(&r, 0, sizeof(r));
-	for (struct batch *b; (b = q_pop(&D->q));) {
-		const char *p = b->text.p, *end = p + b->text.len;
-		while (p < end) {
-			struct crec h;
-			memcpy(&h, p, sizeof(h));
-			p += sizeof(h);
-			r.tag = h.tag;
-			r.nfields = h.nfields;
-			r.ts_ns = h.ts_ns;
-			/* the buffer always has room for four words past a record (dec_put) */
-			if (likely(h.nfields <= 4))
-				memcpy(r.u, p, 4 * sizeof(uint64_t));
-			else
-				memcpy(r.u, p, h.nfields * sizeof(uint64_t));
-			p += h.nfields * sizeof(uint64_t);
-			for (unsigned i = 0; h.strs && i < h.nfields; i++) {
-				if (!(h.strs >> i & 1))
-					continue;
-				uint32_t len;
-				memcpy(&len, p, sizeof(len));
-				p += sizeof(len);
-				r.s[i].p = len == NIL_LEN ? NULL : p;
-				r.s[i].len = len == NIL_LEN ? 0 : len;
-				if (len != NIL_LEN)
-					p += len;
-			}
-			if (likely(h.tag < MARK_BEGIN)) {
-				if (likely(sb))
-					glass_spans_feed(sb, &r);
-				continue;
-			}
-			if (h.tag == MARK_BEGIN) {
-				struct glass_proc *pr = glass_session_proc(D->s, r.u[0]);
-				if (pr && pr != cur)
-					produce_proc(P, pr);
-				cur = pr;
-				sb = pr ? glass_spans_new(pr, (uint32_t)r.u[2],
-							  glass_span_ids_for(D->s, r.u[0], r.u[1]),
-							  on_start, on_end, P)
-					: NULL;
-				if (sb) {
-					glass_spans_set_runs(sb, on_run_start, on_run_end);
-					glass_spans_set_lookup(sb, no_lookup, NULL);
-				}
-				P->thread_seen = 0;
-			} else if (sb) {
-				glass_spans_finish(sb);
-				glass_spans_free(sb);
-				sb = NULL;
-			}
-		}
-		q_recycle(&D->q, b);
-	}
-	if (sb) {
-		glass_spans_finish(sb);
-		glass_spans_free(sb);
-	}
 }
 
 /* ---- the trie side ----------------------------------------------------------------------- */
@@ -1294,20 +1100,6 @@ static struct flame *flame_invert(struct flame *F)
 	return R;
 }
 
-/* The pipeline pays when a second CPU is idle; on a busy machine the hand-over costs more than
- * it saves. GLASS_REPORT_THREADS=1 reads in one thread, =2 (or more) always in three. */
-static int use_threads(void)
-{
-	const char *env = getenv("GLASS_REPORT_THREADS");
-	if (env && *env && strcmp(env, "auto"))
-		return atoi(env) >= 2;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	double load[1];
-	if (cpus < 2)
-		return 0;
-	return getloadavg(load, 1) != 1 || load[0] <= (double)cpus - 1.0;
-}
-
 static void *consume_thread(void *arg)
 {
 	struct consumer *C = arg;
@@ -1330,7 +1122,7 @@ struct flame *flame_collect(struct glass_session *s, const struct flame_opts *op
 		return NULL;
 	F->per_thread = o->per_thread;
 	struct queue q = {
-	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .events = 1};
+	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	struct consumer C = {.F = F, .o = o, .q = &q};
 	C.window = o->since_ns > 0 || o->until_ns < UINT64_MAX;
 	struct producer P = {.q = &q, .o = o, .want_tid = -1};
@@ -1345,41 +1137,26 @@ struct flame *flame_collect(struct glass_session *s, const struct flame_opts *op
 		flame_free(F);
 		return NULL;
 	}
-	int threads = use_threads();
-	pthread_t trie_th, dec_th;
-	struct decoder D = {.s = s, .o = o, .pg = pg};
-	D.q = (struct queue){.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-	int trie_on = threads && pthread_create(&trie_th, NULL, consume_thread, &C) == 0;
+	/* with a second CPU idle, the trie is built in a thread of its own (and each stream is
+	 * decoded ahead in another: readahead.h) */
+	pthread_t trie_th;
+	int trie_on = glass_report_threads() &&
+		      pthread_create(&trie_th, NULL, consume_thread, &C) == 0;
 	if (!trie_on)
 		P.inline_c = &C;
-	if (threads) {
-		for (unsigned t = 0; t <= GLASS_REC_MAX_TAG; t++) {
-			const struct glass_record_desc *d = glass_record_desc((uint8_t)t);
-			for (unsigned i = 0; d && d->types && d->types[i] && i < 16; i++)
-				if (strchr("sam", d->types[i]))
-					D.strmask[t] |= (uint16_t)(1u << i);
+	for (size_t pi = 0; pi < glass_session_nprocs(s); pi++) {
+		struct glass_proc *p = glass_session_proc(s, pi);
+		const uint32_t *tidx;
+		size_t nt = glass_proc_threads(p, &tidx);
+		if (o->has_pid && glass_proc_info(p)->pid != o->pid) {
+			for (size_t ti = 0; ti < nt && pg; ti++)
+				glass_progress_add(pg, glass_proc_thread_chunks(p, tidx[ti], NULL));
+			continue;
 		}
+		produce_proc(&P, p);
+		for (size_t ti = 0; ti < nt; ti++)
+			run_thread(&P, p, tidx[ti], glass_span_ids_for(s, pi, ti), pg);
 	}
-	if (threads && pthread_create(&dec_th, NULL, decode_thread, &D) == 0) {
-		feed_batches(&P, &D);
-		pthread_join(dec_th, NULL);
-	} else {
-		for (size_t pi = 0; pi < glass_session_nprocs(s); pi++) {
-			struct glass_proc *p = glass_session_proc(s, pi);
-			const uint32_t *tidx;
-			size_t nt = glass_proc_threads(p, &tidx);
-			if (o->has_pid && glass_proc_info(p)->pid != o->pid) {
-				for (size_t ti = 0; ti < nt && pg; ti++)
-					glass_progress_add(
-					    pg, glass_proc_thread_chunks(p, tidx[ti], NULL));
-				continue;
-			}
-			produce_proc(&P, p);
-			for (size_t ti = 0; ti < nt; ti++)
-				run_thread(&P, p, tidx[ti], glass_span_ids_for(s, pi, ti), pg);
-		}
-	}
-	q_free(&D.q);
 	produce_flush(&P);
 	if (trie_on) {
 		q_close(&q);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "readahead.h"
 #include "report.h"
 
 const char report_exit_help[] =
@@ -130,31 +131,29 @@ int report_run_thread(struct glass_proc *proc, uint32_t tidx, struct glass_span_
 		      glass_span_fn on_start, glass_span_fn on_end, void *ctx,
 		      struct glass_spans **keep, struct glass_progress *pg)
 {
-	if (!pg)
-		return glass_spans_run_thread(proc, tidx, ids, on_start, on_end, ctx, keep);
-	uint64_t chunks = glass_proc_thread_chunks(proc, tidx, NULL), seen = 0;
-	struct glass_stream *st = glass_stream_open(proc, tidx);
-	if (!st) {
+	uint64_t chunks = pg ? glass_proc_thread_chunks(proc, tidx, NULL) : 0, seen = 0;
+	struct glass_readahead *ra = glass_readahead_open(proc, tidx);
+	if (!ra) {
 		glass_progress_add(pg, chunks);
 		return -1;
 	}
 	struct glass_spans *b = glass_spans_new(proc, tidx, ids, on_start, on_end, ctx);
 	if (!b) {
-		glass_stream_close(st);
+		glass_readahead_close(ra);
 		glass_progress_add(pg, chunks);
 		return -1;
 	}
 	struct glass_record rec;
-	while (glass_stream_next(st, &rec)) {
+	while (glass_readahead_next(ra, &rec)) {
 		/* every chunk starts with one; unreadable chunks are made up for at the end */
-		if (rec.tag == GLASS_REC_CHUNK_START && seen < chunks) {
+		if (pg && rec.tag == GLASS_REC_CHUNK_START && seen < chunks) {
 			seen++;
 			glass_progress_add(pg, 1);
 		}
 		glass_spans_feed(b, &rec);
 	}
 	glass_spans_finish(b);
-	glass_stream_close(st);
+	glass_readahead_close(ra);
 	glass_progress_add(pg, chunks - seen);
 	if (keep)
 		*keep = b;
