@@ -349,13 +349,9 @@ static void on_span(void *ctx, const struct glass_span *sp)
 		f = row(H, &H->functions, label, strlen(label), NULL);
 		break;
 	case GLASS_KIND_HTTP_SERVER: {
-		size_t ml, rl;
-		const char *m = attr_s(sp, "http.request.method", &ml);
-		const char *r = attr_s(sp, "http.route", &rl);
-		char key[LABEL_MAX];
-		int n = snprintf(key, sizeof(key), "%.*s %.*s", (int)ml, m, (int)rl, r);
-		f = row(H, &H->endpoints, key, (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1,
-			&idx);
+		char key[GLASS_SPAN_KEY_MAX];
+		size_t kl = glass_span_endpoint_key(sp, key, sizeof(key));
+		f = row(H, &H->endpoints, key, kl, &idx);
 		if (f && (size_t)idx >= H->nep) {
 			if ((size_t)idx >= H->capep) {
 				size_t cap = H->capep ? H->capep * 2 : 32;
@@ -376,17 +372,9 @@ static void on_span(void *ctx, const struct glass_span *sp)
 		break;
 	}
 	case GLASS_KIND_DB: {
-		size_t sl, tl;
-		const char *sys = attr_s(sp, "db.system", &sl);
-		const char *st = attr_s(sp, "db.statement", &tl);
-		if (!tl) {
-			st = sp->name.p ? sp->name.p : "";
-			tl = sp->name.len;
-		}
-		char key[2200];
-		int n = snprintf(key, sizeof(key), "%.*s\t%.*s", (int)sl, sys, (int)tl, st);
-		f = row(H, &H->statements, key, (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1,
-			NULL);
+		char key[GLASS_SPAN_KEY_MAX];
+		size_t kl = glass_span_statement_key(sp, key, sizeof(key));
+		f = row(H, &H->statements, key, kl, NULL);
 		note_query(H, sp);
 		break;
 	}

@@ -150,17 +150,14 @@ static void on_capture(struct summary *S, const struct glass_span *sp)
 {
 	struct glass_fstats *f;
 	struct cap_extra *e;
-	char key[600];
-	const char *a, *b;
-	size_t al, bl;
+	char key[GLASS_SPAN_KEY_MAX];
+	const char *a;
+	size_t al;
 	int err = sp->status == GLASS_SPAN_ERROR;
 	int n;
 	switch (sp->kind) {
 	case GLASS_KIND_HTTP_SERVER: {
-		al = attr_str(sp, "http.request.method", &a);
-		bl = attr_str(sp, "http.route", &b);
-		n = snprintf(key, sizeof(key), "%.*s %.*s", (int)al, a, (int)bl, b);
-		e = cap_row(S, &S->endpoints, key, (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1, &f);
+		e = cap_row(S, &S->endpoints, key, glass_span_endpoint_key(sp, key, sizeof(key)), &f);
 		if (!e)
 			return;
 		int64_t code = attr_int(sp, "http.response.status_code", 0);
@@ -168,14 +165,8 @@ static void on_capture(struct summary *S, const struct glass_span *sp)
 		break;
 	}
 	case GLASS_KIND_DB: {
-		al = attr_str(sp, "db.system", &a);
-		bl = attr_str(sp, "db.statement", &b);
-		if (!bl) {
-			b = sp->name.p ? sp->name.p : "";
-			bl = sp->name.len;
-		}
-		n = snprintf(key, sizeof(key), "%.*s\t%.*s", (int)al, a, (int)bl, b);
-		e = cap_row(S, &S->statements, key, (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1, &f);
+		e = cap_row(S, &S->statements, key, glass_span_statement_key(sp, key, sizeof(key)),
+			    &f);
 		if (!e)
 			return;
 		int64_t r = attr_int(sp, "db.response.returned_rows", -1);

@@ -156,6 +156,15 @@ const struct glass_attr *glass_span_attr(const struct glass_span *sp, const char
 /* A span's label for tables and flame graphs, NUL-terminated in buf (cut to cap):
  * Python spans "module.qualname" (or "<code N>"), others their name. Returns buf. */
 const char *glass_span_label(const struct glass_span *sp, char *buf, size_t cap);
+/*
+ * Aggregation keys the reports share, so that summary and html count the same rows: an HTTP
+ * server span's "METHOD route"; a db span's "system<TAB>statement" (its name when it has no
+ * statement). Written NUL-terminated into out (cut to cap); returns the length.
+ * GLASS_SPAN_KEY_MAX holds any statement glass records (max_sql_length is at most 2048).
+ */
+#define GLASS_SPAN_KEY_MAX 2200
+size_t glass_span_endpoint_key(const struct glass_span *sp, char *out, size_t cap);
+size_t glass_span_statement_key(const struct glass_span *sp, char *out, size_t cap);
 const char *glass_gen_kind_name(enum glass_gen_kind k);
 /* GLASS_GEN_* from CODE flags (GLASS_GEN_NONE for a plain function). */
 enum glass_gen_kind glass_gen_kind_of(uint32_t co_flags);

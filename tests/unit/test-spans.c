@@ -908,6 +908,42 @@ START_TEST(terminal_text_is_safe_and_cut)
 }
 END_TEST
 
+static struct glass_attr str_attr(const char *k, const char *v)
+{
+	struct glass_attr a = {.key = {k, strlen(k)}, .type = GLASS_ATTR_STR, .s = {v, strlen(v)}};
+	return a;
+}
+
+/* summary and html aggregate by these keys: long statements must stay apart */
+START_TEST(aggregation_keys)
+{
+	static char stmt[2049];
+	memset(stmt, 'x', sizeof(stmt) - 1);
+	struct glass_attr a[3] = {str_attr("db.system", "postgresql"),
+				  str_attr("db.statement", stmt)};
+	struct glass_span sp = {.kind = GLASS_KIND_DB, .name = {"SELECT t", 8}, .attrs = a,
+				.nattrs = 2};
+	char k1[GLASS_SPAN_KEY_MAX], k2[GLASS_SPAN_KEY_MAX];
+	size_t n1 = glass_span_statement_key(&sp, k1, sizeof(k1));
+	ck_assert_uint_eq(n1, strlen("postgresql\t") + 2048);
+	stmt[2047] = 'y'; /* differs in its last byte only */
+	size_t n2 = glass_span_statement_key(&sp, k2, sizeof(k2));
+	ck_assert_uint_eq(n1, n2);
+	ck_assert(memcmp(k1, k2, n1) != 0);
+	sp.nattrs = 1; /* no statement: the span's name */
+	glass_span_statement_key(&sp, k1, sizeof(k1));
+	ck_assert_str_eq(k1, "postgresql\tSELECT t");
+	ck_assert_uint_eq(glass_span_statement_key(&sp, k1, 5), 4); /* cut, NUL-terminated */
+	ck_assert_str_eq(k1, "post");
+
+	a[0] = str_attr("http.request.method", "GET");
+	a[1] = str_attr("http.route", "/users/{id}");
+	sp = (struct glass_span){.kind = GLASS_KIND_HTTP_SERVER, .attrs = a, .nattrs = 2};
+	glass_span_endpoint_key(&sp, k1, sizeof(k1));
+	ck_assert_str_eq(k1, "GET /users/{id}");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spans");
@@ -936,6 +972,7 @@ int main(void)
 	tcase_add_test(tc, histogram_buckets_hold_their_values);
 	tcase_add_test(tc, quantiles_within_documented_error);
 	tcase_add_test(tc, ftable_interns_keys);
+	tcase_add_test(tc, aggregation_keys);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("text");
 	tcase_add_test(tc, json_strings_are_always_valid);
