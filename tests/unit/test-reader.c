@@ -1,5 +1,6 @@
 /* tests/unit/test-reader.c — the reader against synthetic recordings written by format.h. */
 #include <check.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,20 @@
 
 static char tmp_root[2048];
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* The scratch sessions go when the test process (a forked child per test) exits. */
+static void rm_tmp_root(void)
+{
+	if (tmp_root[0])
+		nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* A fresh session directory under $GLASS_TEST_TMP (meson's build dir) or /tmp. */
 static void new_session(char *dir, size_t len)
 {
@@ -23,6 +38,7 @@ static void new_session(char *dir, size_t len)
 	if (!tmp_root[0]) {
 		snprintf(tmp_root, sizeof(tmp_root), "%s/test-reader-XXXXXX", base ? base : "/tmp");
 		ck_assert_ptr_nonnull(mkdtemp(tmp_root));
+		atexit(rm_tmp_root);
 	}
 	snprintf(dir, len, "%s/20250101-12%04d-%d", tmp_root, counter++, (int)getpid());
 	ck_assert_int_eq(synth_session_create(dir, GLASS_FORMAT_MAJOR, GLASS_FORMAT_MINOR), 0);
