@@ -1,7 +1,9 @@
 /* tools/readahead.c — a thread's records, decoded ahead in a second thread (readahead.h). */
 #include "readahead.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,6 +56,29 @@ struct glass_readahead {
 	size_t pos, end; /* end: cur->len, read once */
 };
 
+/*
+ * Threads runnable on the machine now, this one included: the 4th field of /proc/loadavg
+ * ("running/total"), the least of three reads 1 ms apart (a passing spike is not a busy
+ * machine). The load average itself lags by a minute: right after a busy spell (recording
+ * the session, say) it would keep the helper off on an idle machine. 1 when unreadable.
+ */
+static long runnable_now(void)
+{
+	long least = LONG_MAX;
+	for (int i = 0; i < 3; i++) {
+		if (i)
+			usleep(1000);
+		FILE *f = fopen("/proc/loadavg", "re");
+		long running;
+		int ok = f && fscanf(f, "%*f %*f %*f %ld/", &running) == 1;
+		if (f)
+			fclose(f);
+		if (ok && running < least)
+			least = running;
+	}
+	return least == LONG_MAX ? 1 : least;
+}
+
 int glass_report_threads(void)
 {
 	static int decided = -1;
@@ -65,8 +90,7 @@ int glass_report_threads(void)
 		d = atoi(env) >= 2;
 	} else {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		double load[1];
-		d = cpus >= 2 && (getloadavg(load, 1) != 1 || load[0] <= (double)cpus - 1.0);
+		d = cpus >= 2 && runnable_now() < cpus;
 	}
 	__atomic_store_n(&decided, d, __ATOMIC_RELAXED);
 	return d;

@@ -19,8 +19,8 @@ struct glass_readahead;
 
 /*
  * Is a helper thread worth it now? GLASS_REPORT_THREADS=1: never; =2 or more: always; unset
- * or "auto": when there are two CPUs or more and the 1-minute load average leaves one idle.
- * Decided once per process.
+ * or "auto": when there are two CPUs or more and fewer threads runnable right now than CPUs
+ * (/proc/loadavg), i.e. one is idle. Decided once per process.
  */
 int glass_report_threads(void);
 
