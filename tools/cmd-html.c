@@ -172,17 +172,6 @@ static char *dups(const char *s)
 	return s ? dupn(s, strlen(s)) : NULL;
 }
 
-static const char *attr_s(const struct glass_span *sp, const char *key, size_t *len)
-{
-	const struct glass_attr *a = glass_span_attr(sp, key);
-	if (!a || a->type != GLASS_ATTR_STR || !a->s.p) {
-		*len = 0;
-		return "";
-	}
-	*len = a->s.len;
-	return a->s.p;
-}
-
 static int64_t attr_i(const struct glass_span *sp, const char *key, int64_t dflt)
 {
 	const struct glass_attr *a = glass_span_attr(sp, key);
@@ -314,12 +303,8 @@ static void note_query(struct html *H, const struct glass_span *sp)
 		H->nqueries++;
 	}
 	size_t sl, tl;
-	const char *sys = attr_s(sp, "db.system", &sl);
-	const char *st = attr_s(sp, "db.statement", &tl);
-	if (!tl) {
-		st = sp->name.p ? sp->name.p : "";
-		tl = sp->name.len;
-	}
+	const char *sys = glass_span_str(sp, "db.system", &sl);
+	const char *st = glass_span_statement(sp, &tl);
 	struct slowq *q = &H->queries[i];
 	q->system = dupn(sys, sl);
 	q->stmt = dupn(st, tl);

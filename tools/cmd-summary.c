@@ -134,17 +134,6 @@ static int64_t attr_int(const struct glass_span *sp, const char *key, int64_t df
 	return a && a->type == GLASS_ATTR_INT ? a->i : dflt;
 }
 
-static size_t attr_str(const struct glass_span *sp, const char *key, const char **out)
-{
-	const struct glass_attr *a = glass_span_attr(sp, key);
-	if (!a || a->type != GLASS_ATTR_STR || !a->s.p) {
-		*out = "";
-		return 0;
-	}
-	*out = a->s.p;
-	return a->s.len;
-}
-
 /* A captured operation: an endpoint, a statement, and (client side) a peer row. */
 static void on_capture(struct summary *S, const struct glass_span *sp)
 {
@@ -188,15 +177,15 @@ static void on_capture(struct summary *S, const struct glass_span *sp)
 	/* outbound peers: where this process waited on someone else */
 	if (sp->kind == GLASS_KIND_HTTP_SERVER)
 		return;
-	al = attr_str(sp, "server.address", &a);
+	a = glass_span_str(sp, "server.address", &al);
 	int64_t port = attr_int(sp, "server.port", 0);
 	if (!al && sp->kind == GLASS_KIND_DB) {
-		al = attr_str(sp, "db.name", &a); /* sqlite: the file */
+		a = glass_span_str(sp, "db.name", &al); /* sqlite: the file */
 	}
 	if (!al)
 		return;
-	const char *sys;
-	size_t sl = attr_str(sp, "db.system", &sys);
+	size_t sl;
+	const char *sys = glass_span_str(sp, "db.system", &sl);
 	if (sp->kind == GLASS_KIND_HTTP_CLIENT)
 		sys = "http", sl = 4;
 	else if (sp->kind == GLASS_KIND_NET)

@@ -193,7 +193,7 @@ const char *glass_span_label(const struct glass_span *sp, char *buf, size_t cap)
 	return buf;
 }
 
-static const char *str_attr(const struct glass_span *sp, const char *key, size_t *len)
+const char *glass_span_str(const struct glass_span *sp, const char *key, size_t *len)
 {
 	const struct glass_attr *a = glass_span_attr(sp, key);
 	if (!a || a->type != GLASS_ATTR_STR || !a->s.p) {
@@ -212,20 +212,25 @@ static size_t key_len(int n, size_t cap)
 size_t glass_span_endpoint_key(const struct glass_span *sp, char *out, size_t cap)
 {
 	size_t ml, rl;
-	const char *m = str_attr(sp, "http.request.method", &ml);
-	const char *r = str_attr(sp, "http.route", &rl);
+	const char *m = glass_span_str(sp, "http.request.method", &ml);
+	const char *r = glass_span_str(sp, "http.route", &rl);
 	return key_len(snprintf(out, cap, "%.*s %.*s", (int)ml, m, (int)rl, r), cap);
+}
+
+const char *glass_span_statement(const struct glass_span *sp, size_t *len)
+{
+	const char *st = glass_span_str(sp, "db.statement", len);
+	if (*len)
+		return st;
+	*len = sp->name.p ? sp->name.len : 0;
+	return sp->name.p ? sp->name.p : "";
 }
 
 size_t glass_span_statement_key(const struct glass_span *sp, char *out, size_t cap)
 {
 	size_t sl, tl;
-	const char *sys = str_attr(sp, "db.system", &sl);
-	const char *st = str_attr(sp, "db.statement", &tl);
-	if (!tl) {
-		st = sp->name.p ? sp->name.p : "";
-		tl = sp->name.len;
-	}
+	const char *sys = glass_span_str(sp, "db.system", &sl);
+	const char *st = glass_span_statement(sp, &tl);
 	return key_len(snprintf(out, cap, "%.*s\t%.*s", (int)sl, sys, (int)tl, st), cap);
 }
 

@@ -153,6 +153,11 @@ const char *glass_span_status_name(enum glass_span_status st);
 const char *glass_span_kind_name(enum glass_span_kind k);
 /* The attribute named `key` of a span, NULL when it has none. */
 const struct glass_attr *glass_span_attr(const struct glass_span *sp, const char *key);
+/* The string attribute named `key`: its bytes and length in *len; "" and 0 when the span has
+ * none (or it is not a string). */
+const char *glass_span_str(const struct glass_span *sp, const char *key, size_t *len);
+/* A db span's statement: db.statement, else the span's name (len in *len). */
+const char *glass_span_statement(const struct glass_span *sp, size_t *len);
 /* A span's label for tables and flame graphs, NUL-terminated in buf (cut to cap):
  * Python spans "module.qualname" (or "<code N>"), others their name. Returns buf. */
 const char *glass_span_label(const struct glass_span *sp, char *buf, size_t cap);
