@@ -260,11 +260,10 @@ START_TEST(raise_reports_the_numbered_exception)
 }
 END_TEST
 
-/* GIVEN a generator created in f and iterated twice from h, THEN one span runs from the first
- * resume to its return, parented to its creator, with resumes, suspended time and self time. */
-START_TEST(generator_span_covers_its_lifetime)
+/* f (6) creates generator 10 and returns; h (8) runs it twice: during the first run it calls
+ * i (9), then yields; the second run returns. */
+static void feed_generator_run_twice(struct glass_spans *b)
 {
-	struct glass_spans *b = builder();
 	CALL(100, 6); /* f creates the generator */
 	CREATE(110, 10, 0xA);
 	RET(120);
@@ -277,6 +276,14 @@ START_TEST(generator_span_covers_its_lifetime)
 	GRET(420);
 	RET(500);
 	glass_spans_finish(b);
+}
+
+/* GIVEN a generator created in f and iterated twice from h, THEN one span runs from the first
+ * resume to its return, parented to its creator, with resumes, suspended time and self time. */
+START_TEST(generator_span_covers_its_lifetime)
+{
+	struct glass_spans *b = builder();
+	feed_generator_run_twice(b);
 	ck_assert_uint_eq(nspans, 4);
 	struct got *f = find("f"), *g = find("gen"), *i = find("i"), *h = find("h");
 	ck_assert_uint_eq(g->sp.parent_id, f->sp.span_id);
@@ -326,18 +333,7 @@ START_TEST(generator_runs_report_where_they_ran)
 	struct glass_spans *b = builder();
 	nruns = 0;
 	glass_spans_set_runs(b, run_start, run_end);
-	CALL(100, 6);
-	CREATE(110, 10, 0xA);
-	RET(120);
-	CALL(200, 8);
-	RESUME(300, 10, 0xA);
-	CALL(310, 9);
-	RET(320);
-	YIELD(350);
-	RESUME(400, 10, 0xA);
-	GRET(420);
-	RET(500);
-	glass_spans_finish(b);
+	feed_generator_run_twice(b);
 	struct got *f = find("f"), *g = find("gen"), *h = find("h");
 	ck_assert_uint_eq(nruns, 4);
 	ck_assert(!runs[0].end && runs[1].end && !runs[2].end && runs[3].end);
