@@ -79,27 +79,28 @@ static long runnable_now(void)
 	return least == LONG_MAX ? 1 : least;
 }
 
+/* GLASS_REPORT_THREADS: 0 (=1: never), 1 (2 or more: always), -1 (unset or "auto"). */
+static int env_threads(void)
+{
+	const char *env = getenv("GLASS_REPORT_THREADS");
+	if (!env || !*env || !strcmp(env, "auto"))
+		return -1;
+	return atoi(env) >= 2;
+}
+
 int glass_report_threads(void)
 {
 	static int decided = -1;
 	int d = __atomic_load_n(&decided, __ATOMIC_RELAXED);
 	if (d >= 0)
 		return d;
-	const char *env = getenv("GLASS_REPORT_THREADS");
-	if (env && *env && strcmp(env, "auto")) {
-		d = atoi(env) >= 2;
-	} else {
+	d = env_threads();
+	if (d < 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		d = cpus >= 2 && runnable_now() < cpus;
 	}
 	__atomic_store_n(&decided, d, __ATOMIC_RELAXED);
 	return d;
-}
-
-static int forced(void)
-{
-	const char *env = getenv("GLASS_REPORT_THREADS");
-	return env && *env && strcmp(env, "auto") && atoi(env) >= 2;
 }
 
 static int room(struct ra_batch *b, size_t len, size_t need)
@@ -222,7 +223,7 @@ struct glass_readahead *glass_readahead_open(struct glass_proc *p, uint32_t tidx
 		return NULL;
 	}
 	if (!glass_report_threads() ||
-	    (glass_proc_thread_chunks(p, tidx, NULL) < RA_MIN_CHUNKS && !forced()))
+	    (glass_proc_thread_chunks(p, tidx, NULL) < RA_MIN_CHUNKS && env_threads() != 1))
 		return ra;
 	for (unsigned t = 0; t <= GLASS_REC_MAX_TAG; t++) {
 		const struct glass_record_desc *d = glass_record_desc((uint8_t)t);
