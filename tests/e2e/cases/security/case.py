@@ -99,12 +99,19 @@ def case_planted_symlink_at_glass_out(t):
 
 
 def planted_symlink_at_glass_out(t, ww):
-    as_attacker(t, f"mkdir -m 777 {ww}/mine; ln -s mine {ww}/glass-out")
-    runs = t.run_both([t.python, "family.py"], glass_env={"GLASS_OUT": str(ww / "glass-out")},
+    refuses_planted_symlink(t, ww, f"mkdir -m 777 {ww}/mine; ln -s mine {ww}/glass-out",
+                            ww / "glass-out")
+
+
+def refuses_planted_symlink(t, ww, plant, out):
+    """The attacker runs `plant` (a symlink to a directory of theirs on GLASS_OUT's path):
+    glass refuses the output directory in one line, the program runs on, and nothing lands
+    in the attacker's directory, where they could rename and replace it."""
+    as_attacker(t, plant)
+    runs = t.run_both([t.python, "family.py"], glass_env={"GLASS_OUT": str(out)},
                       glass_stderr=[r"^glass: cannot use output directory .*glass-out"],
                       expect_session=False)
     eq(runs.plain.stdout, "family 2 5\n", "program output")
-    # THEN glass does not follow it: nothing lands in the attacker's directory
     eq(listing(ww / "mine"), [], "files in the attacker's directory")
 
 
@@ -116,14 +123,8 @@ def case_planted_symlink_above_glass_out(t):
 
 
 def planted_symlink_above_glass_out(t, ww):
-    as_attacker(t, f"mkdir -m 777 {ww}/mine; ln -s mine {ww}/data")
-    out = ww / "data" / "glass-out"
-    runs = t.run_both([t.python, "family.py"], glass_env={"GLASS_OUT": str(out)},
-                      glass_stderr=[r"^glass: cannot use output directory .*glass-out"],
-                      expect_session=False)
-    eq(runs.plain.stdout, "family 2 5\n", "program output")
-    # THEN nothing lands in the attacker's directory, where they could rename and replace it
-    eq(listing(ww / "mine"), [], "files in the attacker's directory")
+    refuses_planted_symlink(t, ww, f"mkdir -m 777 {ww}/mine; ln -s mine {ww}/data",
+                            ww / "data" / "glass-out")
 
 
 def case_planted_directory_at_glass_out(t):
