@@ -147,6 +147,15 @@ static inline uintptr_t glass_code_extra(PyObject *code, int idx)
 	return 0;
 }
 
+/* The same by slot (idx + 1, precomputed): co_extra holds its count, then the values. */
+static inline uintptr_t glass_code_extra_slot(PyObject *code, intptr_t slot)
+{
+	intptr_t *ce = GLASS_AT(code, glass_cx.co_extra, intptr_t *);
+	if (ce && slot <= ce[0])
+		return (uintptr_t)ce[slot];
+	return 0;
+}
+
 static inline unsigned long glass_type_flags(PyTypeObject *t)
 {
 	return GLASS_AT(t, GLASS_TP_FLAGS_OFF, unsigned long);

@@ -608,18 +608,59 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 	return call_real(ts, f, throwflag);
 }
 
-PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag)
+/* Everything but the untraced call: the traced call's own fast path, then the rest. */
+static PyObject *__attribute__((noinline))
+eval_more(PyThreadState *ts, glass_frame *f, int throwflag, uintptr_t x)
 {
-	PyObject *code = glass_frame_code(f);
-	uintptr_t x = glass_code_extra(code, G.extra_idx);
-	if (GLASS_LIKELY(x == GLASS_X_SKIP))
-		return call_real(ts, f, throwflag);
-	/* a plain traced call on a ready thread: the one path that must be fast */
+	/* a plain traced call on a ready thread: the one traced path that must be fast */
 	if (GLASS_LIKELY((x & (GLASS_X_TRACED | GLASS_X_GEN | GLASS_X_SPECIAL)) == GLASS_X_TRACED &&
 			 T.epoch == G.epoch && !T.guard && T.s.depth < G.depth_limit)) {
 		return trace_call(ts, f, throwflag, (uint32_t)(x >> GLASS_X_ID_SHIFT));
 	}
-	return eval_slow(ts, f, throwflag, code, x);
+	if (x == GLASS_X_SKIP)
+		return call_real(ts, f, throwflag);
+	return eval_slow(ts, f, throwflag, glass_frame_code(f), x);
+}
+
+/*
+ * The evaluator CPython calls for every frame. Most frames belong to code the policy leaves
+ * out, and their cost is what every program pays: that path is a leaf that jumps to CPython's
+ * evaluator (about 20 instructions, no stack frame of its own). It needs a cached decision and
+ * a known stack limit this thread is clear of (stack_low - 1 wraps when the limit is not known
+ * yet); anything else goes to eval_more. glass_eval_units is the evaluator when recursion units
+ * are given back (3.12+).
+ */
+static inline uintptr_t stack_pointer_now(void)
+{
+#if defined(__x86_64__)
+	uintptr_t sp;
+	__asm__("mov %%rsp, %0" : "=r"(sp));
+	return sp;
+#else
+	return (uintptr_t)__builtin_frame_address(0);
+#endif
+}
+
+PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag)
+{
+	uintptr_t x = glass_code_extra_slot(glass_frame_code(f), G.extra_slot);
+	if (GLASS_LIKELY(x == GLASS_X_SKIP && stack_pointer_now() > (uintptr_t)T.stack_low - 1))
+		return G.real_eval(ts, f, throwflag);
+	return eval_more(ts, f, throwflag, x);
+}
+
+/* The same for 3.12+, which spend C recursion units per evaluator call (see call_real). */
+PyObject *glass_eval_units(PyThreadState *ts, glass_frame *f, int throwflag)
+{
+	uintptr_t x = glass_code_extra_slot(glass_frame_code(f), G.extra_slot);
+	if (GLASS_LIKELY(x == GLASS_X_SKIP && stack_pointer_now() > (uintptr_t)T.stack_low - 1)) {
+		int *rem = glass_tstate_c_recursion(ts);
+		*rem += G.rec_units;
+		PyObject *r = G.real_eval(ts, f, throwflag);
+		*rem -= G.rec_units;
+		return r;
+	}
+	return eval_more(ts, f, throwflag, x);
 }
 
 /* ---- generators closed without running (3.13) ------------------------------------------------

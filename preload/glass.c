@@ -350,6 +350,7 @@ static void install(const char *event, PyObject *args)
 		return;
 	}
 	G.extra_idx = (int)idx;
+	G.extra_slot = (int)idx + 1;
 	G.name_str = glass_py.Unicode_InternFromString("__name__");
 	G.module_str = glass_py.Unicode_InternFromString("__module__");
 	if (!G.name_str || !G.module_str) {
@@ -373,7 +374,7 @@ static void install(const char *event, PyObject *args)
 	glass_watch_silent_close();
 	G.epoch = 1;
 	G.state = GLASS_ACTIVE;
-	glass_py.SetEvalFrameFunc(interp, glass_eval);
+	glass_py.SetEvalFrameFunc(interp, G.rec_units ? glass_eval_units : glass_eval);
 	if (G.await_run)
 		glass_log(2, "installed at audit event %s, before the main program", event);
 	glass_log(2, "tracing with policy: %s", G.policy_desc);

@@ -35,6 +35,7 @@ struct glass_global {
 	uint32_t pid;
 	uint32_t chunk_size;
 	int extra_idx;
+	int extra_slot;	      /* extra_idx + 1: its place in co_extra (after the count) */
 	unsigned depth_limit; /* trace_depth, or UINT32_MAX for unlimited */
 	int rec_units; /* C recursion units given back per call (3.12+) */
 	uint32_t epoch; /* a thread records while T.epoch == G.epoch; bumped by fork and
@@ -114,6 +115,7 @@ void glass_compressor_spawn(void);
 int glass_compressor_alive(void);
 /* eval.c */
 PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag);
+PyObject *glass_eval_units(PyThreadState *ts, glass_frame *f, int throwflag);
 int glass_proc_start(void);
 int glass_thread_start(void);
 void glass_thread_finish(struct glass_thread *t, uint32_t flags);
