@@ -157,6 +157,10 @@ void glass_http_init(struct glass_http_conn *c, const struct glass_http_config *
  * it early) and sets *ev to the GLASS_HTTP_* bits of the last byte consumed (0 if none).
  * After GLASS_HTTP_GAVE_UP, and in a tunnel, every call consumes everything with *ev = 0.
  */
+/* 1 (the default): runs of plain head bytes are taken in one step; 0: byte by byte, the
+ * reference the fuzzer compares them with. */
+extern int glass_http_runs;
+
 size_t glass_http_feed(struct glass_http_conn *c, enum glass_http_dir dir, const void *buf,
 		       size_t len, unsigned *ev);
 

@@ -95,6 +95,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(whole == pieces);
 	if (size <= 4096)
 		FUZZ_CHECK(whole == http_way(&cfg, 2, rq, nrq, rs, nrs, data, size));
+	/* runs of head bytes in one step (the default) against the byte-by-byte reference */
+	glass_http_runs = 0;
+	FUZZ_CHECK(whole == http_way(&cfg, 0, rq, nrq, rs, nrs, data, size));
+	glass_http_runs = 1;
 
 	/* The helpers on raw bytes too. */
 	char out[512];

@@ -212,6 +212,16 @@ static const char uvicorn_chunked[] = "HTTP/1.1 200 OK\r\n"
 				      "0\r\n"
 				      "\r\n";
 
+static void http_bytewise_on(void)
+{
+	glass_http_runs = 0;
+}
+
+static void http_bytewise_off(void)
+{
+	glass_http_runs = 1;
+}
+
 START_TEST(http_curl_request_head_is_read)
 {
 	/* GIVEN the request curl sends, read by a server */
@@ -2145,31 +2155,38 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("proto");
-	TCase *tc = tcase_create("http");
+	/* The http cases run twice: with runs of head bytes taken in one step (the default), and
+	 * byte by byte (the reference). */
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		TCase *tc = tcase_create(bytewise ? "http-bytewise" : "http");
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, http_curl_request_head_is_read);
-	tcase_add_test(tc, http_server_exchange_pairs_request_and_response);
-	tcase_add_test(tc, http_chunked_response_ends_after_its_last_chunk);
-	tcase_add_test(tc, http_keep_alive_bodies_are_skipped_to_the_next_request);
-	tcase_add_test(tc, http_pipelined_requests_are_answered_in_order);
-	tcase_add_test(tc, http_100_continue_is_an_interim_head);
-	tcase_add_test(tc, http_204_and_304_have_no_body);
-	tcase_add_test(tc, http_body_without_length_ends_with_the_connection);
-	tcase_add_test(tc, http_user_values_come_back_with_responses_and_aborts);
-	tcase_add_test(tc, http_client_side_is_the_same_machine);
-	tcase_add_test(tc, http_1_0_keep_alive_needs_asking);
-	tcase_add_test(tc, http_upgrade_and_connect_become_tunnels);
-	tcase_add_test(tc, http_refused_upgrade_goes_on_as_http);
-	tcase_add_test(tc, http_response_without_request_is_unpaired);
-	tcase_add_test(tc, http_deep_pipelines_keep_counting);
-	tcase_add_test(tc, http_long_target_and_user_agent_are_cut);
-	tcase_add_test(tc, http_traceparent_is_validated);
-	tcase_add_test(tc, http_only_allowed_headers_are_ever_copied);
-	tcase_add_test(tc, http_not_http_gives_up_at_once);
-	tcase_add_test(tc, http_hostile_lengths_and_framing);
-	tcase_add_test(tc, http_targets_are_redacted);
-	suite_add_tcase(s, tc);
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, http_curl_request_head_is_read);
+		tcase_add_test(tc, http_server_exchange_pairs_request_and_response);
+		tcase_add_test(tc, http_chunked_response_ends_after_its_last_chunk);
+		tcase_add_test(tc, http_keep_alive_bodies_are_skipped_to_the_next_request);
+		tcase_add_test(tc, http_pipelined_requests_are_answered_in_order);
+		tcase_add_test(tc, http_100_continue_is_an_interim_head);
+		tcase_add_test(tc, http_204_and_304_have_no_body);
+		tcase_add_test(tc, http_body_without_length_ends_with_the_connection);
+		tcase_add_test(tc, http_user_values_come_back_with_responses_and_aborts);
+		tcase_add_test(tc, http_client_side_is_the_same_machine);
+		tcase_add_test(tc, http_1_0_keep_alive_needs_asking);
+		tcase_add_test(tc, http_upgrade_and_connect_become_tunnels);
+		tcase_add_test(tc, http_refused_upgrade_goes_on_as_http);
+		tcase_add_test(tc, http_response_without_request_is_unpaired);
+		tcase_add_test(tc, http_deep_pipelines_keep_counting);
+		tcase_add_test(tc, http_long_target_and_user_agent_are_cut);
+		tcase_add_test(tc, http_traceparent_is_validated);
+		tcase_add_test(tc, http_only_allowed_headers_are_ever_copied);
+		tcase_add_test(tc, http_not_http_gives_up_at_once);
+		tcase_add_test(tc, http_hostile_lengths_and_framing);
+		tcase_add_test(tc, http_targets_are_redacted);
+		if (bytewise)
+			tcase_add_checked_fixture(tc, http_bytewise_on, http_bytewise_off);
+		suite_add_tcase(s, tc);
+	}
+	TCase *tc;
 
 	tc = tcase_create("resp");
 	tcase_set_timeout(tc, 60);
