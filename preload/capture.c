@@ -173,8 +173,8 @@ void *glass_cap_real(const char *name, const char *const *libs)
 	return f;
 }
 
-size_t glass_cap_sql_text(const char *sql, size_t len, unsigned flags, char *out, size_t cap,
-			  struct glass_sql_info *info)
+static size_t sql_text_now(const char *sql, size_t len, unsigned flags, char *out, size_t cap,
+			   struct glass_sql_info *info)
 {
 	if (info)
 		glass_sql_describe(sql, len, flags, info);
@@ -194,6 +194,24 @@ size_t glass_cap_sql_text(const char *sql, size_t len, unsigned flags, char *out
 	memcpy(out, sql, cut);
 	memcpy(out + cut, "...", 4);
 	return cut + 3;
+}
+
+/* Lexing costs about 50 instructions a byte and programs run the same statements again and
+ * again (an ORM prepares its SELECT on every request): texts already made come from
+ * glass_sql_cached's table. */
+static size_t sql_text_make(const char *sql, size_t len, unsigned flags, char *out, size_t cap,
+			    struct glass_sql_info *info, void *arg)
+{
+	(void)arg;
+	return sql_text_now(sql, len, flags, out, cap, info);
+}
+
+size_t glass_cap_sql_text(const char *sql, size_t len, unsigned flags, char *out, size_t cap,
+			  struct glass_sql_info *info)
+{
+	size_t lim = glass_cap.max_statement + 1 < cap ? glass_cap.max_statement + 1 : cap;
+	uint32_t mode = (uint32_t)lim | (glass_cap.sql_raw ? 1u << 31 : 0);
+	return glass_sql_cached(sql, len, flags, mode, out, cap, info, sql_text_make, NULL);
 }
 
 size_t glass_cap_sql_name(const struct glass_sql_info *info, char *out, size_t cap)

@@ -816,3 +816,82 @@ void glass_sql_describe(const char *sql, size_t len, unsigned flags, struct glas
 		sql_take_name(&lx, &t, info);
 	}
 }
+
+/*
+ * The texts made for the last statements are kept in a small table shared by all threads,
+ * found by a hash of the whole input and checked against a copy of it. The table takes no lock:
+ * each entry has a sequence number, odd while a thread writes it. A reader copies an entry and
+ * keeps the copy only if the number was even and unchanged throughout; a writer that finds the
+ * entry busy leaves it. So no thread ever waits, and a torn read is thrown away.
+ */
+#define SQL_CACHE_SLOTS 32
+#define SQL_CACHE_TEXT	1024 /* longer statements are made each time */
+
+struct sql_cache_entry {
+	uint32_t seq;
+	uint32_t in_len, out_len, flags, mode;
+	size_t cap;
+	uint64_t hash;
+	struct glass_sql_info info;
+	char in[SQL_CACHE_TEXT];
+	char out[SQL_CACHE_TEXT + 4];
+};
+
+static struct sql_cache_entry sql_cache[SQL_CACHE_SLOTS];
+
+static uint64_t cache_hash(const char *s, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	for (; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
+size_t glass_sql_cached(const char *sql, size_t len, unsigned flags, uint32_t mode, char *out,
+			size_t cap, struct glass_sql_info *info, glass_sql_make_fn make, void *arg)
+{
+	if (len > SQL_CACHE_TEXT || cap == 0)
+		return make(sql, len, flags, out, cap, info, arg);
+	uint64_t h = cache_hash(sql, len);
+	struct sql_cache_entry *e = &sql_cache[h % SQL_CACHE_SLOTS];
+	uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+	if (!(seq & 1) && e->hash == h && e->in_len == len && e->flags == flags &&
+	    e->mode == mode && e->cap == cap && memcmp(e->in, sql, len) == 0) {
+		size_t n = e->out_len;
+		if (n < cap && n < sizeof(e->out)) { /* else torn */
+			memcpy(out, e->out, n + 1);
+			if (info)
+				*info = e->info;
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) == seq)
+				return n;
+		}
+	}
+	struct glass_sql_info own;
+	struct glass_sql_info *inf = info ? info : &own;
+	size_t n = make(sql, len, flags, out, cap, inf, arg);
+	seq = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+	if (n + 1 > sizeof(e->out) || (seq & 1) ||
+	    !__atomic_compare_exchange_n(&e->seq, &seq, seq + 1, 0, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return n;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e->hash = h;
+	e->in_len = (uint32_t)len;
+	e->flags = flags;
+	e->mode = mode;
+	e->cap = cap;
+	e->out_len = (uint32_t)n;
+	e->info = *inf;
+	memcpy(e->in, sql, len);
+	memcpy(e->out, out, n + 1);
+	__atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
+	return n;
+}

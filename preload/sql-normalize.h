@@ -60,4 +60,16 @@ struct glass_sql_info {
  */
 void glass_sql_describe(const char *sql, size_t len, unsigned flags, struct glass_sql_info *info);
 
+/*
+ * make(sql, len, flags, out, cap, info, arg) through a table of the texts it made last: the same
+ * sql, len, flags, mode and cap give the same out, return value and *info (when info is not
+ * NULL) without calling make again. mode is the caller's own part of the key (what else make's
+ * result depends on). Statements over 1 KiB are made each time. Safe from any thread; never
+ * waits (a busy entry is a miss).
+ */
+typedef size_t (*glass_sql_make_fn)(const char *sql, size_t len, unsigned flags, char *out,
+				    size_t cap, struct glass_sql_info *info, void *arg);
+size_t glass_sql_cached(const char *sql, size_t len, unsigned flags, uint32_t mode, char *out,
+			size_t cap, struct glass_sql_info *info, glass_sql_make_fn make, void *arg);
+
 #endif /* GLASS_SQL_NORMALIZE_H */

@@ -1,5 +1,7 @@
 /* tests/unit/test-sql.c — what glass keeps of a SQL statement: its shape, never its values. */
 #include <check.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +386,131 @@ START_TEST(long_table_names_are_cut)
 }
 END_TEST
 
+/* ---- glass_sql_cached ---------------------------------------------------------------------- */
+
+struct make_count {
+	int calls;
+};
+
+/* The maker the cache stands in front of: normalize and describe, counting its calls. */
+static size_t make_counted(const char *sql, size_t len, unsigned flags, char *out, size_t cap,
+			   struct glass_sql_info *info, void *arg)
+{
+	if (arg)
+		__atomic_fetch_add(&((struct make_count *)arg)->calls, 1, __ATOMIC_RELAXED);
+	if (info)
+		glass_sql_describe(sql, len, flags, info);
+	return glass_sql_normalize(sql, len, out, cap, flags, NULL);
+}
+
+/* The statement i of a family of n distinct ones, some long enough to be cut at small caps. */
+static void statement_of(int i, char *buf, size_t cap)
+{
+	snprintf(buf, cap,
+		 "SELECT t%d.id, t%d.name FROM table_%d AS t%d WHERE t%d.id = %d AND t%d.name = "
+		 "'secret %d' ORDER BY t%d.id",
+		 i, i, i % 7, i, i, i * 31, i, i, i);
+}
+
+/* GIVEN statements made once, WHEN they come again THEN the table answers with the same text,
+ * length and description, without calling make; other caps or modes are other keys. */
+START_TEST(cached_texts_are_the_texts_made)
+{
+	struct make_count mc = {0};
+	char sql[256], want[256], got[256];
+	struct glass_sql_info wi, gi;
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 8; i++) {
+			statement_of(i, sql, sizeof(sql));
+			size_t wl =
+			    make_counted(sql, strlen(sql), 0, want, sizeof(want), &wi, NULL);
+			memset(&gi, 0x55, sizeof(gi));
+			size_t gl = glass_sql_cached(sql, strlen(sql), 0, 7, got, sizeof(got), &gi,
+						     make_counted, &mc);
+			ck_assert_uint_eq(gl, wl);
+			ck_assert_str_eq(got, want);
+			ck_assert_str_eq(gi.operation, wi.operation);
+			ck_assert_str_eq(gi.table, wi.table);
+			ck_assert_ptr_null(strstr(got, "secret"));
+		}
+	}
+	/* 8 statements, 3 rounds: made once each unless two of them share a slot */
+	ck_assert_int_ge(mc.calls, 8);
+	ck_assert_int_lt(mc.calls, 16);
+
+	int before = mc.calls;
+	statement_of(3, sql, sizeof(sql));
+	size_t cut = glass_sql_cached(sql, strlen(sql), 0, 7, got, 40, NULL, make_counted, &mc);
+	ck_assert_uint_eq(cut, strlen(got));
+	ck_assert_uint_lt(cut, 40);
+	ck_assert_str_eq(got + cut - 3, "...");
+	(void)glass_sql_cached(sql, strlen(sql), 0, 8, got, sizeof(got), NULL, make_counted, &mc);
+	(void)glass_sql_cached(sql, strlen(sql), GLASS_SQL_BACKSLASH_ESCAPES, 7, got, sizeof(got),
+			       NULL, make_counted, &mc);
+	ck_assert_int_eq(mc.calls, before + 3);
+
+	/* over 1 KiB: made every time */
+	char big[1500];
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "SELECT 1", 8);
+	big[sizeof(big) - 1] = 0;
+	before = mc.calls;
+	for (int k = 0; k < 3; k++)
+		(void)glass_sql_cached(big, strlen(big), 0, 7, got, sizeof(got), NULL, make_counted,
+				       &mc);
+	ck_assert_int_eq(mc.calls, before + 3);
+}
+END_TEST
+
+#define CACHE_THREADS 4
+#define CACHE_KINDS   200
+
+static char cache_sql[CACHE_KINDS][256];
+static char cache_want[CACHE_KINDS][256];
+
+static void *cache_hammer(void *arg)
+{
+	uint64_t x = (uintptr_t)arg * 0x9e3779b97f4a7c15ULL + 1;
+	char got[256];
+	struct glass_sql_info gi;
+	long wrong = 0;
+
+	for (int n = 0; n < 400000; n++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int i = (int)(x % CACHE_KINDS);
+		(void)glass_sql_cached(cache_sql[i], strlen(cache_sql[i]), 0, 9, got, sizeof(got),
+				       &gi, make_counted, NULL);
+		if (strcmp(got, cache_want[i]) != 0)
+			wrong++;
+	}
+	return (void *)wrong;
+}
+
+/* GIVEN four threads asking for 200 statements at random (more than the table holds, so
+ * entries are overwritten while others read them) THEN every answer is the right text. */
+START_TEST(cached_texts_are_right_under_threads)
+{
+	pthread_t t[CACHE_THREADS];
+
+	for (int i = 0; i < CACHE_KINDS; i++) {
+		statement_of(i, cache_sql[i], sizeof(cache_sql[i]));
+		(void)make_counted(cache_sql[i], strlen(cache_sql[i]), 0, cache_want[i],
+				   sizeof(cache_want[i]), NULL, NULL);
+	}
+	for (int i = 0; i < CACHE_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, cache_hammer, (void *)(uintptr_t)i),
+				 0);
+	for (int i = 0; i < CACHE_THREADS; i++) {
+		void *wrong;
+		pthread_join(t[i], &wrong);
+		ck_assert_int_eq((long)wrong, 0);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sql");
@@ -408,6 +535,12 @@ int main(void)
 	tc = tcase_create("describe");
 	tcase_add_test(tc, operation_and_table_are_found);
 	tcase_add_test(tc, long_table_names_are_cut);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cache");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, cached_texts_are_the_texts_made);
+	tcase_add_test(tc, cached_texts_are_right_under_threads);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
