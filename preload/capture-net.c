@@ -196,6 +196,23 @@ static int tracing(void)
 	return G.state == GLASS_ACTIVE;
 }
 
+/* Dotted-quad text of an IPv4 address (what inet_ntop writes, for a tenth of its cost: this
+ * runs at every accept). out has room for 16 bytes. */
+static void ipv4_text(const struct in_addr *a, char *out)
+{
+	const unsigned char *b = (const unsigned char *)&a->s_addr;
+	char *o = out;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+		*o++ = i < 3 ? '.' : '\0';
+	}
+}
+
 static void peer_of(struct conn *c, const struct sockaddr *sa)
 {
 	c->peer[0] = 0;
@@ -204,7 +221,7 @@ static void peer_of(struct conn *c, const struct sockaddr *sa)
 		return;
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, c->peer, sizeof(c->peer));
+		ipv4_text(&in->sin_addr, c->peer);
 		c->peer_port = ntohs(in->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
@@ -429,7 +446,9 @@ static void http_request_head(struct conn *c, uint64_t start)
 	size_t pl = 0;
 	while (pl < tl && target[pl] != '?' && target[pl] != '#')
 		pl++;
-	snprintf(c->method, sizeof(c->method), "%s", r->method);
+	size_t ml = strnlen(r->method, sizeof(c->method) - 1);
+	memcpy(c->method, r->method, ml);
+	c->method[ml] = 0;
 	c->req_body = 0;
 	int server = c->role == R_SERVER;
 	if (server && route_excluded(target, pl))
