@@ -11,10 +11,14 @@ claim. Suites (--only picks some):
   report   glass-report summary and flamegraph --folded over recordings of 50M records (a
            real program under trace-all, and gen-synthetic's random trees): records a
            second and peak RSS
+  webcg    instructions per request (callgrind) in one gunicorn worker: plain, glass default,
+           glass tracing nothing; deterministic where requests/s are noisy
   web      requests/s under wrk with and without glass (default policy, every capture on),
            alternated in the same run (ABBA order): Flask + SQLAlchemy/SQLite on gunicorn
            (2 sync workers) and FastAPI on uvicorn; Debian's /usr/bin/python3 only (it has
-           them); the server pinned to CPU 0 and wrk to CPU 1 when there are two CPUs
+           them); the server pinned to CPU 0 and wrk to CPU 1 when there are two CPUs; each
+           round's variants share one PYTHONHASHSEED (round N: N); --web-floor adds glass
+           tracing nothing (the evaluator hook alone)
 
 Writes a table to stdout and everything measured to bench-results.json (--json PATH).
 """
@@ -209,19 +213,34 @@ class Bench:
         cpus = sorted(os.sched_getaffinity(0))
         pin = self.args.web_pin and len(cpus) >= 2
         server_cpus, wrk_cpus = ({cpus[0]}, {cpus[1]}) if pin else (set(cpus), set(cpus))
+        variants = ["plain", "glass"]
+        if self.args.web_floor:
+            # the evaluator hook alone: nothing traced, no capture (what PEP 523 itself costs)
+            floor_policy = self.tmp / "floor-policy.json"
+            floor_policy.write_text(json.dumps({
+                "included_packages": ["glass_bench_nothing"], "include_main": False,
+                "capture": {k: False for k in ("sql", "mongo", "redis", "http_server",
+                                               "http_client", "net")}}))
+            variants.append("floor")
         for name, (start, path) in setups.items():
-            rps = {"plain": [], "glass": []}
+            rps = {v: [] for v in variants}
             recorded = []
             for rnd in range(self.args.web_rounds):
-                # ABBA order: plain first in even rounds, glass first in odd ones
-                for variant in (("plain", "glass") if rnd % 2 == 0 else ("glass", "plain")):
+                # ABBA order: plain first in even rounds, last in odd ones
+                for variant in (variants if rnd % 2 == 0 else variants[::-1]):
                     env = {k: v for k, v in os.environ.items()
                            if not k.startswith("GLASS_") and k != "LD_PRELOAD"}
                     env["BENCH_DB"] = str(db)
-                    gout = self.tmp / f"web-{name}-{rnd}"
-                    if variant == "glass":
+                    # One hash seed per round, the same for every variant of the round: string
+                    # hashes decide dict layouts, and a server's requests/s moved by up to 10%
+                    # from one random seed to the next, more than what is measured here.
+                    env["PYTHONHASHSEED"] = str(1 + rnd)
+                    gout = self.tmp / f"web-{name}-{rnd}-{variant}"
+                    if variant != "plain":
                         env["LD_PRELOAD"] = str(self.preload)
                         env["GLASS_OUT"] = str(gout)
+                    if variant == "floor":
+                        env["GLASS_POLICY"] = str(floor_policy)
                     os.sched_setaffinity(0, server_cpus)  # the server's processes inherit it
                     try:
                         srv = start(env, str(self.tmp / f"{name}.log"))
@@ -246,16 +265,86 @@ class Bench:
                     if variant == "glass":
                         recorded.append(self.count_requests(
                             gout, sum(int(x.group(1)) for x in n) if all(n) else None))
-                        shutil.rmtree(gout, ignore_errors=True)
+                    shutil.rmtree(gout, ignore_errors=True)
             plain, glass = statistics.median(rps["plain"]), statistics.median(rps["glass"])
             pairs = [g / q for g, q in zip(rps["glass"], rps["plain"]) if q]
             out[name] = {"plain_rps": rps["plain"], "glass_rps": rps["glass"],
                          "ratio": glass / plain if plain else None,
+                         "median_round_ratio": statistics.median(pairs) if pairs else None,
                          "round_ratios": pairs, "recorded": recorded,
                          "seconds": self.args.web_seconds,
+                         **({"floor_rps": rps["floor"],
+                             "floor_ratio": statistics.median(rps["floor"]) / plain
+                             if plain else None,
+                             "floor_round_ratios": [f / q for f, q in
+                                                    zip(rps["floor"], rps["plain"]) if q]}
+                            if "floor" in rps else {}),
                          "pinned": f"server on CPU {sorted(server_cpus)}, wrk on CPU "
                                    f"{sorted(wrk_cpus)}" if pin else "not pinned"}
         return out
+
+    def webcg(self, python):
+        """Instructions per request (callgrind) in one gunicorn sync worker serving the Flask
+        app: plain, glass with the default policy and every capture, and glass tracing nothing
+        with no capture (the evaluator hook alone). A request's count is the difference of a
+        run of --webcg-requests requests and one of a quarter as many, divided by the
+        difference, so start-up and shutdown cancel. Steady where requests/s are not: it is
+        the same program each time (PYTHONHASHSEED=0), on any machine load."""
+        if not shutil.which("valgrind"):
+            return {"error": "valgrind not installed"}
+        sys.path.insert(0, str(ROOT / "tests" / "wire"))
+        import servers
+        import urllib.request
+        db = self.tmp / "webcg.db"
+        subprocess.run([python, "-c", "import web_flask"], cwd=str(HERE), check=True,
+                       env=dict(os.environ, BENCH_DB=str(db)))
+        floor_policy = self.tmp / "webcg-floor.json"
+        floor_policy.write_text(json.dumps({
+            "included_packages": ["glass_bench_nothing"], "include_main": False,
+            "capture": {k: False for k in ("sql", "mongo", "redis", "http_server",
+                                           "http_client", "net")}}))
+        many = self.args.webcg_requests
+        counts = (max(1, many // 4), many)
+        out = {}
+        for variant in ("plain", "floor", "glass"):
+            totals = []
+            for n in counts:
+                cg = self.tmp / f"cg-{variant}-{n}"
+                cg.mkdir()
+                env = {k: v for k, v in os.environ.items()
+                       if not k.startswith("GLASS_") and k != "LD_PRELOAD"}
+                env.update(BENCH_DB=str(db), PYTHONHASHSEED="0")
+                if variant != "plain":
+                    env.update(LD_PRELOAD=str(self.preload),
+                               GLASS_OUT=str(self.tmp / f"cg-out-{variant}-{n}"))
+                if variant == "floor":
+                    env["GLASS_POLICY"] = str(floor_policy)
+                port = servers.free_port()
+                proc = servers._spawn(
+                    ["valgrind", "--tool=callgrind", "--trace-children=yes",
+                     f"--callgrind-out-file={cg}/cg.%p", "/usr/bin/python3", "/usr/bin/gunicorn",
+                     "--workers", "1", "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
+                     "web_flask:app"], env, str(self.tmp / "webcg.log"), cwd=str(HERE))
+                try:
+                    servers.wait_port(port, proc, timeout=300)
+                    url = f"http://127.0.0.1:{port}/products/42"
+                    for _ in range(n):
+                        urllib.request.urlopen(url, timeout=120).read()
+                finally:
+                    servers.Server(proc, port, None, stop_signal=15).stop(timeout=300)
+                # the worker is the process with the most instructions
+                best = 0
+                for f in cg.iterdir():
+                    m = re.search(r"^summary: (\d+)", f.read_text(errors="replace"), re.M)
+                    if m:
+                        best = max(best, int(m.group(1)))
+                totals.append(best)
+                print(".", end="", flush=True)
+            out[variant] = (totals[1] - totals[0]) / (counts[1] - counts[0])
+        print()
+        return {"requests": list(counts), "instructions_per_request": out,
+                "glass_ratio": out["glass"] / out["plain"],
+                "floor_ratio": out["floor"] / out["plain"]}
 
     def report_suite(self, python):
         """glass-report's throughput: summary and flamegraph --folded over two recordings of
@@ -446,7 +535,8 @@ def print_tables(results):
         print("\nWeb: requests/s under wrk -t2 -c16 (median of rounds), glass default policy, "
               "all captures")
         print("%-18s %12s %12s %8s  %-26s %s" % ("server", "plain rps", "glass rps", "ratio",
-                                                 "per round (min-max)", "recorded/wrk requests"))
+                                                 "rounds: median (min-max)",
+                                                 "recorded/wrk requests"))
         for name, r in web.items():
             if not isinstance(r, dict) or "ratio" not in r:
                 print("%-18s %s" % (name, r))
@@ -455,11 +545,32 @@ def print_tables(results):
             rr = r.get("round_ratios") or [0]
             print("%-18s %12.0f %12.0f %7.3f  %-26s %s" % (
                 name, statistics.median(r["plain_rps"]), statistics.median(r["glass_rps"]),
-                r["ratio"] or 0, "%.3f-%.3f" % (min(rr), max(rr)), rec))
+                r["ratio"] or 0, "%.3f (%.3f-%.3f)" % (statistics.median(rr), min(rr), max(rr)),
+                rec))
+        for name, r in web.items():
+            if isinstance(r, dict) and r.get("floor_ratio"):
+                fr = r["floor_round_ratios"] or [0]
+                print("%-18s %12s %12.0f %7.3f  %-26s %s" % (
+                    name + " floor", "", statistics.median(r["floor_rps"]), r["floor_ratio"],
+                    "%.3f (%.3f-%.3f)" % (statistics.median(fr), min(fr), max(fr)),
+                    "(glass, nothing traced, no capture: the evaluator hook alone)"))
         for name, r in web.items():
             if isinstance(r, dict) and r.get("pinned"):
-                print(f"({name}: {r['pinned']}; rounds alternate plain/glass order)")
+                print(f"({name}: {r['pinned']}; rounds alternate plain/glass order; round N runs "
+                      f"every variant with PYTHONHASHSEED=N)")
                 break
+    cg = results.get("webcg")
+    if cg and "instructions_per_request" in cg:
+        ipr = cg["instructions_per_request"]
+        print("\nInstructions per request (callgrind, one gunicorn sync worker, Flask + "
+              "SQLAlchemy/SQLite, requests %d-%d)" % tuple(cg["requests"]))
+        print("%-44s %12s %8s" % ("variant", "instr/req", "ratio"))
+        for label, key in (("plain", "plain"),
+                           ("glass, nothing traced, no capture (floor)", "floor"),
+                           ("glass, default policy, every capture", "glass")):
+            print("%-44s %12.0f %8.4f" % (label, ipr[key], ipr[key] / ipr["plain"]))
+    elif cg:
+        print("\nwebcg:", cg)
     rep = results.get("report")
     if rep:
         print("\nglass-report throughput: records a second (median of %d runs), peak RSS"
@@ -492,18 +603,23 @@ def main():
     ap.add_argument("--python", action="append", default=[], metavar="PATH",
                     help="interpreter(s) instead of /usr/bin/python3, pyenv 3.12.1, 3.13.0")
     ap.add_argument("--only", default="cpu,size,startup",
-                    help="comma-separated suites: cpu, size, startup, web, report")
+                    help="comma-separated suites: cpu, size, startup, web, webcg, report")
     ap.add_argument("--report-records", type=int, default=50_000_000,
                     help="report: records in each recording read (at least)")
     ap.add_argument("--build", default=str(ROOT / "build"), help="meson build directory")
     ap.add_argument("--web-seconds", type=int, default=10, help="wrk duration per round")
-    ap.add_argument("--web-rounds", type=int, default=3, help="plain/glass rounds (web)")
+    ap.add_argument("--web-rounds", type=int, default=5, help="plain/glass rounds (web)")
+    ap.add_argument("--web-floor", action="store_true",
+                    help="web: a third variant, glass tracing nothing with no capture (the "
+                         "cost of the evaluator hook alone)")
+    ap.add_argument("--webcg-requests", type=int, default=400,
+                    help="webcg: requests in the longer callgrind run")
     ap.add_argument("--no-web-pin", dest="web_pin", action="store_false",
                     help="web: do not pin the server to CPU 0 and wrk to CPU 1")
     ap.add_argument("--json", default="bench-results.json", help="where the results go")
     args = ap.parse_args()
     suites = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(suites) - {"cpu", "size", "startup", "web", "report"}
+    unknown = set(suites) - {"cpu", "size", "startup", "web", "webcg", "report"}
     if unknown:
         ap.error(f"unknown suites {sorted(unknown)}")
 
@@ -531,13 +647,16 @@ def main():
                 continue
             print(f"\n== {entry['label']} ({python})")
             for suite in suites:
-                if suite in ("web", "report"):
+                if suite in ("web", "webcg", "report"):
                     continue  # once, below, on Debian's python3
                 print(f"  {suite} ...", flush=True)
                 entry[suite] = getattr(bench, suite)(python)
         if "web" in suites:
             print("\n== web (/usr/bin/python3) ...", flush=True)
             results["web"] = bench.web("/usr/bin/python3")
+        if "webcg" in suites:
+            print("\n== webcg (/usr/bin/python3, callgrind) ", end="", flush=True)
+            results["webcg"] = bench.webcg("/usr/bin/python3")
         if "report" in suites:
             print("\n== report (recorded with /usr/bin/python3) ...", flush=True)
             results["report"] = bench.report_suite("/usr/bin/python3")
