@@ -362,29 +362,32 @@ static uint8_t http_header_id(const struct glass_http_conn *c, const struct glas
 
 	if (p->name_long)
 		return HH_NONE;
-	if (strcmp(s, "content-length") == 0)
+	/* lengths first: most headers match none of these, and cost no compare */
+#define HTTP_NAME_IS(lit) (p->name_len == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+	if (HTTP_NAME_IS("content-length"))
 		return HH_CONTENT_LENGTH;
-	if (strcmp(s, "transfer-encoding") == 0)
+	if (HTTP_NAME_IS("transfer-encoding"))
 		return HH_TRANSFER_ENCODING;
-	if (strcmp(s, "connection") == 0)
+	if (HTTP_NAME_IS("connection"))
 		return HH_CONNECTION;
 	if (resp)
 		return HH_NONE;
-	if (strcmp(s, "host") == 0)
+	if (HTTP_NAME_IS("host"))
 		return HH_HOST;
-	if (strcmp(s, "traceparent") == 0)
+	if (HTTP_NAME_IS("traceparent"))
 		return HH_TRACEPARENT;
-	if (strcmp(s, "user-agent") == 0)
+	if (HTTP_NAME_IS("user-agent"))
 		return HH_USER_AGENT;
-	if (strcmp(s, "expect") == 0)
+	if (HTTP_NAME_IS("expect"))
 		return HH_EXPECT;
-	if (strcmp(s, "upgrade") == 0)
+	if (HTTP_NAME_IS("upgrade"))
 		return HH_UPGRADE;
 	if (c->cfg)
 		for (uint8_t i = 0; i < c->cfg->nextra && i < GLASS_HTTP_EXTRA_MAX; i++)
 			if (strcmp(s, c->cfg->extra[i]) == 0)
 				return HH_EXTRA + i;
 	return HH_NONE;
+#undef HTTP_NAME_IS
 }
 
 /* The last byte of a request. */
