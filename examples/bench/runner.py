@@ -11,8 +11,9 @@ claim. Suites (--only picks some):
   report   glass-report summary and flamegraph --folded over recordings of 50M records (a
            real program under trace-all, and gen-synthetic's random trees): records a
            second and peak RSS
-  webcg    instructions per request (callgrind) in one gunicorn worker: plain, glass default,
-           glass tracing nothing; deterministic where requests/s are noisy
+  webcg    instructions per request (callgrind) in one gunicorn worker and in uvicorn: plain,
+           a no-op PEP 523 evaluator, glass tracing nothing, glass default; steady where
+           requests/s are noisy
   web      requests/s under wrk with and without glass (default policy, every capture on),
            alternated in the same run (ABBA order): Flask + SQLAlchemy/SQLite on gunicorn
            (2 sync workers) and FastAPI on uvicorn; Debian's /usr/bin/python3 only (it has
@@ -284,12 +285,14 @@ class Bench:
         return out
 
     def webcg(self, python):
-        """Instructions per request (callgrind) in one gunicorn sync worker serving the Flask
-        app: plain, glass with the default policy and every capture, and glass tracing nothing
-        with no capture (the evaluator hook alone). A request's count is the difference of a
-        run of --webcg-requests requests and one of a quarter as many, divided by the
-        difference, so start-up and shutdown cancel. Steady where requests/s are not: it is
-        the same program each time (PYTHONHASHSEED=0), on any machine load."""
+        """Instructions per request (callgrind) in one server process: Flask on one gunicorn
+        sync worker, and FastAPI on uvicorn. Variants: plain; the cheapest PEP 523 evaluator
+        (libpep523noop.so: what CPython itself loses once any evaluator is installed); glass
+        tracing nothing with no capture (its evaluator alone); glass with the default policy
+        and every capture. A request's count is the difference of a run of --webcg-requests requests and
+        one of a quarter as many, divided by the difference, so start-up and shutdown cancel.
+        Steady where requests/s are not: the same program each time (PYTHONHASHSEED=0), on any
+        machine load."""
         if not shutil.which("valgrind"):
             return {"error": "valgrind not installed"}
         sys.path.insert(0, str(ROOT / "tests" / "wire"))
@@ -305,46 +308,60 @@ class Bench:
                                            "http_client", "net")}}))
         many = self.args.webcg_requests
         counts = (max(1, many // 4), many)
-        out = {}
-        for variant in ("plain", "floor", "glass"):
-            totals = []
-            for n in counts:
-                cg = self.tmp / f"cg-{variant}-{n}"
-                cg.mkdir()
-                env = {k: v for k, v in os.environ.items()
-                       if not k.startswith("GLASS_") and k != "LD_PRELOAD"}
-                env.update(BENCH_DB=str(db), PYTHONHASHSEED="0")
-                if variant != "plain":
-                    env.update(LD_PRELOAD=str(self.preload),
-                               GLASS_OUT=str(self.tmp / f"cg-out-{variant}-{n}"))
-                if variant == "floor":
-                    env["GLASS_POLICY"] = str(floor_policy)
-                port = servers.free_port()
-                proc = servers._spawn(
-                    ["valgrind", "--tool=callgrind", "--trace-children=yes",
-                     f"--callgrind-out-file={cg}/cg.%p", "/usr/bin/python3", "/usr/bin/gunicorn",
-                     "--workers", "1", "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
-                     "web_flask:app"], env, str(self.tmp / "webcg.log"), cwd=str(HERE))
-                try:
-                    servers.wait_port(port, proc, timeout=300)
-                    url = f"http://127.0.0.1:{port}/products/42"
-                    for _ in range(n):
-                        urllib.request.urlopen(url, timeout=120).read()
-                finally:
-                    servers.Server(proc, port, None, stop_signal=15).stop(timeout=300)
-                # the worker is the process with the most instructions
-                best = 0
-                for f in cg.iterdir():
-                    m = re.search(r"^summary: (\d+)", f.read_text(errors="replace"), re.M)
-                    if m:
-                        best = max(best, int(m.group(1)))
-                totals.append(best)
-                print(".", end="", flush=True)
-            out[variant] = (totals[1] - totals[0]) / (counts[1] - counts[0])
+        servers_argv = {
+            "flask-gunicorn": (["/usr/bin/gunicorn", "--workers", "1", "--chdir", str(HERE),
+                                "web_flask:app", "--bind"], "/products/42", False),
+            "fastapi-uvicorn": (["-m", "uvicorn", "--app-dir", str(HERE), "--no-access-log",
+                                 "web_fastapi:app", "--host", "127.0.0.1", "--port"],
+                                "/items/42", True),
+        }
+        results = {}
+        for name, (argv, path, port_alone) in servers_argv.items():
+            out = {}
+            for variant in ("plain", "pep523", "floor", "glass"):
+                totals = []
+                for n in counts:
+                    cg = self.tmp / f"cg-{name}-{variant}-{n}"
+                    cg.mkdir()
+                    env = {k: v for k, v in os.environ.items()
+                           if not k.startswith("GLASS_") and k != "LD_PRELOAD"}
+                    env.update(BENCH_DB=str(db), PYTHONHASHSEED="0")
+                    if variant == "pep523":
+                        env["LD_PRELOAD"] = str(self.build / "examples" / "bench" /
+                                                "libpep523noop.so")
+                    elif variant != "plain":
+                        env.update(LD_PRELOAD=str(self.preload),
+                                   GLASS_OUT=str(self.tmp / f"cg-out-{name}-{variant}-{n}"))
+                    if variant == "floor":
+                        env["GLASS_POLICY"] = str(floor_policy)
+                    port = servers.free_port()
+                    where = str(port) if port_alone else f"127.0.0.1:{port}"
+                    proc = servers._spawn(
+                        ["valgrind", "--tool=callgrind", "--trace-children=yes",
+                         f"--callgrind-out-file={cg}/cg.%p", "/usr/bin/python3", *argv, where],
+                        env, str(self.tmp / "webcg.log"), cwd=str(HERE))
+                    try:
+                        servers.wait_port(port, proc, timeout=300)
+                        url = f"http://127.0.0.1:{port}{path}"
+                        for _ in range(n):
+                            urllib.request.urlopen(url, timeout=120).read()
+                    finally:
+                        servers.Server(proc, port, None, stop_signal=15).stop(timeout=300)
+                    # the process serving requests is the one with the most instructions
+                    best = 0
+                    for f in cg.iterdir():
+                        m = re.search(r"^summary: (\d+)", f.read_text(errors="replace"), re.M)
+                        if m:
+                            best = max(best, int(m.group(1)))
+                    totals.append(best)
+                    print(".", end="", flush=True)
+                out[variant] = (totals[1] - totals[0]) / (counts[1] - counts[0])
+            results[name] = {"requests": list(counts), "instructions_per_request": out,
+                             "glass_ratio": out["glass"] / out["plain"],
+                             "floor_ratio": out["floor"] / out["plain"],
+                             "pep523_ratio": out["pep523"] / out["plain"]}
         print()
-        return {"requests": list(counts), "instructions_per_request": out,
-                "glass_ratio": out["glass"] / out["plain"],
-                "floor_ratio": out["floor"] / out["plain"]}
+        return results
 
     def report_suite(self, python):
         """glass-report's throughput: summary and flamegraph --folded over two recordings of
@@ -560,15 +577,18 @@ def print_tables(results):
                       f"every variant with PYTHONHASHSEED=N)")
                 break
     cg = results.get("webcg")
-    if cg and "instructions_per_request" in cg:
-        ipr = cg["instructions_per_request"]
-        print("\nInstructions per request (callgrind, one gunicorn sync worker, Flask + "
-              "SQLAlchemy/SQLite, requests %d-%d)" % tuple(cg["requests"]))
-        print("%-44s %12s %8s" % ("variant", "instr/req", "ratio"))
-        for label, key in (("plain", "plain"),
-                           ("glass, nothing traced, no capture (floor)", "floor"),
-                           ("glass, default policy, every capture", "glass")):
-            print("%-44s %12.0f %8.4f" % (label, ipr[key], ipr[key] / ipr["plain"]))
+    if cg and "error" not in cg:
+        print("\nInstructions per request (callgrind, one server process, requests %d-%d)"
+              % tuple(next(iter(cg.values()))["requests"]))
+        print("%-18s %10s %19s %19s %19s" % ("server", "plain", "no-op PEP 523",
+                                             "glass, nothing", "glass default"))
+        for name, r in cg.items():
+            ipr = r["instructions_per_request"]
+            print("%-18s %10.0f %10.0f %8.4f %10.0f %8.4f %10.0f %8.4f" % (
+                name, ipr["plain"], ipr["pep523"], r["pep523_ratio"], ipr["floor"],
+                r["floor_ratio"], ipr["glass"], r["glass_ratio"]))
+        print("(no-op PEP 523: examples/bench/pep523_noop.c, an evaluator that only calls "
+              "CPython's; glass, nothing: tracing nothing, no capture)")
     elif cg:
         print("\nwebcg:", cg)
     rep = results.get("report")
