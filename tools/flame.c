@@ -479,6 +479,8 @@ struct queue {
  * wrong stack. */
 struct open {
 	uint64_t id;
+	uint64_t parent;  /* the parent span's id (0: none) */
+	uint64_t kids_in; /* with a window: the time of its closed children inside it */
 	uint32_t node;
 	uint32_t cut;
 };
@@ -926,7 +928,7 @@ static void make_base(struct consumer *C, const struct batch *b, const struct ev
 	C->base = flame_child(C->F, 0, f);
 }
 
-static void open_push(struct consumer *C, uint64_t id, uint32_t node, uint32_t cut)
+static void open_push(struct consumer *C, uint64_t id, uint64_t parent, uint32_t node, uint32_t cut)
 {
 	if (unlikely(C->n == C->cap)) {
 		size_t cap = C->cap ? C->cap * 2 : 256;
@@ -938,11 +940,11 @@ static void open_push(struct consumer *C, uint64_t id, uint32_t node, uint32_t c
 		C->st = s;
 		C->cap = cap;
 	}
-	C->st[C->n++] = (struct open){id, node, cut};
+	C->st[C->n++] = (struct open){id, parent, 0, node, cut};
 }
 
 /* The open entry of a span (NULL when it is not open, e.g. none: a root). */
-static const struct open *open_find(const struct consumer *C, uint64_t id)
+static struct open *open_find(const struct consumer *C, uint64_t id)
 {
 	if (likely(C->n && C->st[C->n - 1].id == id))
 		return &C->st[C->n - 1];
@@ -953,19 +955,22 @@ static const struct open *open_find(const struct consumer *C, uint64_t id)
 	return NULL;
 }
 
-/* Removes an open span (normally the top; captured operations can end out of order). */
-static uint32_t open_pop(struct consumer *C, uint64_t id)
+/* Removes an open span (normally the top; captured operations can end out of order) into *o.
+ * 0 when it is not open. */
+static int open_pop(struct consumer *C, uint64_t id, struct open *o)
 {
-	if (likely(C->n && C->st[C->n - 1].id == id))
-		return C->st[--C->n].node;
+	if (likely(C->n && C->st[C->n - 1].id == id)) {
+		*o = C->st[--C->n];
+		return 1;
+	}
 	for (size_t i = C->n; i-- > 0;)
 		if (C->st[i].id == id) {
-			uint32_t node = C->st[i].node;
+			*o = C->st[i];
 			memmove(&C->st[i], &C->st[i + 1], (C->n - i - 1) * sizeof(*C->st));
 			C->n--;
-			return node;
+			return 1;
 		}
-	return NONE;
+	return 0;
 }
 
 static void open_span(struct consumer *C, const struct batch *b, const struct ev *e)
@@ -973,22 +978,22 @@ static void open_span(struct consumer *C, const struct batch *b, const struct ev
 	const struct open *p = open_find(C, e->x);
 	uint32_t parent = p ? p->node : C->base;
 	if (unlikely(p && p->cut)) {
-		open_push(C, e->id, parent, 1);
+		open_push(C, e->id, e->x, parent, 1);
 		return;
 	}
 	/* spans that start after the window never count: no node for them */
 	if (unlikely(C->window && e->start >= C->o->until_ns)) {
-		open_push(C, e->id, parent, 0);
+		open_push(C, e->id, e->x, parent, 0);
 		return;
 	}
 	uint32_t node = flame_child(C->F, parent, frame_of(C, b, e));
-	open_push(C, e->id, node, node == parent);
+	open_push(C, e->id, e->x, node, node == parent);
 }
 
 static void close_span(struct consumer *C, const struct ev *e)
 {
-	uint32_t node = open_pop(C, e->id);
-	if (node == NONE || (e->flags & EVF_SKIP))
+	struct open o;
+	if (!open_pop(C, e->id, &o))
 		return;
 	uint64_t self = e->x;
 	int call = 1;
@@ -996,20 +1001,32 @@ static void close_span(struct consumer *C, const struct ev *e)
 		uint64_t s = e->start, end = s + e->dur;
 		uint64_t lo = s > C->o->since_ns ? s : C->o->since_ns;
 		uint64_t hi = end < C->o->until_ns ? end : C->o->until_ns;
+		uint64_t in = hi > lo ? hi - lo : 0;
+		struct open *up = in ? open_find(C, o.parent) : NULL;
+		if (up) /* not the parent's own time (skipped or not) */
+			up->kids_in += in;
+		if (e->flags & EVF_SKIP)
+			return;
 		if (!e->dur) {
 			if (s < C->o->since_ns || s >= C->o->until_ns)
 				return;
 		} else {
-			if (hi <= lo)
+			if (!in)
 				return;
-			/* the self time is taken as spread evenly over the span */
-			if (lo > s || hi < end)
-				self =
-				    (uint64_t)((double)self * (double)(hi - lo) / (double)e->dur);
+			/* across a limit: its time inside less its children's time inside */
+			if (lo > s || hi < end) {
+				self = in > o.kids_in ? in - o.kids_in : 0;
+				if (self > e->x)
+					self = e->x;
+			}
 		}
 		call = s >= C->o->since_ns && s < C->o->until_ns;
+	} else if (e->flags & EVF_SKIP) {
+		return;
 	}
-	struct node *n = &C->F->nodes[node];
+	if (o.node == NONE)
+		return;
+	struct node *n = &C->F->nodes[o.node];
 	n->self_ns += self;
 	n->calls += (uint64_t)call;
 	if ((e->flags & EVF_ERROR) && call && n->errors < UINT32_MAX)

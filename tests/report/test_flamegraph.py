@@ -245,17 +245,30 @@ def main():
     t.check(p.returncode == 0 and p.stdout == "", "--process of another pid: nothing")
 
     # time window: the worker's time only (absolute Unix times); a span across a limit counts
-    # the share of its self time inside
+    # its self time inside: its time inside less its children's time inside
     w0 = min(s["start_ns"] for s in worker)
     w1 = max(s["start_ns"] + s["dur_ns"] for s in worker)
     p = t.report("flamegraph", session, "--folded", "--since", "@%.9f" % (w0 / 1e9),
                  "--until", "@%.9f" % (w1 / 1e9))
     g = parse_folded(t, p.stdout, "window")
-    clipped = collections.Counter()
+
+    def inside(s):
+        return max(0, min(s["start_ns"] + s["dur_ns"], w1) - max(s["start_ns"], w0))
+
+    kids_in = collections.Counter()
     for s in spans:
-        lo, hi = max(s["start_ns"], w0), min(s["start_ns"] + s["dur_ns"], w1)
-        if hi > lo:
-            clipped[label(s)] += s["self_ns"] * (hi - lo) / s["dur_ns"]
+        kids_in[s["parent_id"]] += inside(s)
+    clipped = collections.Counter()
+    crossing = 0
+    for s in spans:
+        if not inside(s):
+            continue
+        if w0 <= s["start_ns"] and s["start_ns"] + s["dur_ns"] <= w1:
+            clipped[label(s)] += s["self_ns"]
+        else:
+            crossing += 1
+            clipped[label(s)] += min(s["self_ns"], max(0, inside(s) - kids_in[s["span_id"]]))
+    t.check(crossing > 0, f"--since/--until: spans cross the window's limits ({crossing})")
     g_fn = collections.Counter()
     for k, v in g.items():
         g_fn[k.split(";")[-1]] += v
@@ -266,8 +279,8 @@ def main():
     t.check(parse_folded(t, p.stdout, "until 2099") == got, "--until a local time after the run")
     p = t.report("flamegraph", session, "--folded", "--since", "3600")
     t.check(p.returncode == 0 and p.stdout == "", "--since an hour after the start: nothing")
-    # the first 100 ms: at most 100 ms of each thread (the worker may start inside them on a
-    # fast machine, and the main thread's time goes on while it waits in join())
+    # the first 100 ms: at most 100 ms of each thread, exactly (the worker may start inside
+    # them on a fast machine, and the main thread's time goes on while it waits in join())
     p = t.report("flamegraph", session, "--folded", "--since", "0", "--until", "100ms")
     total = sum(parse_folded(t, p.stdout, "100ms").values())
     t.check(p.returncode == 0 and 0 < total <= 2 * 100e6,
