@@ -990,6 +990,35 @@ static void open_span(struct consumer *C, const struct batch *b, const struct ev
 	open_push(C, e->id, e->x, node, node == parent);
 }
 
+/*
+ * With --since/--until: adds a closing span's time inside the window to its open parent's
+ * children (skipped spans too: it is not the parent's own time), then sets what the span itself
+ * counts. A span across a limit counts its time inside less its children's time inside. Returns
+ * 0 when it counts nothing.
+ */
+static int window_clip(struct consumer *C, const struct ev *e, const struct open *o, uint64_t *self,
+		       int *call)
+{
+	uint64_t s = e->start, end = s + e->dur;
+	uint64_t lo = s > C->o->since_ns ? s : C->o->since_ns;
+	uint64_t hi = end < C->o->until_ns ? end : C->o->until_ns;
+	uint64_t in = hi > lo ? hi - lo : 0;
+	struct open *up = in ? open_find(C, o->parent) : NULL;
+	if (up)
+		up->kids_in += in;
+	*call = s >= C->o->since_ns && s < C->o->until_ns;
+	if (!e->dur)
+		return *call;
+	if (!in)
+		return 0;
+	if (lo > s || hi < end) {
+		*self = in > o->kids_in ? in - o->kids_in : 0;
+		if (*self > e->x)
+			*self = e->x;
+	}
+	return 1;
+}
+
 static void close_span(struct consumer *C, const struct ev *e)
 {
 	struct open o;
@@ -997,34 +1026,9 @@ static void close_span(struct consumer *C, const struct ev *e)
 		return;
 	uint64_t self = e->x;
 	int call = 1;
-	if (C->window) {
-		uint64_t s = e->start, end = s + e->dur;
-		uint64_t lo = s > C->o->since_ns ? s : C->o->since_ns;
-		uint64_t hi = end < C->o->until_ns ? end : C->o->until_ns;
-		uint64_t in = hi > lo ? hi - lo : 0;
-		struct open *up = in ? open_find(C, o.parent) : NULL;
-		if (up) /* not the parent's own time (skipped or not) */
-			up->kids_in += in;
-		if (e->flags & EVF_SKIP)
-			return;
-		if (!e->dur) {
-			if (s < C->o->since_ns || s >= C->o->until_ns)
-				return;
-		} else {
-			if (!in)
-				return;
-			/* across a limit: its time inside less its children's time inside */
-			if (lo > s || hi < end) {
-				self = in > o.kids_in ? in - o.kids_in : 0;
-				if (self > e->x)
-					self = e->x;
-			}
-		}
-		call = s >= C->o->since_ns && s < C->o->until_ns;
-	} else if (e->flags & EVF_SKIP) {
+	if (C->window && !window_clip(C, e, &o, &self, &call))
 		return;
-	}
-	if (o.node == NONE)
+	if ((e->flags & EVF_SKIP) || o.node == NONE)
 		return;
 	struct node *n = &C->F->nodes[o.node];
 	n->self_ns += self;
