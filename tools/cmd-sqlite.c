@@ -392,6 +392,107 @@ static void put_placeholder(struct glass_buf *b)
 
 #define QUERY_MAX 4096
 
+/* The end of a comment at s[i] (-- to the line's end, or a C comment), or i when none starts. */
+static size_t comment_end(const char *s, size_t len, size_t i)
+{
+	if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+		while (i < len && s[i] != '\n')
+			i++;
+		return i;
+	}
+	if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+		i += 2;
+		while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
+			i++;
+		return i + 2 < len ? i + 2 : len;
+	}
+	return i;
+}
+
+/* The end of a string literal at s[i] ('..', E'..', X'..', N'..', B'..' with '' and backslash
+ * escapes inside), or i when none starts. */
+static size_t string_end(const char *s, size_t len, size_t i)
+{
+	unsigned char c = (unsigned char)s[i];
+	int prefixed = c && strchr("EeXxNnBb", c) && i + 1 < len && s[i + 1] == '\'' &&
+		       (i == 0 || !is_ident((unsigned char)s[i - 1]));
+	if (c != '\'' && !prefixed)
+		return i;
+	i += c == '\'' ? 1 : 2;
+	while (i < len) {
+		if (s[i] == '\\' && i + 1 < len) {
+			i += 2;
+		} else if (s[i] == '\'') {
+			if (i + 1 < len && s[i + 1] == '\'')
+				i += 2;
+			else
+				return i + 1;
+		} else {
+			i++;
+		}
+	}
+	return i;
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The end of a number (1, 1.5, .5, 1e-3, 0x1f) or a placeholder ($1, %s, %(name)s, :name,
+ * @name, ?) at s[i], or i when none starts. */
+static size_t value_end(const char *s, size_t len, size_t i)
+{
+	char c = s[i];
+	if (is_digit(c) || (c == '.' && i + 1 < len && is_digit(s[i + 1]))) {
+		while (i < len &&
+		       (is_ident((unsigned char)s[i]) || s[i] == '.' ||
+			((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
+			i++;
+		return i;
+	}
+	if (c == '$' && i + 1 < len && is_digit(s[i + 1])) {
+		i++;
+		while (i < len && is_digit(s[i]))
+			i++;
+		return i;
+	}
+	if (c == '%' && i + 1 < len && (s[i + 1] == 's' || s[i + 1] == '(')) {
+		size_t j = i + 1;
+		if (s[j] == '(') {
+			while (j < len && s[j] != ')')
+				j++;
+			j++;
+		}
+		return j < len && s[j] == 's' ? j + 1 : i;
+	}
+	if ((c == ':' || c == '@') && i + 1 < len && is_ident((unsigned char)s[i + 1]) &&
+	    (i == 0 || s[i - 1] != ':')) {
+		i++;
+		while (i < len && is_ident((unsigned char)s[i]))
+			i++;
+		return i;
+	}
+	return c == '?' ? i + 1 : i;
+}
+
+/* The end of a token kept as it is: a quoted identifier ("t", `t`, [t]) or a name. */
+static size_t kept_end(const char *s, size_t len, size_t i)
+{
+	unsigned char c = (unsigned char)s[i];
+	size_t j = i + 1;
+	if (c == '"' || c == '`' || c == '[') {
+		char close = c == '[' ? ']' : (char)c;
+		while (j < len && s[j] != close)
+			j++;
+		return j < len ? j + 1 : len;
+	}
+	if (is_ident(c))
+		while (j < len && is_ident((unsigned char)s[j]))
+			j++;
+	return j;
+}
+
 /*
  * The shape of an SQL statement: literals (strings, numbers) and placeholders ($1, %s,
  * %(name)s, :name) become ?, lists of them one ?, comments go, whitespace runs become one
@@ -400,7 +501,7 @@ static void put_placeholder(struct glass_buf *b)
 static void sql_normalize(struct glass_buf *b, const char *s, size_t len)
 {
 	b->len = 0;
-	size_t i = 0;
+	size_t i = 0, j;
 	int space = 0;
 	while (i < len && b->len < QUERY_MAX) {
 		unsigned char c = (unsigned char)s[i];
@@ -409,113 +510,26 @@ static void sql_normalize(struct glass_buf *b, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		if (c == '-' && i + 1 < len && s[i + 1] == '-') {
-			while (i < len && s[i] != '\n')
-				i++;
-			space = 1;
-			continue;
-		}
-		if (c == '/' && i + 1 < len && s[i + 1] == '*') {
-			i += 2;
-			while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
-				i++;
-			i = i + 2 < len ? i + 2 : len;
+		if ((j = comment_end(s, len, i)) != i) {
+			i = j;
 			space = 1;
 			continue;
 		}
 		if (space && b->len)
 			glass_buf_put(b, " ", 1);
 		space = 0;
-		if (c == '\'' || ((c == 'E' || c == 'e' || c == 'X' || c == 'x' || c == 'N' ||
-				   c == 'n' || c == 'B' || c == 'b') &&
-				  i + 1 < len && s[i + 1] == '\'' &&
-				  (i == 0 || !is_ident((unsigned char)s[i - 1])))) {
-			/* string literal, '' and backslash escapes inside */
-			i += c == '\'' ? 1 : 2;
-			while (i < len) {
-				if (s[i] == '\\' && i + 1 < len) {
-					i += 2;
-				} else if (s[i] == '\'') {
-					if (i + 1 < len && s[i + 1] == '\'') {
-						i += 2;
-					} else {
-						i++;
-						break;
-					}
-				} else {
-					i++;
-				}
-			}
+		int number = is_digit((char)c) || (c == '.' && i + 1 < len && is_digit(s[i + 1]));
+		if (number && i && is_ident((unsigned char)s[i - 1])) {
+			glass_buf_put(b, s + i, 1); /* t1, col2 */
+			i++;
+		} else if ((j = string_end(s, len, i)) != i || (j = value_end(s, len, i)) != i) {
+			i = j;
 			put_placeholder(b);
-			continue;
-		}
-		if (c == '"' || c == '`' || c == '[') {
-			char close = c == '[' ? ']' : (char)c;
-			size_t j = i + 1;
-			while (j < len && s[j] != close)
-				j++;
-			j = j < len ? j + 1 : len;
+		} else {
+			j = kept_end(s, len, i);
 			glass_buf_put(b, s + i, j - i);
 			i = j;
-			continue;
 		}
-		if ((c >= '0' && c <= '9') ||
-		    (c == '.' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')) {
-			if (i && is_ident((unsigned char)s[i - 1])) { /* t1, col2 */
-				glass_buf_put(b, s + i, 1);
-				i++;
-				continue;
-			}
-			while (i < len && (is_ident((unsigned char)s[i]) || s[i] == '.' ||
-					   ((s[i] == '+' || s[i] == '-') &&
-					    (s[i - 1] == 'e' || s[i - 1] == 'E'))))
-				i++;
-			put_placeholder(b);
-			continue;
-		}
-		if (c == '$' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9') {
-			i++;
-			while (i < len && s[i] >= '0' && s[i] <= '9')
-				i++;
-			put_placeholder(b);
-			continue;
-		}
-		if (c == '%' && i + 1 < len && (s[i + 1] == 's' || s[i + 1] == '(')) {
-			size_t j = i + 1;
-			if (s[j] == '(') {
-				while (j < len && s[j] != ')')
-					j++;
-				j++;
-			}
-			if (j < len && s[j] == 's') {
-				i = j + 1;
-				put_placeholder(b);
-				continue;
-			}
-		}
-		if ((c == ':' || c == '@') && i + 1 < len && is_ident((unsigned char)s[i + 1]) &&
-		    (i == 0 || s[i - 1] != ':')) {
-			i++;
-			while (i < len && is_ident((unsigned char)s[i]))
-				i++;
-			put_placeholder(b);
-			continue;
-		}
-		if (c == '?') {
-			i++;
-			put_placeholder(b);
-			continue;
-		}
-		if (is_ident(c)) {
-			size_t j = i;
-			while (j < len && is_ident((unsigned char)s[j]))
-				j++;
-			glass_buf_put(b, s + i, j - i);
-			i = j;
-			continue;
-		}
-		glass_buf_put(b, s + i, 1);
-		i++;
 	}
 }
 
