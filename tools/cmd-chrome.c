@@ -5,6 +5,7 @@
 
 #include "progress.h"
 #include "report.h"
+#include "res-report.h"
 #include "spans.h"
 #include "text.h"
 
@@ -319,6 +320,8 @@ int command_chrome(int argc, char **argv)
 		}
 	}
 	glass_progress_end(pg);
+	if (!C.failed && res_chrome(C.out, glass_session_dir(s), C.base_ns, &C.events) < 0)
+		C.failed = 1;
 
 	/* otherData: what the viewers show as the trace's metadata (strings) */
 	struct glass_buf *b = &C.ev;

@@ -8,6 +8,7 @@
 
 #include "progress.h"
 #include "report.h"
+#include "res-report.h"
 #include "spans.h"
 #include "stats.h"
 #include "text.h"
@@ -1343,6 +1344,8 @@ int command_sqlite(int argc, char **argv)
 		write_functions(&Q);
 	if (!Q.failed)
 		write_session_rows(&Q, s, first, last, nthreads);
+	if (!Q.failed && res_sqlite(Q.db, glass_session_dir(s)) < 0)
+		Q.failed = 1;
 	pg = glass_progress_start("sqlite: building indexes", 0);
 	if (pg)
 		sqlite3_progress_handler(Q.db, 20000, index_progress, pg);

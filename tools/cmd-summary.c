@@ -5,6 +5,7 @@
 
 #include "progress.h"
 #include "report.h"
+#include "res-report.h"
 #include "spans.h"
 #include "stats.h"
 #include "text.h"
@@ -717,6 +718,7 @@ int command_summary(int argc, char **argv)
 	}
 	if (!nt)
 		printf("(no threads recorded)\n");
+	res_print_summary(stdout, glass_session_dir(s));
 
 	int rc = report_check_output(stdout, "standard output");
 	if (S.oom)
