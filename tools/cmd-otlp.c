@@ -855,3 +855,16 @@ usage_error:
 	free(O.url);
 	return GLASS_EXIT_USAGE;
 }
+
+/* ---- for `otlp --follow` (tools/follow-otlp.c): the same JSON as this command writes ---------- */
+
+void otlp_span_json(struct glass_buf *b, const struct glass_span *sp)
+{
+	static struct otlp O; /* write_span only uses its label buffer */
+	write_span(&O, b, sp);
+}
+
+void otlp_service_name(const struct glass_proc_info *in, char *out, size_t cap)
+{
+	service_name(in, out, cap);
+}

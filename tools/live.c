@@ -17,7 +17,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 #include <zstd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define HAVE_RDTSC 1
+#endif
 
 #include "live.h"
 #include "recorder/format.h"
@@ -39,6 +44,7 @@ struct lthread {
 	uint64_t ticks;
 	int have_header;
 	int done; /* its last chunk was read */
+	uint64_t emitted; /* spans completed */
 	uint32_t misses; /* polls the next chunk was not there */
 	struct glass_spans *b;
 };
@@ -66,6 +72,8 @@ struct lproc {
 	double ns_per_tick;
 	uint64_t hi_tsc, hi_mono; /* the latest chunk clock sample */
 	char *command;
+	char **argv;
+	char *executable, *python;
 	uint64_t stream_hash;
 	int drained; /* ended and every thread read to its end */
 };
@@ -74,6 +82,8 @@ struct glass_live {
 	char dir[4096];
 	glass_span_fn on_end;
 	void *ctx;
+	struct glass_live_cursor cur;
+	struct lthread *cur_thread;
 	struct lproc **p;
 	size_t np;
 	uint8_t *buf;
@@ -161,6 +171,20 @@ static void clock_update(struct lproc *P)
 		t2 = P->hi_tsc;
 		m2 = P->hi_mono;
 	}
+#ifdef HAVE_RDTSC
+	/* we run on the same machine: a sample of our own now is the widest base there is (the
+	 * writer's samples may be microseconds apart at first, a poor slope) */
+	if (h->state == GLASS_PROC_RUNNING) {
+		struct timespec ts;
+		uint64_t tsc = __rdtsc();
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t mono = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		if (tsc > t2 && mono > m2) {
+			t2 = tsc;
+			m2 = mono;
+		}
+	}
+#endif
 	double r = 1.0;
 	if (t2 > h->start_tsc && m2 > h->start_mono_ns)
 		r = (double)(m2 - h->start_mono_ns) / (double)(t2 - h->start_tsc);
@@ -269,6 +293,11 @@ static void proc_free(struct lproc *P)
 	free(P->codes.v);
 	free(P->codes.idx);
 	free(P->command);
+	for (uint32_t i = 0; P->argv && i < P->pub.argc; i++)
+		free(P->argv[i]);
+	free(P->argv);
+	free(P->executable);
+	free(P->python);
 	free(P);
 }
 
@@ -311,6 +340,22 @@ static void read_meta(struct glass_live *L, struct lproc *P)
 					P->command = c;
 					P->pub.command = c;
 				}
+				uint32_t argc = rec.u[7] < 4096 ? (uint32_t)rec.u[7] : 4096;
+				P->argv = calloc(argc + 1, sizeof(char *));
+				for (uint32_t i = 0; P->argv && i < argc; i++) {
+					struct glass_str s = {0};
+					glass_record_array_item(&rec, 7, i, &s);
+					P->argv[i] = dup_str(&s);
+					if (!P->argv[i])
+						break;
+					P->pub.argc = i + 1;
+				}
+				P->pub.argv = (const char *const *)P->argv;
+				P->pub.ppid = (uint32_t)rec.u[1];
+				P->python = dup_str(&rec.s[3]);
+				P->executable = dup_str(&rec.s[4]);
+				P->pub.python = P->python ? P->python : "";
+				P->pub.executable = P->executable ? P->executable : "";
 			}
 		}
 		P->meta_off += last;
@@ -332,6 +377,7 @@ static struct lproc *proc_open(struct glass_live *L, const char *name)
 	snprintf(P->pub.key, sizeof(P->pub.key), "p%u.%u", pid, image);
 	P->pub.pid = pid;
 	P->pub.command = "";
+	P->pub.python = P->pub.executable = "";
 	P->image = image;
 	char path[4300];
 	snprintf(path, sizeof(path), "%s/meta", P->dir);
@@ -480,7 +526,23 @@ static void feed(struct glass_live *L, struct lproc *P, struct lthread *T,
 		if (!L->first_ns || rec->ts_ns < L->first_ns)
 			L->first_ns = rec->ts_ns;
 	}
+	L->cur.key = P->pub.key;
+	L->cur.tidx = T->tidx;
+	L->cur_thread = T;
 	glass_spans_feed(T->b, rec);
+}
+
+/* Every completed span passes here: its ordinal in its thread, then the caller's callback. */
+static void on_end_counted(void *ctx, const struct glass_span *sp)
+{
+	struct glass_live *L = ctx;
+	L->cur.nth = ++L->cur_thread->emitted;
+	L->on_end(L->ctx, sp);
+}
+
+const struct glass_live_cursor *glass_live_cursor(const struct glass_live *L)
+{
+	return &L->cur;
 }
 
 /* Reads what is new in thread T; returns the number of records. */
@@ -636,6 +698,9 @@ static long read_thread(struct glass_live *L, struct lproc *P, struct lthread *T
 		break;
 	}
 	if (T->done && T->b) {
+		L->cur.key = P->pub.key;
+		L->cur.tidx = T->tidx;
+		L->cur_thread = T;
 		glass_spans_finish(T->b);
 		glass_spans_free(T->b);
 		T->b = NULL;
@@ -664,7 +729,7 @@ static int add_thread(struct glass_live *L, struct lproc *P, uint32_t tidx)
 	    .seq_bits = SEQ_BITS,
 	    .trace_hi = L->session_id,
 	};
-	T->b = glass_spans_new(NULL, tidx, ids, NULL, L->on_end, L->ctx);
+	T->b = glass_spans_new(NULL, tidx, ids, NULL, on_end_counted, L);
 	if (!T->b)
 		return -1;
 	glass_spans_set_lookup(T->b, code_lookup, P);

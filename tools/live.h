@@ -21,7 +21,22 @@ struct glass_live_proc {
 	uint64_t lost_chunks;
 	uint32_t threads; /* thread indexes handed out */
 	const char *command; /* argv joined, "" until known */
+	/* from the PROCESS meta record (0 / NULL / "" until it is read) */
+	uint32_t ppid;
+	const char *const *argv;
+	uint32_t argc;
+	const char *executable, *python;
 };
+
+/* Where the span being handed to on_end comes from: its process image, thread index and its
+ * ordinal among the spans that thread completed (1, 2, ...: the same in every run over the
+ * same data, so a restarted follower can tell what it already sent). */
+struct glass_live_cursor {
+	const char *key;
+	uint32_t tidx;
+	uint64_t nth;
+};
+const struct glass_live_cursor *glass_live_cursor(const struct glass_live *L);
 
 /*
  * Follows the session directory `dir`. on_end gets every completed span (spans.h), in each
