@@ -5,6 +5,7 @@
 
 #include "progress.h"
 #include "report.h"
+#include "res-report.h"
 #include "spans.h"
 #include "text.h"
 
@@ -326,6 +327,8 @@ int command_chrome(int argc, char **argv)
 	for (size_t pi = 0; pi < glass_session_nprocs(s) && !C.failed; pi++)
 		write_process(&C, s, pi, &label, pg);
 	glass_progress_end(pg);
+	if (!C.failed && res_chrome(C.out, glass_session_dir(s), C.base_ns, &C.events) < 0)
+		C.failed = 1;
 	write_trailer(&C, s, &label);
 	glass_buf_free(&label);
 	glass_buf_free(&C.ev);

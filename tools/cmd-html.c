@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "flame.h"
+#include "html-charts.h"
 #include "progress.h"
 #include "report.h"
 #include "spans.h"
@@ -154,6 +155,7 @@ struct html {
 	size_t nthreads, capthreads;
 	uint64_t first_ns, last_ns, events, lost, spans;
 	int oom;
+	struct glass_charts *charts; /* html-charts.c */
 };
 
 static char *dupn(const char *s, size_t n)
@@ -435,6 +437,7 @@ static void on_span(void *ctx, const struct glass_span *sp)
 {
 	struct html *H = ctx;
 	char label[LABEL_MAX];
+	charts_span(H->charts, sp);
 	glass_span_label(sp, label, sizeof(label));
 	H->spans++;
 	if (sp->start_ns && (!H->first_ns || sp->start_ns < H->first_ns))
@@ -932,6 +935,7 @@ static void gather(struct html *H, struct glass_session *s)
 			if (report_run_thread(p, tidx[ti], glass_span_ids_for(s, pi, ti), NULL,
 					      on_span, H, &b, pg) < 0)
 				continue;
+			charts_thread_end(H->charts);
 			/* traces that never ended on this thread */
 			while (H->npend)
 				pending_drop(H, &H->pend[H->npend - 1]);
@@ -954,10 +958,9 @@ static void page_head(struct glass_buf *b, struct glass_session *s)
 			  "<title>glass report: ");
 	if (nprocs && glass_proc_info(glass_session_proc(s, 0))->argc)
 		html_cstr(b, glass_proc_info(glass_session_proc(s, 0))->argv[0]);
-	glass_buf_printf(b,
-			 "</title><style>%s</style></head><body><header><h1>glass report</h1>"
-			 "<div class=\"sub\">",
-			 css);
+	glass_buf_printf(b, "</title><style>%s", css);
+	charts_style(b);
+	glass_buf_puts(b, "</style></head><body><header><h1>glass report</h1><div class=\"sub\">");
 	html_cstr(b, glass_session_dir(s));
 	if (nprocs) {
 		const struct glass_proc_info *in = glass_proc_info(glass_session_proc(s, 0));
@@ -1001,13 +1004,18 @@ static int write_page(struct glass_buf *b, struct html *H, struct glass_session 
 	uint64_t wall = H->last_ns > H->first_ns ? H->last_ns - H->first_ns : 0;
 	page_head(b, s);
 	section_overview(b, H, s, wall);
+	if (H->charts)
+		charts_section(b);
 	section_endpoints(b, H, wall);
 	section_requests(b, H);
 	section_queries(b, H);
 	section_functions(b, H, limit);
 	int rc = flame ? section_flame(b, s) : 0;
 	section_threads(b, H);
-	glass_buf_printf(b, "</main><script>%s</script></body></html>\n", script);
+	glass_buf_printf(b, "</main><script>%s", script);
+	if (H->charts && charts_script(b, H->charts, glass_session_dir(s)) < 0)
+		H->oom = 1;
+	glass_buf_puts(b, "</script></body></html>\n");
 	return rc;
 }
 
@@ -1027,6 +1035,7 @@ static void html_free(struct html *H)
 	free(H->threads);
 	free(H->pend);
 	free(H->ep);
+	charts_free(H->charts);
 	if (H->functions)
 		glass_ftable_free(H->functions);
 	if (H->endpoints)
@@ -1062,6 +1071,7 @@ int command_html(int argc, char **argv)
 		glass_session_close(s);
 		return GLASS_EXIT_SESSION;
 	}
+	H->charts = charts_new();
 	gather(H, s);
 	struct glass_buf b = {0};
 	int rc = write_page(&b, H, s, o.limit, o.flame);

@@ -7,6 +7,7 @@
 
 #include "progress.h"
 #include "report.h"
+#include "res-report.h"
 #include "spans.h"
 #include "stats.h"
 #include "text.h"
@@ -1033,8 +1034,12 @@ static void write_metrics(struct metrics *M, struct glass_session *s)
 			   "Records the recorder dropped (buffers full), all processes.", M->lost);
 		for (size_t fi = 0; fi < NFAMILIES && !M->failed; fi++)
 			prom_family(M, &families[fi]);
+		if (res_metrics(M->out, glass_session_dir(s), 0) < 0)
+			M->failed = 1;
 	} else if (!M->oom) {
 		spec_counters(M);
+		if (res_metrics(M->out, glass_session_dir(s), 1) < 0)
+			M->failed = 1;
 		M->pass = 2;
 		run_pass(M, s, pg);
 	}

@@ -876,3 +876,16 @@ int command_otlp(int argc, char **argv)
 	otlp_free(&O);
 	return report_finish(&a, O.s, rc);
 }
+
+/* ---- for `otlp --follow` (tools/follow-otlp.c): the same JSON as this command writes ---------- */
+
+void otlp_span_json(struct glass_buf *b, const struct glass_span *sp)
+{
+	static struct otlp O; /* write_span only uses its label buffer */
+	write_span(&O, b, sp);
+}
+
+void otlp_service_name(const struct glass_proc_info *in, char *out, size_t cap)
+{
+	service_name(in, out, cap);
+}

@@ -8,6 +8,7 @@
 
 #include "progress.h"
 #include "report.h"
+#include "res-report.h"
 #include "spans.h"
 #include "stats.h"
 #include "text.h"
@@ -1334,6 +1335,8 @@ static int finish_db(struct sq *Q, struct glass_session *s, const struct sq_span
 		write_functions(Q);
 	if (!Q->failed)
 		write_session_rows(Q, s, T->first, T->last, T->nthreads);
+	if (!Q->failed && res_sqlite(Q->db, glass_session_dir(s)) < 0)
+		Q->failed = 1;
 	struct glass_progress *pg = glass_progress_start("sqlite: building indexes", 0);
 	if (pg)
 		sqlite3_progress_handler(Q->db, 20000, index_progress, pg);

@@ -6,6 +6,7 @@
 #include "progress.h"
 #include "report.h"
 #include "aggregate.h"
+#include "res-report.h"
 #include "spans.h"
 #include "stats.h"
 #include "text.h"
@@ -513,6 +514,7 @@ int command_summary(int argc, char **argv)
 	print_peers(&S.agg, o.limit);
 	print_function_table(&S.agg, o.sort, o.limit);
 	print_threads(&S);
+	res_print_summary(stdout, glass_session_dir(s));
 	int rc = report_check_output(stdout, "standard output");
 	if (S.agg.oom)
 		report_error("warning: out of memory; some functions are missing from the table");

@@ -27,6 +27,7 @@ int command_list(int argc, char **argv); /* glass-report --list */
 int command_flamegraph(int argc, char **argv);
 int command_tree(int argc, char **argv);
 int command_html(int argc, char **argv);
+int command_top(int argc, char **argv);
 
 /*
  * The command line of a subcommand. report_parse reads the options every subcommand shares
