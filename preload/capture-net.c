@@ -55,6 +55,14 @@ struct conn {
 	uint16_t resp_status;	    /* HTTP: status of the response head seen, 0 before */
 	uint64_t connect_op;	    /* a non-blocking connect in progress (its span is open) */
 	char method[GLASS_HTTP_METHOD_MAX];
+	/* TLS (capture-tls.c): the socket carries ciphertext; the parsers see the plaintext of
+	 * the SSL object `ssl` instead, and the socket's own bytes are not parsed. */
+	uint8_t tls;		/* 1: TLS; 2: TLS with ALPN h2 (bytes counted, not parsed) */
+	uint8_t tls_described;	/* version and ALPN read (at the first plaintext) */
+	char tls_version[8];	/* "1.3" */
+	const void *ssl;
+	uint64_t tls_start;	/* h2: ticks at the first plaintext */
+	uint64_t tls_out, tls_in; /* h2: plaintext bytes sent and received */
 	union {
 		struct glass_http_conn http;
 		struct glass_mongo_conn mongo;
@@ -98,7 +106,7 @@ void glass_net_stats(struct glass_net_stats *out)
 	out->connections = __atomic_load_n(&n_conns, __ATOMIC_RELAXED);
 	out->gave_up = __atomic_load_n(&n_gave_up, __ATOMIC_RELAXED);
 	out->busy = __atomic_load_n(&n_busy, __ATOMIC_RELAXED);
-	out->no_slot = __atomic_load_n(&n_no_slot, __ATOMIC_RELAXED);
+	out->no_slot = __atomic_load_n(&n_no_slot, __ATOMIC_RELAXED) + glass_tls_dropped();
 	out->foreign_thread = __atomic_load_n(&n_foreign_thread, __ATOMIC_RELAXED);
 	out->unsampled = __atomic_load_n(&n_unsampled, __ATOMIC_RELAXED);
 }
@@ -367,6 +375,22 @@ static void decide(struct conn *c, int sending, const void *buf, size_t n)
 	}
 }
 
+/* ---- TLS attributes ---------------------------------------------------------------------- */
+
+/* What a span on a TLS connection says about it (3 attributes at most). */
+static size_t tls_attrs(const struct conn *c, struct glass_op_attr *a, const char *proto)
+{
+	if (!c->tls)
+		return 0;
+	size_t n = 0;
+	a[n++] = glass_attr_str("network.protocol.name", proto, strlen(proto));
+	a[n++] = glass_attr_bool("glass.tls", 1);
+	if (c->tls_version[0])
+		a[n++] = glass_attr_str("tls.protocol.version", c->tls_version,
+					strlen(c->tls_version));
+	return n;
+}
+
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
 /* A route for grouping: the path with ids (numbers, UUIDs, long hex or mixed digit tokens)
@@ -466,7 +490,7 @@ static void http_request_head(struct conn *c, uint64_t start)
 	int nl = snprintf(name, sizeof(name), "%s %s", r->method,
 			  server ? route : (r->host[0] ? r->host : c->peer));
 	const char *ver = r->version == 10 ? "1.0" : "1.1";
-	struct glass_op_attr a[14 + GLASS_HTTP_EXTRA_MAX];
+	struct glass_op_attr a[17 + GLASS_HTTP_EXTRA_MAX];
 	size_t n = 0;
 	a[n++] = glass_attr_str("http.request.method", r->method, strlen(r->method));
 	a[n++] = glass_attr_str("url.path", target, pl);
@@ -494,6 +518,7 @@ static void http_request_head(struct conn *c, uint64_t start)
 	}
 	if (r->host[0] && server)
 		a[n++] = glass_attr_str("server.address", r->host, strlen(r->host));
+	n += tls_attrs(c, a + n, "http");
 	/* headers the policy allows: http.request.header.<name> */
 	char hkeys[GLASS_HTTP_EXTRA_MAX][GLASS_HTTP_EXTRA_NAME_MAX + 24];
 	for (unsigned i = 0; i < http_cfg.nextra && i < GLASS_HTTP_EXTRA_MAX; i++) {
@@ -599,7 +624,7 @@ static void mongo_request(struct conn *c, uint64_t start)
 	const char *cmd = m->command[0] ? m->command : (m->opcode == 2004 ? "query" : "command");
 	int nl = m->collection[0] ? snprintf(name, sizeof(name), "%s %s", cmd, m->collection)
 				  : snprintf(name, sizeof(name), "%s", cmd);
-	struct glass_op_attr a[9];
+	struct glass_op_attr a[12];
 	size_t n = 0;
 	a[n++] = glass_attr_str("db.system", "mongodb", 7);
 	a[n++] = glass_attr_str("db.operation", cmd, strlen(cmd));
@@ -614,6 +639,7 @@ static void mongo_request(struct conn *c, uint64_t start)
 	if (m->sequence_docs)
 		a[n++] = glass_attr_int("glass.mongodb.documents_sent", m->sequence_docs);
 	a[n++] = glass_attr_bool("glass.leaf", 1);
+	n += tls_attrs(c, a + n, "mongodb");
 	uint64_t op = glass_cap_begin(GLASS_OP_DB, name, nl > 0 ? (size_t)nl : 0, a, n, start);
 	if (!op)
 		return;
@@ -694,7 +720,7 @@ static void resp_request(struct conn *c, uint64_t start)
 		memcpy(stmt + sl, " ...", 4);
 		sl += 4;
 	}
-	struct glass_op_attr a[8];
+	struct glass_op_attr a[11];
 	size_t n = 0;
 	a[n++] = glass_attr_str("db.system", "redis", 5);
 	a[n++] = glass_attr_str("db.operation", r->name, strnlen(r->name, sizeof(r->name)));
@@ -703,6 +729,7 @@ static void resp_request(struct conn *c, uint64_t start)
 	a[n++] = glass_attr_str("server.address", c->peer, strlen(c->peer));
 	a[n++] = glass_attr_int("server.port", c->peer_port);
 	a[n++] = glass_attr_bool("glass.leaf", 1);
+	n += tls_attrs(c, a + n, "redis");
 	uint64_t op = glass_cap_begin(GLASS_OP_DB, r->name, strnlen(r->name, sizeof(r->name)), a,
 				      n, start);
 	if (op) {
@@ -826,8 +853,12 @@ static void connect_done(struct conn *c, int err)
 	glass_cap_end(op, err ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, n);
 }
 
+static void tls_h2_end(struct conn *c);
+
 static void conn_finish(struct conn *c)
 {
+	if (c->tls == 2)
+		tls_h2_end(c);
 	if (c->connect_op)
 		connect_done(c, 0);
 	if (c->proto != P_HTTP)
@@ -841,12 +872,9 @@ static void conn_finish(struct conn *c)
 	}
 }
 
-/* Bytes that went out (sending) or came in on fd: feed them to the connection's parser. */
-static void saw_bytes(int fd, int sending, const void *buf, ssize_t n, uint64_t t0, int err)
+/* Bytes that went out (sending) or came in on c: feed them to the connection's parser. */
+static void saw_conn(struct conn *c, int sending, const void *buf, ssize_t n, uint64_t t0, int err)
 {
-	struct conn *c = conn_get(fd);
-	if (!c)
-		return;
 	if (c->connect_op)
 		connect_done(c, n < 0 && (err == ECONNREFUSED || err == ETIMEDOUT ||
 					  err == EHOSTUNREACH || err == ENETUNREACH)
@@ -882,6 +910,158 @@ static void saw_bytes(int fd, int sending, const void *buf, ssize_t n, uint64_t 
 			net_wait(c, sending ? "send" : "recv", t0, n, err);
 		break;
 	}
+}
+
+/* Bytes that went through the socket fd itself (send, recv): parsed unless they are TLS
+ * ciphertext (the plaintext comes from capture-tls.c). */
+static void saw_bytes(int fd, int sending, const void *buf, ssize_t n, uint64_t t0, int err)
+{
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	if (!c->tls)
+		saw_conn(c, sending, buf, n, t0, err);
+	else if (c->connect_op)
+		connect_done(c, 0);
+	conn_put(c);
+}
+
+/* ---- TLS (the plaintext of capture-tls.c) --------------------------------------------------- */
+
+__thread const void *glass_tls_pending __attribute__((tls_model("initial-exec")));
+
+/* c becomes the TLS connection of ssl: what it parsed of any earlier bytes is ended; its
+ * parsers start afresh on the plaintext. The role (connect or accept) is kept. */
+static void tls_attach(struct conn *c, const void *ssl)
+{
+	if (c->ssl == ssl && c->tls)
+		return;
+	conn_finish(c);
+	c->tls = 1;
+	c->tls_described = 0;
+	c->tls_version[0] = 0;
+	c->ssl = ssl;
+	c->tls_out = c->tls_in = c->tls_start = 0;
+	c->proto = P_NEW;
+	c->resp_status = 0;
+}
+
+void glass_net_tls_bind(int fd, const void *ssl)
+{
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	tls_attach(c, ssl);
+	conn_put(c);
+}
+
+/* h2 over TLS is not parsed: one net span for the connection's life, with its bytes. */
+static void tls_h2_end(struct conn *c)
+{
+	if (c->tls != 2 || !c->tls_start)
+		return;
+	uint64_t start = c->tls_start;
+	c->tls_start = 0;
+	if (!glass_cap.on[GLASS_CAP_NET])
+		return;
+	if (c->owner != &T) {
+		COUNT(n_foreign_thread);
+		return;
+	}
+	char name[80];
+	int nl = snprintf(name, sizeof(name), "h2 %s:%u", c->peer, c->peer_port);
+	struct glass_op_attr a[9];
+	size_t k = 0;
+	a[k++] = glass_attr_str("network.protocol.name", "http", 4);
+	a[k++] = glass_attr_str("network.protocol.version", "2", 1);
+	a[k++] = glass_attr_bool("glass.tls", 1);
+	if (c->tls_version[0])
+		a[k++] = glass_attr_str("tls.protocol.version", c->tls_version,
+					strlen(c->tls_version));
+	a[k++] = glass_attr_str("tls.next_protocol", "h2", 2);
+	a[k++] = glass_attr_str(c->role == R_SERVER ? "client.address" : "server.address", c->peer,
+				strlen(c->peer));
+	a[k++] = glass_attr_int(c->role == R_SERVER ? "client.port" : "server.port", c->peer_port);
+	a[k++] = glass_attr_int("glass.net.bytes_sent", (int64_t)c->tls_out);
+	a[k++] = glass_attr_int("glass.net.bytes_received", (int64_t)c->tls_in);
+	uint64_t op = glass_cap_begin(GLASS_OP_NET, name, nl > 0 ? (size_t)nl : 0, NULL, 0, start);
+	glass_cap_end(op, GLASS_OP_OK, NULL, 0, a, k);
+}
+
+void glass_net_tls_bytes(int fd, const void *ssl, glass_tls_describe_fn describe, int sending,
+			 const void *buf, ssize_t n, uint64_t t0, int err)
+{
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	if (c->ssl != ssl || !c->tls)
+		tls_attach(c, ssl);
+	if (!c->tls_described && n > 0) {
+		struct glass_tls_desc d = {{0}, 0};
+		describe(ssl, &d);
+		memcpy(c->tls_version, d.version, sizeof(c->tls_version));
+		c->tls_version[sizeof(c->tls_version) - 1] = 0;
+		c->tls_described = 1;
+		if (d.h2) {
+			c->tls = 2;
+			c->proto = P_OTHER;
+			if (c->role == R_UNKNOWN)
+				c->role = sending ? R_CLIENT : R_SERVER;
+		}
+	}
+	if (c->tls == 2) {
+		if (n > 0) {
+			if (!c->tls_start) {
+				c->tls_start = t0;
+				c->owner = &T;
+			}
+			*(sending ? &c->tls_out : &c->tls_in) += (uint64_t)n;
+		} else if (n == 0) {
+			tls_h2_end(c);
+		}
+	} else {
+		saw_conn(c, sending, buf, n, t0, err);
+	}
+	conn_put(c);
+}
+
+void glass_net_tls_end(int fd, const void *ssl)
+{
+	struct conn **t = __atomic_load_n(&fdtab, __ATOMIC_ACQUIRE);
+	if (!t || fd < 0 || fd >= NET_MAX_FD)
+		return;
+	struct conn *p = __atomic_load_n(&t[fd], __ATOMIC_ACQUIRE);
+	if (!p || p == IGNORED || p->ssl != ssl)
+		return;
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	if (c->ssl == ssl) {
+		tls_h2_end(c);
+		conn_finish(c);
+		c->ssl = NULL;
+		c->proto = P_OTHER; /* what still crosses the socket is ciphertext (close_notify) */
+	}
+	conn_put(c);
+}
+
+/* A memory-BIO TLS connection (asyncio's SSLObject: uvicorn, httpx's async client) has no
+ * fd: its handshake marks the thread (glass_tls_pending), and the socket that carries the
+ * next TLS record sent on this thread is its own. */
+static void tls_pending_send(int fd, const void *buf, ssize_t n)
+{
+	const uint8_t *p = buf;
+	const void *ssl = glass_tls_pending;
+	if (n < 5 || p[0] != 0x16 || p[1] != 3) /* a TLS handshake record */
+		return;
+	glass_tls_pending = NULL;
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	if (!c->tls) {
+		tls_attach(c, ssl);
+		glass_tls_bound(ssl, fd);
+	}
 	conn_put(c);
 }
 
@@ -900,6 +1080,8 @@ EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 	uint64_t t0 = glass_cap_now();
 	ssize_t n = real(fd, buf, len, flags);
 	int saved = errno;
+	if (glass_tls_pending)
+		tls_pending_send(fd, buf, n);
 	saw_bytes(fd, 1, buf, n, t0, saved);
 	errno = saved;
 	return n;
@@ -914,6 +1096,8 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	uint64_t t0 = glass_cap_now();
 	ssize_t n = real(fd, buf, len, flags, to, tolen);
 	int saved = errno;
+	if (glass_tls_pending)
+		tls_pending_send(fd, buf, n);
 	saw_bytes(fd, 1, buf, n, t0, saved);
 	errno = saved;
 	return n;

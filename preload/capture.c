@@ -16,6 +16,7 @@ struct glass_cap_config glass_cap = {
     .max_statement = 2048,
     .net_min_ns = 1000000,
     .sample = 1.0,
+    .tls = 1,
 };
 
 static const char *const family_key[GLASS_CAP_NFAMILIES] = {
@@ -26,7 +27,8 @@ static const char *const family_key[GLASS_CAP_NFAMILIES] = {
 void glass_cap_configure(const struct glass_policy *p)
 {
 	struct glass_cap_config c = {
-	    .on = {1, 1, 1, 1, 1, 1}, .max_statement = 2048, .net_min_ns = 1000000, .sample = 1.0};
+	    .on = {1, 1, 1, 1, 1, 1}, .max_statement = 2048, .net_min_ns = 1000000, .sample = 1.0,
+	    .tls = 1};
 	if (p) {
 		for (int f = 0; f < GLASS_CAP_NFAMILIES; f++)
 			c.on[f] = glass_policy_option_int(p, family_key[f], 1) != 0;
@@ -56,6 +58,7 @@ void glass_cap_configure(const struct glass_policy *p)
 			if (items[i][0])
 				snprintf(c.headers[c.nheaders++], sizeof(c.headers[0]), "%s", items[i]);
 	}
+	c.tls = p ? glass_policy_option_int(p, "capture_tls", 1) != 0 : 1;
 	c.sockets = c.on[GLASS_CAP_HTTP_SERVER] || c.on[GLASS_CAP_HTTP_CLIENT] ||
 		    c.on[GLASS_CAP_MONGO] || c.on[GLASS_CAP_REDIS] || c.on[GLASS_CAP_NET];
 	glass_cap = c;
