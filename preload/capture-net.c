@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include "capture.h"
 #include "glass.h"
 #include "proto-http.h"
+#include "proto-inject.h"
 #include "proto-mongo.h"
 #include "proto-resp.h"
 
@@ -63,6 +65,10 @@ struct conn {
 	const void *ssl;
 	uint64_t tls_start;	/* h2: ticks at the first plaintext */
 	uint64_t tls_out, tls_in; /* h2: plaintext bytes sent and received */
+	/* propagate_context: the traceparent line of the request being sent (kept for a retry of
+	 * a write that failed: OpenSSL wants the same bytes again) */
+	uint8_t tp_pending, tp_sent;
+	char tp_hdr[GLASS_INJECT_HEADER_LEN];
 	union {
 		struct glass_http_conn http;
 		struct glass_mongo_conn mongo;
@@ -100,6 +106,16 @@ static const struct glass_http_config *http_config(void)
 
 /* Counters of what was seen but not recorded (kept for `glass-report info` later). */
 static uint64_t n_conns, n_busy, n_gave_up, n_no_slot, n_foreign_thread, n_unsampled;
+/* propagate_context: requests that carried a traceparent; left alone (head written in several
+ * pieces, or too big to rewrite, or ending inside the request line); header cut by an error */
+static uint64_t n_prop_sent, n_prop_skipped, n_prop_broken;
+
+void glass_net_prop_stats(uint64_t *sent, uint64_t *skipped, uint64_t *broken)
+{
+	*sent = __atomic_load_n(&n_prop_sent, __ATOMIC_RELAXED);
+	*skipped = __atomic_load_n(&n_prop_skipped, __ATOMIC_RELAXED);
+	*broken = __atomic_load_n(&n_prop_broken, __ATOMIC_RELAXED);
+}
 
 void glass_net_stats(struct glass_net_stats *out)
 {
@@ -490,7 +506,8 @@ static void http_request_head(struct conn *c, uint64_t start)
 	int nl = snprintf(name, sizeof(name), "%s %s", r->method,
 			  server ? route : (r->host[0] ? r->host : c->peer));
 	const char *ver = r->version == 10 ? "1.0" : "1.1";
-	struct glass_op_attr a[17 + GLASS_HTTP_EXTRA_MAX];
+	char trace_id[33];
+	struct glass_op_attr a[18 + GLASS_HTTP_EXTRA_MAX];
 	size_t n = 0;
 	a[n++] = glass_attr_str("http.request.method", r->method, strlen(r->method));
 	a[n++] = glass_attr_str("url.path", target, pl);
@@ -507,6 +524,10 @@ static void http_request_head(struct conn *c, uint64_t start)
 		if (r->traceparent_state == 1)
 			a[n++] = glass_attr_str("traceparent", r->traceparent,
 						strlen(r->traceparent));
+		if (glass_cap.propagate &&
+		    glass_prop_server_begin(r->traceparent_state == 1 ? r->traceparent : NULL,
+					    trace_id))
+			a[n++] = glass_attr_str("glass.trace_id", trace_id, 32);
 	} else {
 		const char *host = r->host[0] ? r->host : c->peer;
 		size_t hl = strlen(host);
@@ -515,6 +536,9 @@ static void http_request_head(struct conn *c, uint64_t start)
 		a[n++] = glass_attr_int("server.port", c->peer_port);
 		a[n++] = glass_attr_str("network.peer.address", c->peer, strlen(c->peer));
 		a[n++] = glass_attr_bool("glass.leaf", 1);
+		if (c->tp_sent) /* "traceparent: " + the 55 characters of its value */
+			a[n++] = glass_attr_str("glass.traceparent", c->tp_hdr + 13, 55);
+		c->tp_sent = 0;
 	}
 	if (r->host[0] && server)
 		a[n++] = glass_attr_str("server.address", r->host, strlen(r->host));
@@ -544,13 +568,15 @@ static void http_response_end(struct conn *c, int aborted)
 		COUNT(n_foreign_thread);
 		return;
 	}
+	int server = c->role == R_SERVER;
+	if (server && glass_cap.propagate)
+		glass_prop_server_end();
 	if (r->user == UNSAMPLED) {
 		glass_cap_resume();
 		return;
 	}
 	struct glass_op_attr a[6];
 	size_t n = 0;
-	int server = c->role == R_SERVER;
 	unsigned st = GLASS_OP_OK;
 	if (aborted && !server && c->resp_status) {
 		/* the client had its answer and closed without reading the whole body: normal */
@@ -1065,6 +1091,136 @@ static void tls_pending_send(int fd, const void *buf, ssize_t n)
 	conn_put(c);
 }
 
+/* ---- trace context sent out (propagate_context) -------------------------------------------- */
+
+/* Could a write on c begin a request that should carry a traceparent? */
+static int prop_ready(const struct conn *c)
+{
+	return c->role != R_SERVER && T.epoch == G.epoch && !T.guard &&
+	       (c->proto == P_NEW ||
+		(c->proto == P_HTTP && glass_http_request_idle(&c->u.http)));
+}
+
+/* The program's write of buf through w, with a traceparent when it begins a request. */
+static ssize_t prop_write(struct conn *c, const void *buf, size_t len, glass_inject_write_fn w,
+			  void *wctx)
+{
+	enum glass_inject_why why;
+	size_t at = glass_inject_point(buf, len, &why);
+	if (!at) {
+		if (why == GLASS_INJECT_SPLIT_HEAD)
+			COUNT(n_prop_skipped);
+		c->tp_pending = 0;
+		return w(wctx, buf, len, 0);
+	}
+	if (!c->tp_pending) {
+		uint64_t hi, lo, span;
+		glass_prop_ids(&hi, &lo, &span);
+		glass_inject_header(c->tp_hdr, hi, lo, span);
+		c->tp_pending = 1;
+	}
+	char scratch[8192]; /* a larger request goes out head first (a partial write) */
+	enum glass_inject_outcome oc;
+	ssize_t n = glass_inject_write(w, wctx, buf, len, at, c->tp_hdr, GLASS_INJECT_HEADER_LEN,
+				       scratch, sizeof(scratch), &oc);
+	int saved = errno;
+	if (oc == GLASS_INJECTED) {
+		c->tp_pending = 0;
+		c->tp_sent = 1;
+		COUNT(n_prop_sent);
+	} else if (oc == GLASS_INJECT_BROKEN) {
+		c->tp_pending = 0;
+		COUNT(n_prop_broken);
+	} else if (oc == GLASS_INJECT_TOO_BIG || n > 0) {
+		c->tp_pending = 0; /* went out without it (the rest of a cut request line next) */
+		COUNT(n_prop_skipped);
+	} /* else nothing went out: a retry brings the same bytes, and gets the same header */
+	errno = saved;
+	return n;
+}
+
+struct sock_io {
+	int fd, flags;
+	send_fn real;
+};
+
+static ssize_t sock_write(void *ctx, const void *buf, size_t len, int finish)
+{
+	struct sock_io *io = ctx;
+	if (!finish)
+		return io->real(io->fd, buf, len, io->flags);
+	/* the header is partly out: the rest goes before anything else, even on a non-blocking
+	 * socket (waiting for room); errno stays what the program's write left */
+	int saved = errno;
+	ssize_t k;
+	for (;;) {
+		k = io->real(io->fd, buf, len, io->flags);
+		if (k >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			break;
+		if (errno != EINTR) {
+			struct pollfd p = {io->fd, POLLOUT, 0};
+			if (poll(&p, 1, 10000) <= 0)
+				break;
+		}
+	}
+	errno = saved;
+	return k;
+}
+
+/* send() of what may be a request head, with propagate_context on. */
+static ssize_t send_ctx(int fd, const void *buf, size_t len, int flags, send_fn real)
+{
+	uint64_t t0 = glass_cap_now();
+	struct conn *c = conn_get(fd);
+	ssize_t n;
+	if (c && !c->tls && prop_ready(c)) {
+		struct sock_io io = {fd, flags, real};
+		n = prop_write(c, buf, len, sock_write, &io);
+	} else {
+		n = real(fd, buf, len, flags);
+	}
+	int saved = errno;
+	if (c) {
+		if (!c->tls)
+			saw_conn(c, 1, buf, n, t0, saved);
+		conn_put(c);
+	}
+	errno = saved;
+	return n;
+}
+
+int glass_net_tls_write_ctx(int fd, const void *ssl, glass_tls_describe_fn describe,
+			    const void *buf, size_t len,
+			    ssize_t (*w)(void *ctx, const void *buf, size_t len, int finish),
+			    void *wctx, uint64_t t0, ssize_t *ret)
+{
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return 0;
+	if (c->ssl != ssl || !c->tls)
+		tls_attach(c, ssl);
+	if (c->tls != 1 || !prop_ready(c)) {
+		conn_put(c);
+		return 0;
+	}
+	ssize_t n = prop_write(c, buf, len, w, wctx);
+	int saved = errno;
+	if (n > 0) {
+		if (!c->tls_described) {
+			struct glass_tls_desc d = {{0}, 0};
+			describe(ssl, &d);
+			memcpy(c->tls_version, d.version, sizeof(c->tls_version));
+			c->tls_version[sizeof(c->tls_version) - 1] = 0;
+			c->tls_described = 1;
+		}
+		saw_conn(c, 1, buf, n, t0, saved);
+	}
+	conn_put(c);
+	errno = saved;
+	*ret = n;
+	return 1;
+}
+
 /* ---- the wrappers -------------------------------------------------------------------------- */
 
 static int capturing_sockets(void)
@@ -1077,6 +1233,9 @@ EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 	send_fn real = get_send();
 	if (!capturing_sockets())
 		return real(fd, buf, len, flags);
+	if (GLASS_UNLIKELY(glass_cap.propagate) && len > 16 && ((const char *)buf)[0] >= 'A' &&
+	    ((const char *)buf)[0] <= 'Z')
+		return send_ctx(fd, buf, len, flags, real);
 	uint64_t t0 = glass_cap_now();
 	ssize_t n = real(fd, buf, len, flags);
 	int saved = errno;

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 
 #include "capture-db.h"
@@ -257,6 +258,70 @@ static void after_io(const struct db_api *a, SSL *ssl, int sending, const void *
 	describe_api = NULL;
 }
 
+/* ---- trace context into requests written (propagate_context) ------------------------------ */
+
+struct ssl_io {
+	const struct db_api *a;
+	SSL *ssl;
+	int ex;	     /* SSL_write_ex, else SSL_write */
+	int last;    /* the real function's last return value */
+	int fd;
+};
+
+static ssize_t ssl_write_once(struct ssl_io *io, const void *buf, size_t len)
+{
+	if (io->ex) {
+		size_t written = 0;
+		io->last = FN(io->a, F_WRITE_EX, write_ex_fn)(io->ssl, buf, len, &written);
+		return io->last == 1 ? (ssize_t)written : -1;
+	}
+	io->last = FN(io->a, F_WRITE, write_fn)(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	return io->last > 0 ? io->last : -1;
+}
+
+static ssize_t ssl_write(void *ctx, const void *buf, size_t len, int finish)
+{
+	struct ssl_io *io = ctx;
+	if (!finish)
+		return ssl_write_once(io, buf, len);
+	/* the header is partly out (SSL_MODE_ENABLE_PARTIAL_WRITE): the rest goes first, waiting
+	 * for the socket when it would block; what the program's call left stays */
+	int saved = errno, last = io->last;
+	ssize_t k;
+	for (;;) {
+		k = ssl_write_once(io, buf, len);
+		if (k > 0 || !io->a->fn[F_GET_ERROR])
+			break;
+		int e = FN(io->a, F_GET_ERROR, get_error_fn)(io->ssl, io->last);
+		if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+			break;
+		struct pollfd p = {io->fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, 0};
+		if (io->fd < 0 || poll(&p, 1, 10000) <= 0)
+			break;
+	}
+	io->last = last;
+	errno = saved;
+	return k;
+}
+
+/* A write that may begin an HTTP request, with propagate_context on: 1 when it was written here
+ * (with the program's result in *r), 0 to write as usual. */
+static int write_ctx(const struct db_api *a, SSL *ssl, int ex, const void *buf, size_t num,
+		     uint64_t t0, ssize_t *n, int *last)
+{
+	if (num <= 16 || ((const char *)buf)[0] < 'A' || ((const char *)buf)[0] > 'Z')
+		return 0;
+	int fd = socket_of(a, ssl, 0);
+	if (fd < 0)
+		return 0;
+	struct ssl_io io = {a, ssl, ex, 0, fd};
+	describe_api = a;
+	int done = glass_net_tls_write_ctx(fd, ssl, describe, buf, num, ssl_write, &io, t0, n);
+	describe_api = NULL;
+	*last = io.last;
+	return done;
+}
+
 /* ---- the wrappers -------------------------------------------------------------------------- */
 
 DB_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
@@ -268,6 +333,11 @@ DB_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
 	if (!tls_on())
 		return f(ssl, buf, num);
 	uint64_t t0 = glass_cap_now();
+	ssize_t n;
+	int last;
+	if (GLASS_UNLIKELY(glass_cap.propagate) && num > 0 &&
+	    write_ctx(a, ssl, 0, buf, (size_t)num, t0, &n, &last))
+		return n > 0 ? (int)n : last;
 	int r = f(ssl, buf, num);
 	int saved = errno;
 	after_io(a, ssl, 1, buf, r, t0, saved);
@@ -284,6 +354,13 @@ DB_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num, size_t *writte
 	if (!tls_on())
 		return f(ssl, buf, num, written);
 	uint64_t t0 = glass_cap_now();
+	ssize_t n;
+	int last;
+	if (GLASS_UNLIKELY(glass_cap.propagate) && write_ctx(a, ssl, 1, buf, num, t0, &n, &last)) {
+		if (n > 0 && written)
+			*written = (size_t)n;
+		return n > 0 ? 1 : last;
+	}
 	int r = f(ssl, buf, num, written);
 	int saved = errno;
 	after_io(a, ssl, 1, buf, r == 1 && written ? (long)*written : r == 1 ? (long)num : r, t0,

@@ -1173,6 +1173,37 @@ static int parse_traceparent(const struct glass_str *t, uint64_t *hi, uint64_t *
 	return 0;
 }
 
+static void note_override(struct glass_spans *b, uint64_t root, uint64_t hi, uint64_t lo);
+
+/*
+ * Trace context the process sent out (propagate_context; preload/propagate.c): a client span
+ * that sent a traceparent ("glass.traceparent") takes the parent id it named as its own id,
+ * and its trace becomes the one it named; a request served that started a trace
+ * ("glass.trace_id", 32 hex digits) is in that trace. So the receiving service's span, which
+ * joins the traceparent it got, is this span's child in any reader.
+ */
+static void propagated_ids(struct glass_spans *b, struct op *o, unsigned kind,
+			   const struct glass_map_item *m)
+{
+	uint64_t hi, lo, parent;
+	if (kind == GLASS_OP_HTTP_CLIENT && m->key.len == 17 &&
+	    !memcmp(m->key.p, "glass.traceparent", 17) &&
+	    parse_traceparent(&m->s, &hi, &lo, &parent) == 0) {
+		int root_is_me = o->root == o->id;
+		o->id = parent;
+		if (root_is_me)
+			o->root = parent;
+		for (size_t i = 0; i < b->nover; i++)
+			if (b->over[i].root == o->root)
+				return; /* the trace is already set (a request served, a traceparent) */
+		note_override(b, o->root, hi, lo);
+	} else if (kind == GLASS_OP_HTTP_SERVER && m->key.len == 14 &&
+		   !memcmp(m->key.p, "glass.trace_id", 14) && m->s.len == 32 &&
+		   !parse_hex64(m->s.p, &hi) && !parse_hex64(m->s.p + 16, &lo) && (hi || lo)) {
+		note_override(b, o->id, hi, lo);
+	}
+}
+
 static struct op *op_find(struct glass_spans *b, uint64_t opn)
 {
 	for (size_t i = b->nops; i-- > 0;)
@@ -1395,6 +1426,9 @@ static void on_op_begin(struct glass_spans *b, uint64_t ts, const struct glass_r
 			    parse_traceparent(&m.s, &o->trace_hi, &o->trace_lo,
 					      &o->remote_parent) == 0)
 				note_override(b, o->id, o->trace_hi, o->trace_lo);
+			if (m.type == GLASS_MAP_STR && m.key.p && m.key.len > 6 &&
+			    !memcmp(m.key.p, "glass.", 6))
+				propagated_ids(b, o, kind, &m);
 		}
 	}
 	if (b->on_start) {

@@ -28,14 +28,39 @@ def call_upstream(url, cafile):
         return e.code, e.read()
 
 
+class Tee:
+    """The request stream, keeping every byte read from it (the exact head received)."""
+
+    def __init__(self, f):
+        self.f, self.seen = f, b""
+
+    def readline(self, *a):
+        line = self.f.readline(*a)
+        self.seen += line
+        return line
+
+    def read(self, *a):
+        data = self.f.read(*a)
+        self.seen += data
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        self.rfile = Tee(self.rfile)
 
     def do_GET(self):
         heads = os.environ.get("TLS_HEADS")
         if heads:
             with open(heads, "ab") as f:
-                f.write(self.raw_requestline + bytes(self.headers) + b"\0")
+                f.write(self.rfile.seen + b"\0")
+        self.rfile.seen = b""
         if self.path.startswith("/call/") and len(sys.argv) > 3:
             code, body = call_upstream(sys.argv[3] + self.path[5:], sys.argv[1])
         else:
