@@ -50,6 +50,28 @@ struct glass_session *report_open_args(const char *command, int argc, char **arg
 	return s;
 }
 
+size_t report_open_many(const char *command, int argc, char **argv, int optind_,
+			struct glass_session **out, size_t cap, int *status)
+{
+	size_t want = argc > optind_ ? (size_t)(argc - optind_) : 1;
+	if (want > cap) {
+		report_error("%s reads at most %zu sessions together, got %zu", command, cap, want);
+		*status = GLASS_EXIT_USAGE;
+		return 0;
+	}
+	for (size_t i = 0; i < want; i++) {
+		out[i] = report_open(optind_ < argc ? argv[optind_ + (int)i] : NULL);
+		if (!out[i]) {
+			while (i--)
+				glass_session_close(out[i]);
+			*status = GLASS_EXIT_SESSION;
+			return 0;
+		}
+	}
+	*status = GLASS_EXIT_OK;
+	return want;
+}
+
 struct glass_session *report_open(const char *arg)
 {
 	char path[4200], err[4400];

@@ -37,6 +37,13 @@ struct glass_session *report_open(const char *arg);
  * NULL with *status set to the exit status when it is missing, extra or unreadable. */
 struct glass_session *report_open_args(const char *command, int argc, char **argv, int optind_,
 				      int *status);
+
+/* Several sessions read together (services under glass that call each other, with
+ * propagate_context): every SESSION argument opened, in order, into out (at most cap; none
+ * given: the newest, as report_open). Returns how many, or 0 with *status set (the error said). */
+size_t report_open_many(const char *command, int argc, char **argv, int optind_,
+			struct glass_session **out, size_t cap, int *status);
+#define REPORT_MAX_SESSIONS 16
 /* Prints the session's warnings on stderr (at most `max`, then a count; 0 prints all) and
  * returns the exit code for a successful run: GLASS_EXIT_WARNINGS if strict and any. */
 int report_warnings(struct glass_session *s, size_t max, int strict);
