@@ -264,61 +264,75 @@ int command_chrome(int argc, char **argv)
 		}
 	}
 	int status;
-	struct glass_session *s = report_open_args("chrome", argc, argv, optind, &status);
-	if (!s)
+	struct glass_session *ss[REPORT_MAX_SESSIONS];
+	size_t nss =
+	    report_open_many("chrome", argc, argv, optind, ss, REPORT_MAX_SESSIONS, &status);
+	if (!nss)
 		return status;
+	struct glass_session *s = ss[0];
 	struct chrome C = {.out = stdout, .session_id = glass_session_id(s)};
 	int to_file = output && strcmp(output, "-");
 	if (to_file) {
 		C.out = fopen(output, "w");
 		if (!C.out) {
 			report_error("cannot create %s: %m", output);
-			glass_session_close(s);
+			for (size_t k = 0; k < nss; k++)
+				glass_session_close(ss[k]);
 			return GLASS_EXIT_OUTPUT;
 		}
 	}
 	static char obuf[1 << 20];
 	setvbuf(C.out, obuf, _IOFBF, sizeof(obuf));
 
-	size_t nprocs = glass_session_nprocs(s);
+	/* several sessions (services calling each other) share one timeline */
 	C.base_ns = UINT64_MAX;
-	for (size_t pi = 0; pi < nprocs; pi++) {
-		uint64_t t = glass_proc_info(glass_session_proc(s, pi))->start_unix_ns;
-		if (t && t < C.base_ns)
-			C.base_ns = t;
-	}
+	for (size_t k = 0; k < nss; k++)
+		for (size_t pi = 0; pi < glass_session_nprocs(ss[k]); pi++) {
+			uint64_t t = glass_proc_info(glass_session_proc(ss[k], pi))->start_unix_ns;
+			if (t && t < C.base_ns)
+				C.base_ns = t;
+		}
 	if (C.base_ns == UINT64_MAX)
 		C.base_ns = 0;
 
 	fputs("{\"traceEvents\":[\n", C.out);
 	struct glass_buf label = {0};
-	struct glass_progress *pg = report_progress(s, "chrome");
-	for (size_t pi = 0; pi < nprocs && !C.failed; pi++) {
-		struct glass_proc *p = glass_session_proc(s, pi);
-		const struct glass_proc_info *in = glass_proc_info(p);
-		proc_label(&label, in);
-		put_meta(&C, "process_name", in->pid, 0, "name", label.oom ? "python" : label.p, 0);
-		put_meta(&C, "process_sort_index", in->pid, 0, "sort_index", NULL, (long long)pi);
-		const uint32_t *tidx;
-		size_t n = glass_proc_threads(p, &tidx);
-		for (size_t ti = 0; ti < n && !C.failed; ti++) {
-			struct glass_spans *b = NULL;
-			if (report_run_thread(p, tidx[ti], glass_span_ids_for(s, pi, ti), NULL,
-					      on_span, &C, &b, pg) < 0 ||
-			    !b)
-				continue;
-			uint32_t tid = glass_spans_tid(b);
-			const char *name = glass_spans_thread_name(b);
-			char fallback[32];
-			snprintf(fallback, sizeof(fallback), "thread %u", tidx[ti]);
-			put_meta(&C, "thread_name", in->pid, tid, "name", name ? name : fallback,
-				 0);
-			put_meta(&C, "thread_sort_index", in->pid, tid, "sort_index", NULL,
-				 (long long)tidx[ti]);
-			glass_spans_free(b);
+	size_t sort = 0;
+	for (size_t k = 0; k < nss && !C.failed; k++) {
+		struct glass_session *sk = ss[k];
+		C.session_id = glass_session_id(sk);
+		struct glass_progress *pg = report_progress(sk, "chrome");
+		for (size_t pi = 0; pi < glass_session_nprocs(sk) && !C.failed; pi++) {
+			struct glass_proc *p = glass_session_proc(sk, pi);
+			const struct glass_proc_info *in = glass_proc_info(p);
+			proc_label(&label, in);
+			put_meta(&C, "process_name", in->pid, 0, "name",
+				 label.oom ? "python" : label.p, 0);
+			put_meta(&C, "process_sort_index", in->pid, 0, "sort_index", NULL,
+				 (long long)sort++);
+			const uint32_t *tidx;
+			size_t n = glass_proc_threads(p, &tidx);
+			for (size_t ti = 0; ti < n && !C.failed; ti++) {
+				struct glass_spans *b = NULL;
+				if (report_run_thread(p, tidx[ti], glass_span_ids_for(sk, pi, ti),
+						      NULL, on_span, &C, &b, pg) < 0 ||
+				    !b)
+					continue;
+				uint32_t tid = glass_spans_tid(b);
+				const char *name = glass_spans_thread_name(b);
+				char fallback[32];
+				snprintf(fallback, sizeof(fallback), "thread %u", tidx[ti]);
+				put_meta(&C, "thread_name", in->pid, tid, "name",
+					 name ? name : fallback, 0);
+				put_meta(&C, "thread_sort_index", in->pid, tid, "sort_index", NULL,
+					 (long long)tidx[ti]);
+				glass_spans_free(b);
+			}
 		}
+		glass_progress_end(pg);
 	}
-	glass_progress_end(pg);
+	C.session_id = glass_session_id(s);
+	size_t nprocs = glass_session_nprocs(s);
 
 	/* otherData: what the viewers show as the trace's metadata (strings) */
 	struct glass_buf *b = &C.ev;
@@ -352,7 +366,12 @@ int command_chrome(int argc, char **argv)
 		report_error("cannot write %s: %m", output);
 		rc = GLASS_EXIT_OUTPUT;
 	}
-	int wrc = report_warnings(s, 20, strict);
-	glass_session_close(s);
+	int wrc = 0;
+	for (size_t k = 0; k < nss; k++) {
+		int w = report_warnings(ss[k], 20, strict);
+		if (!wrc)
+			wrc = w;
+		glass_session_close(ss[k]);
+	}
 	return rc ? rc : wrc;
 }

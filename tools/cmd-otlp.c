@@ -771,7 +771,9 @@ int command_otlp(int argc, char **argv)
 	}
 
 	int status;
-	O.s = report_open_args("otlp", argc, argv, optind, &status);
+	struct glass_session *ss[REPORT_MAX_SESSIONS];
+	size_t nss = report_open_many("otlp", argc, argv, optind, ss, REPORT_MAX_SESSIONS, &status);
+	O.s = nss ? ss[0] : NULL;
 	if (!O.s) {
 		free(hdrs);
 		free(O.url);
@@ -797,16 +799,23 @@ int command_otlp(int argc, char **argv)
 		setvbuf(O.out, obuf, _IOFBF, sizeof(obuf));
 	}
 
-	struct glass_progress *pg = report_progress(O.s, "otlp");
-	for (size_t pi = 0; pi < glass_session_nprocs(O.s) && !O.rc; pi++) {
-		struct glass_proc *p = glass_session_proc(O.s, pi);
-		const uint32_t *tidx;
-		size_t n = glass_proc_threads(p, &tidx);
-		close_resource(&O);
-		build_resource(&O, p);
-		for (size_t ti = 0; ti < n && !O.rc; ti++)
-			report_run_thread(p, tidx[ti], glass_span_ids_for(O.s, pi, ti), NULL,
-					  on_span, &O, NULL, pg);
+	struct glass_progress *pg = NULL;
+	/* several sessions (services calling each other): one export, each process its resource */
+	for (size_t k = 0; k < nss && !O.rc; k++) {
+		O.s = ss[k];
+		if (pg)
+			glass_progress_end(pg);
+		pg = report_progress(O.s, "otlp");
+		for (size_t pi = 0; pi < glass_session_nprocs(O.s) && !O.rc; pi++) {
+			struct glass_proc *p = glass_session_proc(O.s, pi);
+			const uint32_t *tidx;
+			size_t n = glass_proc_threads(p, &tidx);
+			close_resource(&O);
+			build_resource(&O, p);
+			for (size_t ti = 0; ti < n && !O.rc; ti++)
+				report_run_thread(p, tidx[ti], glass_span_ids_for(O.s, pi, ti),
+						  NULL, on_span, &O, NULL, pg);
+		}
 	}
 	if (!O.rc) {
 		if (!O.spans && !O.url) {
@@ -838,8 +847,13 @@ int command_otlp(int argc, char **argv)
 		report_error("warning: the collector rejected %llu of the spans (partialSuccess)",
 			     (unsigned long long)O.rejected);
 out:;
-	int wrc = report_warnings(O.s, 20, strict);
-	glass_session_close(O.s);
+	int wrc = 0;
+	for (size_t k = 0; k < nss; k++) {
+		int w = report_warnings(ss[k], 20, strict);
+		if (!wrc)
+			wrc = w;
+		glass_session_close(ss[k]);
+	}
 	if (O.curl)
 		curl_easy_cleanup(O.curl);
 	curl_slist_free_all(O.headers);
