@@ -222,7 +222,7 @@ static void proc_label(struct glass_buf *b, const struct glass_proc_info *in)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: glass-report chrome [SESSION] [-o FILE] [--strict]\n"
+		"Usage: glass-report chrome [SESSION...] [-o FILE] [--strict]\n"
 		"\n"
 		"Writes the session in Chrome's Trace Event format (JSON), for Perfetto\n"
 		"(ui.perfetto.dev) or chrome://tracing. Function calls are complete events on\n"
@@ -239,27 +239,29 @@ static void usage(FILE *f)
 		report_exit_help);
 }
 
-/* The earliest process start: the trace's time zero. */
-static uint64_t base_time(struct glass_session *s)
+/* The earliest process start of every session: the trace's time zero (several sessions, e.g.
+ * services calling each other, share one timeline). */
+static uint64_t base_time(struct glass_session **ss, size_t nss)
 {
 	uint64_t base = UINT64_MAX;
-	for (size_t pi = 0; pi < glass_session_nprocs(s); pi++) {
-		uint64_t t = glass_proc_info(glass_session_proc(s, pi))->start_unix_ns;
-		if (t && t < base)
-			base = t;
-	}
+	for (size_t k = 0; k < nss; k++)
+		for (size_t pi = 0; pi < glass_session_nprocs(ss[k]); pi++) {
+			uint64_t t = glass_proc_info(glass_session_proc(ss[k], pi))->start_unix_ns;
+			if (t && t < base)
+				base = t;
+		}
 	return base == UINT64_MAX ? 0 : base;
 }
 
 /* One process: its name and order, then each thread's spans, name and order. */
-static void write_process(struct chrome *C, struct glass_session *s, size_t pi,
+static void write_process(struct chrome *C, struct glass_session *s, size_t pi, size_t sort,
 			  struct glass_buf *label, struct glass_progress *pg)
 {
 	struct glass_proc *p = glass_session_proc(s, pi);
 	const struct glass_proc_info *in = glass_proc_info(p);
 	proc_label(label, in);
 	put_meta(C, "process_name", in->pid, 0, "name", label->oom ? "python" : label->p, 0);
-	put_meta(C, "process_sort_index", in->pid, 0, "sort_index", NULL, (long long)pi);
+	put_meta(C, "process_sort_index", in->pid, 0, "sort_index", NULL, (long long)sort);
 	const uint32_t *tidx;
 	size_t n = glass_proc_threads(p, &tidx);
 	for (size_t ti = 0; ti < n && !C->failed; ti++) {
@@ -277,6 +279,24 @@ static void write_process(struct chrome *C, struct glass_session *s, size_t pi,
 			 (long long)tidx[ti]);
 		glass_spans_free(b);
 	}
+}
+
+/* Every process of every session, in order; the session's resource counters after its spans. */
+static void write_sessions(struct chrome *C, struct glass_session **ss, size_t nss,
+			   struct glass_buf *label)
+{
+	size_t sort = 0;
+	for (size_t k = 0; k < nss && !C->failed; k++) {
+		C->session_id = glass_session_id(ss[k]);
+		struct glass_progress *pg = report_progress(ss[k], "chrome");
+		for (size_t pi = 0; pi < glass_session_nprocs(ss[k]) && !C->failed; pi++)
+			write_process(C, ss[k], pi, sort++, label, pg);
+		glass_progress_end(pg);
+		if (!C->failed &&
+		    res_chrome(C->out, glass_session_dir(ss[k]), C->base_ns, &C->events) < 0)
+			C->failed = 1;
+	}
+	C->session_id = glass_session_id(ss[0]);
 }
 
 /* otherData: what the viewers show as the trace's metadata (strings). Ends the document. */
@@ -311,26 +331,22 @@ int command_chrome(int argc, char **argv)
 	int status = report_parse(&cli, argc, argv, &a);
 	if (status >= 0)
 		return status;
-	struct glass_session *s = report_session(&a, &status);
-	if (!s)
+	struct glass_session *ss[REPORT_MAX_SESSIONS];
+	size_t nss = report_sessions(&a, ss, REPORT_MAX_SESSIONS, &status);
+	if (!nss)
 		return status;
 	struct report_out out;
 	if (report_out_open(&out, a.output)) {
-		glass_session_close(s);
+		for (size_t k = 0; k < nss; k++)
+			glass_session_close(ss[k]);
 		return GLASS_EXIT_OUTPUT;
 	}
-	struct chrome C = {
-	    .out = out.f, .session_id = glass_session_id(s), .base_ns = base_time(s)};
+	struct chrome C = {.out = out.f, .base_ns = base_time(ss, nss)};
 	fputs("{\"traceEvents\":[\n", C.out);
 	struct glass_buf label = {0};
-	struct glass_progress *pg = report_progress(s, "chrome");
-	for (size_t pi = 0; pi < glass_session_nprocs(s) && !C.failed; pi++)
-		write_process(&C, s, pi, &label, pg);
-	glass_progress_end(pg);
-	if (!C.failed && res_chrome(C.out, glass_session_dir(s), C.base_ns, &C.events) < 0)
-		C.failed = 1;
-	write_trailer(&C, s, &label);
+	write_sessions(&C, ss, nss, &label);
+	write_trailer(&C, ss[0], &label);
 	glass_buf_free(&label);
 	glass_buf_free(&C.ev);
-	return report_finish(&a, s, report_out_close(&out, C.failed));
+	return report_finish_many(&a, ss, nss, report_out_close(&out, C.failed));
 }

@@ -598,7 +598,7 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: glass-report otlp [SESSION] [-o FILE | --endpoint URL] [--batch N] [--strict]\n"
+	    "Usage: glass-report otlp [SESSION...] [-o FILE | --endpoint URL] [--batch N] [--strict]\n"
 	    "\n"
 	    "Exports every completed span as OpenTelemetry traces in OTLP/JSON (the\n"
 	    "ExportTraceServiceRequest message of opentelemetry-proto): to a file as JSON lines,\n"
@@ -769,19 +769,24 @@ static int check_options(struct otlp_cmd *C, const char *output)
 	return 0;
 }
 
-/* Every process as a resource, its threads' spans in requests. */
-static void export_session(struct otlp *O)
+/* Every process of every session as a resource, its threads' spans in requests: several
+ * sessions (services calling each other) make one export. */
+static void export_sessions(struct otlp *O, struct glass_session **ss, size_t nss)
 {
-	struct glass_progress *pg = report_progress(O->s, "otlp");
-	for (size_t pi = 0; pi < glass_session_nprocs(O->s) && !O->rc; pi++) {
-		struct glass_proc *p = glass_session_proc(O->s, pi);
-		const uint32_t *tidx;
-		size_t n = glass_proc_threads(p, &tidx);
-		close_resource(O);
-		build_resource(O, p);
-		for (size_t ti = 0; ti < n && !O->rc; ti++)
-			report_run_thread(p, tidx[ti], glass_span_ids_for(O->s, pi, ti), NULL,
-					  on_span, O, NULL, pg);
+	for (size_t k = 0; k < nss && !O->rc; k++) {
+		O->s = ss[k];
+		struct glass_progress *pg = report_progress(O->s, "otlp");
+		for (size_t pi = 0; pi < glass_session_nprocs(O->s) && !O->rc; pi++) {
+			struct glass_proc *p = glass_session_proc(O->s, pi);
+			const uint32_t *tidx;
+			size_t n = glass_proc_threads(p, &tidx);
+			close_resource(O);
+			build_resource(O, p);
+			for (size_t ti = 0; ti < n && !O->rc; ti++)
+				report_run_thread(p, tidx[ti], glass_span_ids_for(O->s, pi, ti),
+						  NULL, on_span, O, NULL, pg);
+		}
+		glass_progress_end(pg);
 	}
 	if (!O->rc) {
 		if (!O->spans && !O->url) {
@@ -790,7 +795,6 @@ static void export_session(struct otlp *O)
 		}
 		finish_request(O);
 	}
-	glass_progress_end(pg);
 }
 
 /* After the export: the first failure, the output's state, what was sent. */
@@ -859,8 +863,9 @@ int command_otlp(int argc, char **argv)
 	int status = report_parse(&cli, argc, argv, &a);
 	if (status < 0 && (status = check_options(&C, a.output)) == 0)
 		status = -1;
-	if (status < 0)
-		O.s = report_session(&a, &status);
+	struct glass_session *ss[REPORT_MAX_SESSIONS];
+	size_t nss = status < 0 ? report_sessions(&a, ss, REPORT_MAX_SESSIONS, &status) : 0;
+	O.s = nss ? ss[0] : NULL;
 	if (!O.s) {
 		free(C.hdrs);
 		free(O.url);
@@ -869,12 +874,12 @@ int command_otlp(int argc, char **argv)
 	struct report_out out = {0};
 	int rc = open_sink(&O, &C, &out, a.output);
 	if (!rc) {
-		export_session(&O);
+		export_sessions(&O, ss, nss);
 		rc = export_status(&O, &out);
 	}
 	free(C.hdrs);
 	otlp_free(&O);
-	return report_finish(&a, O.s, rc);
+	return report_finish_many(&a, ss, nss, rc);
 }
 
 /* ---- for `otlp --follow` (tools/follow-otlp.c): the same JSON as this command writes ---------- */

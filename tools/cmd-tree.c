@@ -29,6 +29,7 @@ struct tspan {
 	char *err;	      /* "Type: message" (malloc) */
 	uint32_t first, next; /* children (newest first), next sibling */
 	uint32_t depth, code_id, resumes;
+	uint64_t remote; /* a request's caller in another recording (traceparent), else 0 */
 	int32_t http_status; /* -1: none */
 	uint8_t kind, status, gen, used;
 	uint8_t waiting; /* ended, children still open: owned by its topen */
@@ -77,6 +78,16 @@ struct tree {
 	size_t nkids, kcap;
 	const struct glass_span *cur; /* the span being handled (its thread, for headers) */
 	int oom;
+	/* several sessions: the trees of the later ones, rendered first, each printed under the
+	 * span that called it (its root's remote parent), else after the others */
+	int collect;
+	struct attached {
+		uint64_t remote;
+		char *text;
+		size_t len;
+		int used;
+	} *att;
+	size_t natt, attcap;
 };
 
 /* ---- open spans -------------------------------------------------------------------------- */
@@ -263,6 +274,7 @@ static uint32_t span_keep(struct tree *T, const struct glass_span *sp, const str
 	s->code_id = sp->code_id;
 	s->depth = sp->depth;
 	s->resumes = sp->resumes;
+	s->remote = sp->remote_parent_id;
 	s->kind = (uint8_t)sp->kind;
 	s->status = (uint8_t)sp->status;
 	s->gen = (uint8_t)sp->gen;
@@ -554,6 +566,45 @@ static void put_dur(struct tree *T, uint64_t ns, int hl)
 		color(T, C_OFF);
 }
 
+/* The trees of other recordings whose requests this span made, indented below it. */
+static void print_attached(struct tree *T, const struct lines *L, const struct line *l,
+			   uint64_t id)
+{
+	for (size_t k = 0; k < T->natt; k++) {
+		struct attached *a = &T->att[k];
+		if (a->used || !a->remote || a->remote != id)
+			continue;
+		a->used = 1;
+		/* the span's prefix, its own branch turned into the line going on below it */
+		char pre[4096];
+		size_t pl = l->plen < sizeof(pre) - 16 ? l->plen : sizeof(pre) - 16;
+		memcpy(pre, L->text.p + l->prefix, pl);
+		size_t b = strlen("├─ ");
+		if (pl >= b && !memcmp(pre + pl - b, "├─ ", b)) {
+			pl -= b;
+			memcpy(pre + pl, "│  ", strlen("│  "));
+			pl += strlen("│  ");
+		} else if (pl >= b && !memcmp(pre + pl - b, "└─ ", b)) {
+			pl -= b;
+			memcpy(pre + pl, "   ", 3);
+			pl += 3;
+		}
+		memcpy(pre + pl, "┆  ", strlen("┆  "));
+		pl += strlen("┆  ");
+		const char *p = a->text, *end = a->text + a->len;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			if (n) {
+				fwrite(pre, 1, pl, T->out);
+				fwrite(p, 1, n, T->out);
+			}
+			fputc('\n', T->out);
+			p += n + 1;
+		}
+	}
+}
+
 static void print_span_line(struct tree *T, const struct lines *L, const struct line *l,
 			    size_t width)
 {
@@ -622,6 +673,8 @@ static void print_span_line(struct tree *T, const struct lines *L, const struct 
 		color(T, C_OFF);
 		fputc('\n', T->out);
 	}
+	if (T->natt)
+		print_attached(T, L, l, s->id);
 }
 
 static void print_fold_line(struct tree *T, const struct lines *L, const struct line *l)
@@ -672,7 +725,19 @@ static void emit_tree(struct tree *T, uint32_t root, const struct glass_span *sp
 	char when[64], cnt[32];
 	glass_fmt_time(when, sizeof(when), r->start_ns, 1, 0);
 	glass_fmt_count(cnt, sizeof(cnt), below + 1);
-	if (T->printed)
+	FILE *real_out = T->out;
+	char *mem = NULL;
+	size_t memlen = 0;
+	if (T->collect) { /* a later session's tree: kept to go under its caller */
+		FILE *m = open_memstream(&mem, &memlen);
+		if (!m) {
+			T->oom = 1;
+			free(L.v);
+			glass_buf_free(&L.text);
+			return;
+		}
+		T->out = m;
+	} else if (T->printed)
 		fputc('\n', T->out);
 	color(T, C_BOLD);
 	fprintf(T->out, "trace %016llx%016llx", (unsigned long long)r->trace_hi,
@@ -711,6 +776,23 @@ static void emit_tree(struct tree *T, uint32_t root, const struct glass_span *sp
 	}
 	free(L.v);
 	glass_buf_free(&L.text);
+	if (T->collect) {
+		fclose(T->out);
+		T->out = real_out;
+		if (T->natt == T->attcap) {
+			size_t cap = T->attcap ? T->attcap * 2 : 16;
+			struct attached *v = realloc(T->att, cap * sizeof(*v));
+			if (!v) {
+				T->oom = 1;
+				free(mem);
+				return;
+			}
+			T->att = v;
+			T->attcap = cap;
+		}
+		T->att[T->natt++] = (struct attached){r->remote, mem, memlen, 0};
+		return;
+	}
 	T->printed++;
 	if (T->limit && T->printed >= T->limit)
 		T->done = 1;
@@ -995,7 +1077,7 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: glass-report tree [SESSION] [--slow MS] [--errors] [--trace ID] [--limit N]\n"
+	    "Usage: glass-report tree [SESSION...] [--slow MS] [--errors] [--trace ID] [--limit N]\n"
 	    "                         [--depth N] [--min-ms MS] [--color auto|always|never]\n"
 	    "                         [--max-spans N] [--strict]\n"
 	    "\n"
@@ -1170,6 +1252,48 @@ static void tree_free(struct tree *T)
 	free(T->op);
 	free(T->omap);
 	free(T->kids);
+	for (size_t k = 0; k < T->natt; k++)
+		free(T->att[k].text);
+	free(T->att);
+}
+
+/* Trees of later sessions whose caller is in none of the sessions: printed on their own. */
+static void print_unattached(struct tree *T)
+{
+	for (size_t k = 0; k < T->natt && !T->done; k++) {
+		if (T->att[k].used)
+			continue;
+		if (T->printed)
+			fputc('\n', T->out);
+		fwrite(T->att[k].text, 1, T->att[k].len, T->out);
+		T->printed++;
+		if (T->limit && T->printed >= T->limit)
+			T->done = 1;
+	}
+}
+
+/* The later sessions first (last to second), their trees kept for their callers'; then the
+ * first, printed, with the trees of the calls it made under them. */
+static void read_sessions(struct tree *T, struct glass_session **ss, size_t nss)
+{
+	struct glass_progress *pg = NULL;
+	for (size_t k = nss; k-- > 0 && !T->done;) {
+		struct glass_session *sk = ss[k];
+		T->collect = k > 0;
+		pg = T->limit ? NULL : report_progress(sk, "tree");
+		for (size_t pi = 0; pi < glass_session_nprocs(sk) && !T->done; pi++) {
+			struct glass_proc *p = glass_session_proc(sk, pi);
+			const uint32_t *tidx;
+			size_t n = glass_proc_threads(p, &tidx);
+			for (size_t ti = 0; ti < n && !T->done; ti++)
+				run_thread(T, p, tidx[ti], glass_span_ids_for(sk, pi, ti), pg);
+		}
+		if (k)
+			glass_progress_end(pg);
+	}
+	T->collect = 0;
+	print_unattached(T);
+	glass_progress_end(pg);
 }
 
 int command_tree(int argc, char **argv)
@@ -1197,28 +1321,21 @@ int command_tree(int argc, char **argv)
 	int status = report_parse(&cli, argc, argv, &a);
 	if (status >= 0)
 		return status;
-	struct glass_session *s = report_session(&a, &status);
-	if (!s)
+	struct glass_session *ss[REPORT_MAX_SESSIONS];
+	size_t nss = report_sessions(&a, ss, REPORT_MAX_SESSIONS, &status);
+	if (!nss)
 		return status;
 	T.color = color_wanted(C.color_mode);
 	T.out = stdout;
 	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 
-	struct glass_progress *pg = T.limit ? NULL : report_progress(s, "tree");
-	for (size_t pi = 0; pi < glass_session_nprocs(s) && !T.done; pi++) {
-		struct glass_proc *p = glass_session_proc(s, pi);
-		const uint32_t *tidx;
-		size_t n = glass_proc_threads(p, &tidx);
-		for (size_t ti = 0; ti < n && !T.done; ti++)
-			run_thread(&T, p, tidx[ti], glass_span_ids_for(s, pi, ti), pg);
-	}
-	glass_progress_end(pg);
+	read_sessions(&T, ss, nss);
 	if (!T.printed && !T.done)
 		fprintf(stdout, "(no tree matches)\n");
 	int rc = report_check_output(stdout, "standard output");
 	if (T.oom)
 		report_error("warning: out of memory; some spans are missing from the trees");
 	tree_free(&T);
-	return report_finish(&a, s, rc);
+	return report_finish_many(&a, ss, nss, rc);
 }

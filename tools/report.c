@@ -108,6 +108,24 @@ int report_finish(const struct report_args *a, struct glass_session *s, int rc)
 	return rc ? rc : wrc;
 }
 
+size_t report_sessions(const struct report_args *a, struct glass_session **out, size_t cap,
+		       int *status)
+{
+	return report_open_many(a->command, a->argc, a->argv, a->first, out, cap, status);
+}
+
+int report_finish_many(const struct report_args *a, struct glass_session **ss, size_t n, int rc)
+{
+	int wrc = 0;
+	for (size_t k = 0; k < n; k++) {
+		int w = report_warnings(ss[k], 20, a->strict);
+		if (!wrc)
+			wrc = w;
+		glass_session_close(ss[k]);
+	}
+	return rc ? rc : wrc;
+}
+
 int report_out_open(struct report_out *o, const char *path)
 {
 	static char buf[1 << 20];
@@ -135,6 +153,28 @@ int report_out_close(struct report_out *o, int failed)
 	}
 	o->f = NULL;
 	return rc;
+}
+
+size_t report_open_many(const char *command, int argc, char **argv, int optind_,
+			struct glass_session **out, size_t cap, int *status)
+{
+	size_t want = argc > optind_ ? (size_t)(argc - optind_) : 1;
+	if (want > cap) {
+		report_error("%s reads at most %zu sessions together, got %zu", command, cap, want);
+		*status = GLASS_EXIT_USAGE;
+		return 0;
+	}
+	for (size_t i = 0; i < want; i++) {
+		out[i] = report_open(optind_ < argc ? argv[optind_ + (int)i] : NULL);
+		if (!out[i]) {
+			while (i--)
+				glass_session_close(out[i]);
+			*status = GLASS_EXIT_SESSION;
+			return 0;
+		}
+	}
+	*status = GLASS_EXIT_OK;
+	return want;
 }
 
 struct glass_session *report_open(const char *arg)

@@ -67,6 +67,14 @@ struct glass_session *report_session(const struct report_args *a, int *status);
  * with the strictness of `a`, at most 20 listed). Closes the session. */
 int report_finish(const struct report_args *a, struct glass_session *s, int rc);
 
+/* Every SESSION operand opened (report_open_many: several sessions read together, e.g. services
+ * that call each other with propagate_context; none: the newest). Returns how many, or 0 with
+ * *status set. */
+size_t report_sessions(const struct report_args *a, struct glass_session **out, size_t cap,
+		       int *status);
+/* report_finish for several sessions: the first failure's status, every session closed. */
+int report_finish_many(const struct report_args *a, struct glass_session **ss, size_t n, int rc);
+
 /* An output file, or standard output. */
 struct report_out {
 	FILE *f;
@@ -90,6 +98,13 @@ struct glass_session *report_open(const char *arg);
  * NULL with *status set to the exit status when it is missing, extra or unreadable. */
 struct glass_session *report_open_args(const char *command, int argc, char **argv, int optind_,
 				       int *status);
+
+/* Several sessions read together (services under glass that call each other, with
+ * propagate_context): every SESSION argument opened, in order, into out (at most cap; none
+ * given: the newest, as report_open). Returns how many, or 0 with *status set (the error said). */
+size_t report_open_many(const char *command, int argc, char **argv, int optind_,
+			struct glass_session **out, size_t cap, int *status);
+#define REPORT_MAX_SESSIONS 16
 /* Prints the session's warnings on stderr (at most `max`, then a count; 0 prints all) and
  * returns the exit code for a successful run: GLASS_EXIT_WARNINGS if strict and any. */
 int report_warnings(struct glass_session *s, size_t max, int strict);
