@@ -432,6 +432,8 @@ static const struct policy_key {
 	{ "redact", KEY_STRINGS },
 	{ "http_headers", KEY_STRINGS },
 	{ "service_name", KEY_STRING },
+	{ "sample_hz", KEY_COUNT },
+	{ "sample_clock", KEY_STRING },
 };
 /* clang-format on */
 

@@ -51,7 +51,7 @@
 #include <stdint.h>
 
 #define GLASS_FORMAT_MAJOR 1
-#define GLASS_FORMAT_MINOR 2
+#define GLASS_FORMAT_MINOR 3
 
 #define GLASS_META_MAGIC "GLASSMT1"
 #define GLASS_CHUNK_MAGIC "GLCK"
@@ -139,7 +139,8 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 /*
  * Field types of the record table: 'u' unsigned integer, 'i' signed integer, 's' string
  * (msgpack str, or nil for "unknown"), 'a' array of strings, 'm' map of attributes (string keys,
- * values string, integer, boolean or nil; at most GLASS_MAX_ATTRS pairs).
+ * values string, integer, boolean or nil; at most GLASS_MAX_ATTRS pairs), 'b' bytes (msgpack
+ * bin; native stacks: instruction pointers as little-endian uint64, innermost first).
  *
  * X(NAME, tag, "types", "field names")
  *
@@ -168,7 +169,13 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(OP_END, 16, "uuusm", "dt,op,status,name,attrs") /* ...and ends; name nil keeps the  \
 						       begin's; attrs: OpenTelemetry names */ \
 	X(THREAD_CPU, 17, "uu", "dt,cpu_ns")        /* CPU time the thread used, user+system, \
-						       written just before THREAD_END */
+						       written just before THREAD_END */      \
+	X(SAMPLE, 18, "ubu", "dt,ips,missed")       /* a CPU (or wall) sample of this thread:  \
+						       native stack; the Python frames are the \
+						       open spans; missed: samples not recorded \
+						       since the previous one */              \
+	X(CRASH, 19, "uuuub", "dt,signal,code,addr,ips") /* a fatal signal on this thread   \
+						       (si_code, fault address), native stack */
 
 /* Meta records, appended to a process's meta file after its header. */
 #define GLASS_META_RECORDS(X)                                                                \
@@ -182,7 +189,10 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(POLICY, 70, "sss", "mode,path,summary")                                           \
 	X(CAPTURE, 71, "uuuuuu",                                                             \
 	  "connections,gave_up,busy,no_slot,foreign_thread,unsampled") /* at the end: what  \
-	  the capture hooks saw but did not record (counts since the process image began) */
+	  the capture hooks saw but did not record (counts since the process image began) */     \
+	X(OBJECT, 72, "usuuus", "tsc,path,base,start,end,build_id") /* a loaded ELF object:    \
+	  load bias (address = base + ELF vaddr), its code's address range, GNU build-id (hex) */ \
+	X(OBJECT_UNLOAD, 73, "uuu", "tsc,base,start") /* that object was unloaded (dlclose) */
 
 enum glass_record_tag {
 #define GLASS_TAG_ENUM(name, tag, types, fields) GLASS_REC_##name = tag,
