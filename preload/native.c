@@ -165,15 +165,15 @@ __attribute__((visibility("default"))) int dlclose(void *handle)
 /* Writes SAMPLE or CRASH at the stream's position (the caller made sure nothing is half written
  * there). Returns 0, or -1 when the stream could not take it (counted by the writer). */
 static int put_stack(struct glass_stream_writer *s, uint8_t tag, const uint64_t *head, int nhead,
-		     const uintptr_t *ips, int n, uint64_t tail, int has_tail)
+		     const uintptr_t *ips, int n, const uint64_t *tail, int ntail)
 {
 	uint64_t now = glass_ticks();
-	size_t need = 1 + 1 + 9 * (size_t)(nhead + 2) + 5 + 8 * (size_t)n;
+	size_t need = 1 + 1 + 9 * (size_t)(nhead + ntail + 1) + 5 + 8 * (size_t)n;
 	uint8_t *at = glass_reserve(s, need, now);
 	if (!at)
 		return -1;
 	struct glass_cursor c = {at + 1};
-	glass_mp_pack_array(&c, (size_t)(2 + nhead + has_tail)); /* wrapped; clock not moved */
+	glass_mp_pack_array(&c, (size_t)(2 + nhead + ntail)); /* wrapped; clock not moved */
 	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
 	for (int i = 0; i < nhead; i++)
 		glass_mp_pack_uint64(&c, head[i]);
@@ -183,8 +183,8 @@ static int put_stack(struct glass_stream_writer *s, uint8_t tag, const uint64_t 
 		memcpy(c.p, &v, 8);
 		c.p += 8;
 	}
-	if (has_tail)
-		glass_mp_pack_uint64(&c, tail);
+	for (int i = 0; i < ntail; i++)
+		glass_mp_pack_uint64(&c, tail[i]);
 	glass_publish(s, at, tag, c.p);
 	return 0;
 }
@@ -258,7 +258,7 @@ static void crash_handler(int sig, siginfo_t *si, void *uc)
 			}
 			uint64_t head[3] = {(uint64_t)sig, (uint64_t)(int64_t)si->si_code,
 					    (uint64_t)(uintptr_t)si->si_addr};
-			put_stack(s, GLASS_REC_CRASH, head, 3, ips, n, 0, 0);
+			put_stack(s, GLASS_REC_CRASH, head, 3, ips, n, NULL, 0);
 			if (s->base) /* on its way to the page cache and the disk */
 				msync(s->base, s->capacity, MS_ASYNC);
 		}
@@ -319,7 +319,8 @@ static void sample_handler(int sig, siginfo_t *si, void *uc)
 		NT.missed++;
 		goto out;
 	}
-	if (put_stack(s, GLASS_REC_SAMPLE, NULL, 0, ips, n, NT.missed, 1) == 0)
+	uint64_t tail[3] = {NT.missed, 1000000000u / N.sample_hz, (uint64_t)N.sample_wall};
+	if (put_stack(s, GLASS_REC_SAMPLE, NULL, 0, ips, n, tail, 3) == 0)
 		NT.missed = 0;
 out:
 	errno = saved;

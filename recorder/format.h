@@ -170,10 +170,10 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 						       begin's; attrs: OpenTelemetry names */ \
 	X(THREAD_CPU, 17, "uu", "dt,cpu_ns")        /* CPU time the thread used, user+system, \
 						       written just before THREAD_END */      \
-	X(SAMPLE, 18, "ubu", "dt,ips,missed")       /* a CPU (or wall) sample of this thread:  \
-						       native stack; the Python frames are the \
-						       open spans; missed: samples not recorded \
-						       since the previous one */              \
+	X(SAMPLE, 18, "ubuuu", "dt,ips,missed,period_ns,wall") /* a CPU (wall: 1) sample of \
+						       this thread: native stack; the Python    \
+						       frames are the open spans; missed:       \
+						       samples not recorded since the last one */\
 	X(CRASH, 19, "uuuub", "dt,signal,code,addr,ips") /* a fatal signal on this thread   \
 						       (si_code, fault address), native stack */
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "flame.h"
+#include "native.h"
 #include "progress.h"
 #include "report.h"
 #include "text.h"
@@ -17,7 +18,7 @@ static void usage(FILE *f)
 	    "Usage: glass-report flamegraph [SESSION] [-o FILE] [--folded] [--value wall|self]\n"
 	    "                               [--per-thread] [--process PID] [--thread TID|NAME]\n"
 	    "                               [--since T] [--until T] [--title TEXT] [--width PX]\n"
-	    "                               [--max-stacks N] [--strict]\n"
+	    "                               [--max-stacks N] [--strict] [--samples]\n"
 	    "\n"
 	    "Aggregates the time of every traced call by stack and draws it as a flame graph: an\n"
 	    "interactive SVG (hover for details, click to zoom, Search or Ctrl-F highlights\n"
@@ -54,6 +55,10 @@ static void usage(FILE *f)
 	    "      --max-stacks N   distinct stacks kept (default %u, about 64 MB a million);\n"
 	    "                       past that, new stacks count in their caller (with a warning)\n"
 	    "      --strict         exit with status 3 when the session was read with warnings\n"
+	    "      --samples        the CPU samples instead (recorded with GLASS_SAMPLE_HZ,\n"
+	    "                       \"sample_hz\" or glass-run --sample): mixed stacks, the C\n"
+	    "                       functions under the Python frames that called them; a\n"
+	    "                       width is samples times the sampling period\n"
 	    "  -h, --help           this text\n"
 	    "\n"
 	    "Frames narrower than 0.1 pixel are left out of the SVG (the folded output has all).\n"
@@ -151,7 +156,8 @@ int command_flamegraph(int argc, char **argv)
 		OPT_TITLE,
 		OPT_WIDTH,
 		OPT_MAX,
-		OPT_STRICT
+		OPT_STRICT,
+		OPT_SAMPLES
 	};
 	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
 					     {"folded", no_argument, NULL, OPT_FOLDED},
@@ -165,12 +171,13 @@ int command_flamegraph(int argc, char **argv)
 					     {"width", required_argument, NULL, OPT_WIDTH},
 					     {"max-stacks", required_argument, NULL, OPT_MAX},
 					     {"strict", no_argument, NULL, OPT_STRICT},
+					     {"samples", no_argument, NULL, OPT_SAMPLES},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct flame_opts fo = {.value = FLAME_WALL, .until_ns = UINT64_MAX};
 	struct flame_svg_opts so = {0};
 	const char *output = NULL, *since = NULL, *until = NULL;
-	int folded = 0, strict = 0, c;
+	int folded = 0, strict = 0, samples = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		char *end;
@@ -242,6 +249,9 @@ int command_flamegraph(int argc, char **argv)
 		case OPT_STRICT:
 			strict = 1;
 			break;
+		case OPT_SAMPLES:
+			samples = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return GLASS_EXIT_OK;
@@ -285,7 +295,8 @@ int command_flamegraph(int argc, char **argv)
 	}
 
 	struct glass_progress *pg = report_progress(s, "flamegraph");
-	struct flame *F = flame_collect(s, &fo, pg);
+	uint64_t nsamples = 0;
+	struct flame *F = samples ? native_flame_collect(s, &fo, &nsamples) : flame_collect(s, &fo, pg);
 	glass_progress_end(pg);
 	if (!F) {
 		report_error("out of memory");

@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"flamegraph", command_flamegraph, "time per stack as an interactive SVG flame graph, or folded"},
     {"tree", command_tree, "span trees in the terminal, one per request or root call"},
     {"html", command_html, "one self-contained HTML dashboard: endpoints, requests, queries"},
+    {"crash", command_crash, "crashed processes: signal, address, mixed C/Python stack, last calls"},
 };
 
 static void usage(FILE *f)

@@ -26,6 +26,7 @@ int command_list(int argc, char **argv); /* glass-report --list */
 int command_flamegraph(int argc, char **argv);
 int command_tree(int argc, char **argv);
 int command_html(int argc, char **argv);
+int command_crash(int argc, char **argv);
 
 /*
  * Opens the session named on the command line (NULL: the newest under $GLASS_OUT, else
