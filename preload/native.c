@@ -122,6 +122,15 @@ void glass_native_proc_start(void)
 	batch_init(&b);
 	glass_sym_rescan(NULL, NULL);
 	glass_sym_objects(batch_object, &b);
+	if (N.sample_sig) {
+		/* readers look for this note before reading the streams for samples */
+		char text[96];
+		int n = snprintf(text, sizeof(text), "CPU sampling at %u Hz (%s clock)", N.sample_hz,
+				 N.sample_wall ? "wall" : "cpu");
+		msgpack_pack_uint8(&b.pk, GLASS_REC_NOTE);
+		msgpack_pack_uint64(&b.pk, GLASS_NOTE_INFO);
+		glass_pack_str(&b.pk, text, (size_t)n, sizeof(text));
+	}
 	batch_flush(&b);
 }
 

@@ -149,7 +149,7 @@ int command_crash(int argc, char **argv)
 		glass_session_close(s);
 		return GLASS_EXIT_SESSION;
 	}
-	glass_native_walk(cx.n, on_event, &cx);
+	glass_native_walk(cx.n, NATIVE_CRASHES, on_event, &cx);
 	if (!cx.crashes)
 		printf("no crash recorded\n");
 	for (size_t i = 0; i < glass_native_nwarnings(cx.n); i++)

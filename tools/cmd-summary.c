@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "progress.h"
+#include "native.h"
 #include "report.h"
 #include "spans.h"
 #include "stats.h"
@@ -717,6 +718,7 @@ int command_summary(int argc, char **argv)
 	}
 	if (!nt)
 		printf("(no threads recorded)\n");
+	native_summary(stdout, s, limit);
 
 	int rc = report_check_output(stdout, "standard output");
 	if (S.oom)

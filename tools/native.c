@@ -40,6 +40,7 @@ struct nproc {
 	size_t nobjs;
 	struct centry *tab;
 	size_t tmask, tn;
+	int sampled; /* the preload noted that it sampled this process */
 	char **pylabel; /* by code id (sparse ids beyond the cap get none) */
 	size_t npylabel;
 };
@@ -116,6 +117,9 @@ struct glass_native *glass_native_open(struct glass_session *s)
 		size_t cur = 0, cap = 0;
 		struct glass_record rec;
 		while (glass_proc_meta_next(np->p, &cur, &rec) == 1) {
+			if (rec.tag == GLASS_REC_NOTE && rec.s[1].p && rec.s[1].len >= 15 &&
+			    !memcmp(rec.s[1].p, "CPU sampling at", 15))
+				np->sampled = 1;
 			if (rec.tag != GLASS_REC_OBJECT)
 				continue;
 			if (np->nobjs == cap) {
@@ -349,8 +353,8 @@ size_t glass_native_mixed(struct glass_native *n, const struct native_event *e, 
 
 #define RECENT 16
 
-uint64_t glass_native_walk(struct glass_native *n, void (*fn)(void *ctx, const struct native_event *e),
-			   void *ctx)
+uint64_t glass_native_walk(struct glass_native *n, int what,
+			   void (*fn)(void *ctx, const struct native_event *e), void *ctx)
 {
 	uint64_t count = 0;
 	uint32_t *open = NULL;
@@ -358,6 +362,12 @@ uint64_t glass_native_walk(struct glass_native *n, void (*fn)(void *ctx, const s
 	size_t cap = 0;
 	for (size_t i = 0; i < n->nprocs; i++) {
 		struct glass_proc *p = n->procs[i].p;
+		/* only processes that can hold such records: sampled ones, or ones that did not end
+		 * cleanly (a crash); reading every stream again would double a report's time */
+		int crashed = glass_proc_info(p)->state == GLASS_PROC_RUNNING;
+		if (!((what & NATIVE_SAMPLES) && n->procs[i].sampled) &&
+		    !((what & NATIVE_CRASHES) && crashed))
+			continue;
 		const uint32_t *tidx;
 		size_t nt = glass_proc_threads(p, &tidx);
 		for (size_t t = 0; t < nt; t++) {
@@ -522,7 +532,7 @@ struct flame *native_flame_collect(struct glass_session *s, const struct flame_o
 	c->o = o;
 	c->F = flame_new(o->max_nodes);
 	if (c->F)
-		glass_native_walk(n, flame_event, c);
+		glass_native_walk(n, NATIVE_SAMPLES, flame_event, c);
 	*nsamples = c->F ? flame_nodes(c->F) : 0;
 	for (size_t i = 0; i < glass_native_nwarnings(n); i++)
 		fprintf(stderr, "glass-report: warning: %s\n", glass_native_warning(n, i));
@@ -530,4 +540,154 @@ struct flame *native_flame_collect(struct glass_session *s, const struct flame_o
 	free(c);
 	glass_native_close(n);
 	return F;
+}
+
+/* ---- summary: crashed processes and the native table ---------------------------------------- */
+
+struct nrow {
+	char *key; /* "label\tobject" */
+	uint64_t n;
+};
+
+struct sum_ctx {
+	struct glass_native *n;
+	struct nrow *rows;
+	size_t mask, nrows;
+	uint64_t samples;
+	uint64_t period;
+	int wall;
+	char **crashes;
+	size_t ncrashes;
+	struct native_mixed m[260];
+};
+
+static void sum_add(struct sum_ctx *c, const char *label, const char *object)
+{
+	char key[1400];
+	snprintf(key, sizeof(key), "%s\t%s", label, object ? object : "");
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	if (!c->rows || (c->nrows + 1) * 2 > c->mask + 1) {
+		size_t nm = c->rows ? c->mask * 2 + 1 : 255;
+		struct nrow *t = calloc(nm + 1, sizeof(*t));
+		if (!t)
+			exit(1);
+		for (size_t i = 0; c->rows && i <= c->mask; i++) {
+			if (!c->rows[i].key)
+				continue;
+			uint64_t g = 1469598103934665603ull;
+			for (const char *p = c->rows[i].key; *p; p++)
+				g = (g ^ (uint8_t)*p) * 1099511628211ull;
+			size_t j = (size_t)g & nm;
+			while (t[j].key)
+				j = (j + 1) & nm;
+			t[j] = c->rows[i];
+		}
+		free(c->rows);
+		c->rows = t;
+		c->mask = nm;
+	}
+	size_t i = (size_t)h & c->mask;
+	for (; c->rows[i].key; i = (i + 1) & c->mask)
+		if (!strcmp(c->rows[i].key, key)) {
+			c->rows[i].n++;
+			return;
+		}
+	c->rows[i].key = xstrdup(key);
+	c->rows[i].n = 1;
+	c->nrows++;
+}
+
+static void sum_event(void *ctx, const struct native_event *e)
+{
+	struct sum_ctx *c = ctx;
+	size_t k = glass_native_mixed(c->n, e, 0, c->m, 256);
+	if (e->rec->tag == GLASS_REC_SAMPLE) {
+		c->samples++;
+		c->period = e->rec->u[3];
+		c->wall = (int)e->rec->u[4];
+		/* self: the innermost C function (a sample inside Python code itself has none) */
+		if (k && !c->m[k - 1].python)
+			sum_add(c, c->m[k - 1].label, c->m[k - 1].object);
+		else
+			sum_add(c, "(Python code)", "");
+		return;
+	}
+	char line[2400], sb[32];
+	const struct glass_proc_info *pi = glass_proc_info(e->proc);
+	const char *cfn = NULL, *cobj = NULL, *py = NULL;
+	for (size_t i = k; i-- > 0;) {
+		if (!c->m[i].python && !cfn) {
+			cfn = c->m[i].label;
+			cobj = c->m[i].object;
+		}
+		if (c->m[i].python && !py)
+			py = c->m[i].label;
+	}
+	int n = snprintf(line, sizeof(line), "%s (pid %u) crashed: %s", pi->key, pi->pid,
+			 glass_native_signame((int)e->rec->u[1], sb, sizeof(sb)));
+	if ((int64_t)e->rec->u[2] > 0 && e->rec->u[1] != SIGABRT)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " at 0x%llx",
+			      (unsigned long long)e->rec->u[3]);
+	if (cfn)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " in %s%s%s%s", cfn,
+			      cobj ? " (" : "", cobj ? cobj : "", cobj ? ")" : "");
+	if (py)
+		snprintf(line + n, sizeof(line) - (size_t)n, ", called from %s", py);
+	char **cr = realloc(c->crashes, (c->ncrashes + 1) * sizeof(*cr));
+	if (!cr)
+		exit(1);
+	c->crashes = cr;
+	cr[c->ncrashes++] = xstrdup(line);
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct nrow *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+void native_summary(FILE *out, struct glass_session *s, size_t limit)
+{
+	struct sum_ctx c = {0};
+	c.n = glass_native_open(s);
+	if (!c.n)
+		return;
+	glass_native_walk(c.n, NATIVE_SAMPLES | NATIVE_CRASHES, sum_event, &c);
+	if (c.ncrashes) {
+		fprintf(out, "\ncrashes (glass-report crash shows the stacks)\n");
+		for (size_t i = 0; i < c.ncrashes; i++) {
+			fprintf(out, "  %s\n", c.crashes[i]);
+			free(c.crashes[i]);
+		}
+	}
+	free(c.crashes);
+	if (c.samples) {
+		size_t w = 0;
+		for (size_t i = 0; i <= c.mask; i++)
+			if (c.rows[i].key)
+				c.rows[w++] = c.rows[i];
+		qsort(c.rows, w, sizeof(*c.rows), row_cmp);
+		fprintf(out, "\nnative: %llu %s samples at %.0f Hz, by the C function they were in\n",
+			(unsigned long long)c.samples, c.wall ? "wall-clock" : "CPU",
+			c.period ? 1e9 / (double)c.period : 0.0);
+		fprintf(out, "%7s %9s  %-50s %s\n", "self%", "samples", "function", "object");
+		for (size_t i = 0; i < w; i++) {
+			if (!limit || i < limit) {
+				char *tab = strchr(c.rows[i].key, '\t');
+				*tab = 0;
+				fprintf(out, "%6.1f%% %9llu  %-50s %s\n",
+					100.0 * (double)c.rows[i].n / (double)c.samples,
+					(unsigned long long)c.rows[i].n, c.rows[i].key, tab + 1);
+			}
+			free(c.rows[i].key);
+		}
+	}
+	free(c.rows);
+	for (size_t i = 0; i < glass_native_nwarnings(c.n); i++)
+		fprintf(stderr, "glass-report: warning: %s\n", glass_native_warning(c.n, i));
+	glass_native_close(c.n);
 }

@@ -36,10 +36,13 @@ struct native_event {
 /* Reads every process's OBJECT records. warn: mismatched or missing files (once each). */
 struct glass_native *glass_native_open(struct glass_session *s);
 void glass_native_close(struct glass_native *n);
-/* Walks every thread of every process; calls fn for each SAMPLE and CRASH record. Returns the
- * number of such records. */
-uint64_t glass_native_walk(struct glass_native *n, void (*fn)(void *ctx, const struct native_event *e),
-			   void *ctx);
+/* Walks the threads of the processes that may hold what is asked (NATIVE_SAMPLES: processes
+ * the preload sampled; NATIVE_CRASHES: processes that did not end cleanly); calls fn for each
+ * SAMPLE and CRASH record. Returns the number of such records. */
+#define NATIVE_SAMPLES 1
+#define NATIVE_CRASHES 2
+uint64_t glass_native_walk(struct glass_native *n, int what,
+			   void (*fn)(void *ctx, const struct native_event *e), void *ctx);
 /* The mixed stack of an event (root first) into out (at most max frames); returns the count.
  * want_line: native file:line from DWARF (slower). hide_interp: CPython's own frames between
  * Python frames and above the first are left out (those below the last Python frame stay). */
@@ -54,6 +57,10 @@ struct flame;
 struct flame_opts;
 struct flame *native_flame_collect(struct glass_session *s, const struct flame_opts *o,
 				   uint64_t *nsamples);
+/* summary's part: crashed processes, and the top `limit` C functions by self samples (0: all).
+ * Prints nothing when the session has neither. */
+#include <stdio.h>
+void native_summary(FILE *out, struct glass_session *s, size_t limit);
 /* Signal name ("SIGSEGV"), or "signal N" in buf. */
 const char *glass_native_signame(int sig, char *buf, size_t len);
 

@@ -36,8 +36,8 @@ __attribute__((noinline, visibility("default"))) int native_crash(int how)
 	if (how == 1)
 		abort();
 	if (how == 2) {
-		volatile int zero = 0;
-		return 1 / zero;
+		volatile int zero = 0, one = 1;
+		return one / zero;
 	}
 	return *(volatile int *)(uintptr_t)16;
 }
@@ -72,7 +72,7 @@ static PyMethodDef methods[] = {
     {"crash", py_crash, METH_O, "0: SIGSEGV, 1: abort(), 2: SIGFPE"},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "glassnative", NULL, -1, methods};
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "glassnative", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit_glassnative(void)
 {
