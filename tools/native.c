@@ -20,6 +20,7 @@ struct rframe {
 	unsigned line;
 	uint8_t kind;
 	uint8_t line_done;
+	uint8_t named; /* the function is known */
 	struct glass_sym_file *sf;
 	uint64_t vaddr;
 };
@@ -207,6 +208,7 @@ static struct rframe *resolve(struct glass_native *n, struct nproc *np, uint64_t
 		fr->objkey = o->f;
 		fr->sf = o->f;
 		fr->vaddr = vaddr;
+		fr->named = sf.function != NULL;
 		if (sf.function) /* without a symbol version ("memcpy@@GLIBC_2.14") */
 			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(sf.function, "@"),
 				 sf.function);
@@ -347,6 +349,7 @@ size_t glass_native_mixed(struct glass_native *n, const struct native_event *e, 
 		m->object = f->object;
 		m->file = f->file;
 		m->line = f->line;
+		m->unnamed = !f->named;
 	}
 	return o;
 }
@@ -608,8 +611,13 @@ static void sum_event(void *ctx, const struct native_event *e)
 		c->period = e->rec->u[3];
 		c->wall = (int)e->rec->u[4];
 		/* self: the innermost C function (a sample inside Python code itself has none) */
-		if (k && !c->m[k - 1].python)
+		if (k && !c->m[k - 1].python && c->m[k - 1].unnamed && c->m[k - 1].object) {
+			char l[600]; /* addresses without a symbol count together per object */
+			snprintf(l, sizeof(l), "(no symbol) %s", c->m[k - 1].object);
+			sum_add(c, l, c->m[k - 1].object);
+		} else if (k && !c->m[k - 1].python) {
 			sum_add(c, c->m[k - 1].label, c->m[k - 1].object);
+		}
 		else
 			sum_add(c, "(Python code)", "");
 		return;

@@ -18,6 +18,7 @@ struct native_mixed {
 	unsigned line;
 	const char *module; /* Python frames */
 	int python;
+	int unnamed; /* native: no symbol there (label is object+offset) */
 };
 
 /* What a thread walk hands over: a SAMPLE or CRASH record and the Python frames open then. */
