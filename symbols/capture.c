@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <ucontext.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,7 @@ static struct {
 	int (*getcontext)(unw_context_t *);
 	void (*dyn_register)(unw_dyn_info_t *);
 	void (*dyn_cancel)(unw_dyn_info_t *);
+	int (*backtrace)(void **, int);
 	unw_addr_space_t *local_as;
 } U;
 
@@ -72,6 +74,7 @@ static int load_libunwind(void)
 	SYM(dyn_register, "_U_dyn_register");
 	SYM(dyn_cancel, "_U_dyn_cancel");
 	SYM(local_as, "_ULx86_64_local_addr_space");
+	SYM(backtrace, "unw_backtrace");
 #undef SYM
 	return 0;
 }
@@ -84,7 +87,10 @@ int glass_sym_capture_init(void)
 		memset(&U, 0, sizeof(U));
 		return -1;
 	}
-	if (U.set_caching_policy(*U.local_as, UNW_CACHE_PER_THREAD) != 0) {
+	/* the global cache: its lock is held with every signal blocked, so a handler never
+	 * waits for its own thread. (Debian's libunwind has no per-thread rule cache: with
+	 * UNW_CACHE_PER_THREAD it would share the global one without the lock.) */
+	if (U.set_caching_policy(*U.local_as, UNW_CACHE_GLOBAL) != 0) {
 		U.step = NULL;
 		return -1;
 	}
@@ -300,6 +306,23 @@ static int walk(unw_cursor_t *c, uintptr_t *ips, int max)
 
 int glass_sym_unwind(void *ucontext, uintptr_t *ips, int max)
 {
+	if (!U.step || (__atomic_load_n(&unload_seq, __ATOMIC_ACQUIRE) & 1))
+		return 0;
+	uintptr_t pc = (uintptr_t)((ucontext_t *)ucontext)->uc_mcontext.gregs[REG_RIP];
+	if (glass_sym_known(pc)) {
+		/* libunwind's fast trace (a per-thread cache of frame kinds, no lock once warm)
+		 * from here, through the signal frame, then keep what is below it */
+		void *buf[GLASS_SYM_MAX_FRAMES + 16];
+		int n = U.backtrace(buf, GLASS_SYM_MAX_FRAMES + 16), i = 0;
+		while (i < n && (uintptr_t)buf[i] != pc)
+			i++;
+		int k = 0;
+		for (; i < n && k < max; i++, k++)
+			ips[k] = (uintptr_t)buf[i] + (k ? 1 : 0); /* it gives call sites: ip - 1 */
+		if (k)
+			return k;
+	}
+	/* the step-by-step walk from the interrupted context, which stops at unknown code */
 	if (!U.step || (__atomic_load_n(&unload_seq, __ATOMIC_ACQUIRE) & 1))
 		return 0;
 	unw_cursor_t c;

@@ -4,8 +4,10 @@
  * start and after dlopen/dlclose) and registers each object's .eh_frame_hdr search table with
  * libunwind as dynamic unwind info, so that unwinding from a signal handler finds every frame's
  * CFI without calling dl_iterate_phdr (whose lock a dlopen in another thread may hold while it
- * waits for a malloc lock the interrupted thread holds). The unwinder stops at the first
- * address outside the table. Never included by glass-report (symbols/resolve.h is its side).
+ * waits for a malloc lock the interrupted thread holds). From a signal handler the stack comes
+ * from unw_backtrace (libunwind's per-thread cache of frame kinds) when the interrupted PC is
+ * in a known object, else from a step-by-step walk that stops at the first address outside
+ * the table. Never included by glass-report (symbols/resolve.h is its side).
  */
 #ifndef GLASS_SYMBOLS_CAPTURE_H
 #define GLASS_SYMBOLS_CAPTURE_H
