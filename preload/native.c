@@ -42,6 +42,7 @@ struct native_thread {
 	volatile int probing; /* inside our unwinder: a fault jumps back to probe */
 	volatile int crashing;
 	uint64_t missed;
+	uint32_t skip; /* samples to drop: the last one took long (see sample_handler) */
 	void *probe[5]; /* __builtin_setjmp buffer */
 };
 static __thread struct native_thread NT __attribute__((tls_model("initial-exec")));
@@ -314,10 +315,13 @@ static void sample_handler(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	struct glass_stream_writer *s = &T.s;
 	if (T.epoch != G.epoch || !s->base || s->busy || NT.probing || NT.crashing ||
-	    !NT.timer_ok) {
+	    !NT.timer_ok || NT.skip) {
+		if (NT.skip)
+			NT.skip--;
 		NT.missed++;
 		goto out;
 	}
+	uint64_t t0 = glass_mono_ns();
 	uintptr_t ips[GLASS_SYM_MAX_FRAMES];
 	int n = 0;
 	NT.probing = 1;
@@ -331,6 +335,14 @@ static void sample_handler(int sig, siginfo_t *si, void *uc)
 	uint64_t tail[3] = {NT.missed, 1000000000u / N.sample_hz, (uint64_t)N.sample_wall};
 	if (put_stack(s, GLASS_REC_SAMPLE, NULL, 0, ips, n, tail, 3) == 0)
 		NT.missed = 0;
+	/* A sample that took more than a tenth of the period (a stack libunwind had to walk the
+	 * slow way) drops the next ones in proportion, so sampling never takes more than about a
+	 * tenth of the thread's time: a timer faster than its handler would starve the thread. */
+	uint64_t took = glass_mono_ns() - t0, period = 1000000000u / N.sample_hz;
+	if (took * 10 > period) {
+		uint64_t k = took * 10 / period;
+		NT.skip = k > 100000 ? 100000 : (uint32_t)k;
+	}
 out:
 	errno = saved;
 }
