@@ -434,6 +434,8 @@ static const struct policy_key {
 	{ "service_name", KEY_STRING },
 	{ "capture_tls", KEY_BOOL },
 	{ "propagate_context", KEY_BOOL },
+	{ "sample_hz", KEY_COUNT },
+	{ "sample_clock", KEY_STRING },
 };
 /* clang-format on */
 

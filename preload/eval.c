@@ -249,6 +249,7 @@ int glass_proc_start(void)
 	if (forked)
 		inherit_code_defs();
 	G.proc_ready = 1;
+	glass_native_proc_start();
 	errno = saved;
 	return 0;
 fail:
@@ -299,6 +300,7 @@ int glass_thread_start(void)
 	if (tid == G.pid)
 		glass_emit_thread_name(&T.s, glass_ticks(), "MainThread", 10);
 	pthread_setspecific(G.thread_key, &T);
+	glass_native_thread_start();
 out:
 	errno = saved;
 	return T.epoch == G.epoch ? 0 : -1;
@@ -315,6 +317,8 @@ void glass_thread_finish(struct glass_thread *t, uint32_t flags)
 		glass_emit3(&t->s, GLASS_REC_THREAD_END, glass_ticks(), 1, 0, 0, 0);
 		errno = saved;
 	}
+	if (t == &T)
+		glass_native_thread_end();
 	glass_stream_seal(&t->s, flags);
 	t->epoch = 0;
 }

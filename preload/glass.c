@@ -162,6 +162,7 @@ static void atfork_child(void)
 	}
 	glass_proc_writer_forget(&G.proc);
 	glass_stream_forget(&T.s);
+	glass_native_atfork_child();
 	G.epoch++;
 	G.pid = (uint32_t)syscall(SYS_getpid);
 	G.proc_ready = 0;
@@ -375,6 +376,7 @@ static void install(const char *event, PyObject *args)
 	G.epoch = 1;
 	G.state = GLASS_ACTIVE;
 	glass_py.SetEvalFrameFunc(interp, G.rec_units ? glass_eval_units : glass_eval);
+	glass_native_install();
 	if (G.await_run)
 		glass_log(2, "installed at audit event %s, before the main program", event);
 	glass_log(2, "tracing with policy: %s", G.policy_desc);

@@ -122,5 +122,11 @@ void glass_thread_finish(struct glass_thread *t, uint32_t flags);
 void glass_write_meta_process(void);
 const char *glass_str_utf8(PyObject *o, size_t *len);
 void glass_watch_silent_close(void);
+/* native.c: loaded objects, crash reports, CPU samples (symbols/capture) */
+void glass_native_install(void);
+void glass_native_proc_start(void);
+void glass_native_thread_start(void);
+void glass_native_thread_end(void);
+void glass_native_atfork_child(void);
 
 #endif

@@ -144,7 +144,8 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 /*
  * Field types of the record table: 'u' unsigned integer, 'i' signed integer, 's' string
  * (msgpack str, or nil for "unknown"), 'a' array of strings, 'm' map of attributes (string keys,
- * values string, integer, boolean or nil; at most GLASS_MAX_ATTRS pairs).
+ * values string, integer, boolean or nil; at most GLASS_MAX_ATTRS pairs), 'b' bytes (msgpack
+ * bin; native stacks: instruction pointers as little-endian uint64, innermost first).
  *
  * X(NAME, tag, "types", "field names")
  *
@@ -173,7 +174,13 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(OP_END, 16, "uuusm", "dt,op,status,name,attrs") /* ...and ends; name nil keeps the  \
 						       begin's; attrs: OpenTelemetry names */ \
 	X(THREAD_CPU, 17, "uu", "dt,cpu_ns")        /* CPU time the thread used, user+system, \
-						       written just before THREAD_END */
+						       written just before THREAD_END */      \
+	X(SAMPLE, 18, "ubuuu", "dt,ips,missed,period_ns,wall") /* a CPU (wall: 1) sample of \
+						       this thread: native stack; the Python    \
+						       frames are the open spans; missed:       \
+						       samples not recorded since the last one */\
+	X(CRASH, 19, "uuuub", "dt,signal,code,addr,ips") /* a fatal signal on this thread   \
+						       (si_code, fault address), native stack */
 
 /* Meta records, appended to a process's meta file after its header. */
 #define GLASS_META_RECORDS(X)                                                                \
@@ -193,7 +200,10 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(RESOURCE, 75, "uuuuuuuu",                                                          \
 	  "unix_ns,pid,image,cpu_user_ns,cpu_sys_ns,rss_bytes,threads,fds") /* resources    \
 	  file: one live process image p<pid>.<image> at unix_ns, from /proc (CPU since the  \
-	  process began) */
+	  process began) */                                                                      \
+	X(OBJECT, 72, "usuuus", "tsc,path,base,start,end,build_id") /* a loaded ELF object:    \
+	  load bias (address = base + ELF vaddr), its code's address range, GNU build-id (hex) */ \
+	X(OBJECT_UNLOAD, 73, "uuu", "tsc,base,start") /* that object was unloaded (dlclose) */
 
 enum glass_record_tag {
 #define GLASS_TAG_ENUM(name, tag, types, fields) GLASS_REC_##name = tag,

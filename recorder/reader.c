@@ -321,6 +321,40 @@ static int mp_str(const uint8_t **pp, const uint8_t *end, struct glass_str *s)
 	return 0;
 }
 
+/* A bin (or nil → empty): s points at the bytes. */
+static int mp_bin(const uint8_t **pp, const uint8_t *end, struct glass_str *s)
+{
+	const uint8_t *p = *pp;
+	if (p >= end)
+		return -1;
+	size_t left = (size_t)(end - p), hdr, len;
+	uint8_t b = *p;
+	if (b == 0xc0) {
+		s->p = NULL;
+		s->len = 0;
+		*pp = p + 1;
+		return 0;
+	}
+	if (b == 0xc4 && left >= 2) {
+		hdr = 2;
+		len = p[1];
+	} else if (b == 0xc5 && left >= 3) {
+		hdr = 3;
+		len = be16(p + 1);
+	} else if (b == 0xc6 && left >= 5) {
+		hdr = 5;
+		len = be32(p + 1);
+	} else {
+		return -1;
+	}
+	if (len > left - hdr || len > UINT32_MAX)
+		return -1;
+	s->p = (const char *)p + hdr;
+	s->len = (uint32_t)len;
+	*pp = p + hdr + len;
+	return 0;
+}
+
 /* An array of str/nil (or nil → empty): validates every element; raw covers the whole array. */
 static int mp_strarray(const uint8_t **pp, const uint8_t *end, uint64_t *count,
 		       struct glass_str *raw)
@@ -642,6 +676,10 @@ static int decode_fields(const struct tag_info *ti, const uint8_t **pp, const ui
 			break;
 		case 'm':
 			if (mp_map(pp, end, &rec->u[i], &rec->s[i]) < 0)
+				return -1;
+			break;
+		case 'b':
+			if (mp_bin(pp, end, &rec->s[i]) < 0)
 				return -1;
 			break;
 		default:

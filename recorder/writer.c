@@ -328,6 +328,7 @@ static void stream_detach(struct glass_stream_writer *s)
 
 static void put_chunk_start(struct glass_stream_writer *s)
 {
+	GLASS_BUSY_ENTER(s);
 	uint8_t *at = s->cur;
 	struct glass_cursor c = {at + 1};
 	glass_mp_pack_uint64(&c, 0);
@@ -406,22 +407,30 @@ void glass_stream_seal(struct glass_stream_writer *s, uint32_t extra_flags)
 {
 	if (!s->base)
 		return;
+	uint8_t was_busy = s->busy;
+	GLASS_BUSY_ENTER(s);
 	struct glass_chunk_header *h = (struct glass_chunk_header *)s->base;
 	h->used = (uint32_t)(s->cur - s->base);
 	__atomic_store_n(&h->flags, h->flags | GLASS_CHUNK_SEALED | extra_flags, __ATOMIC_RELEASE);
 	munmap(s->base, s->capacity);
 	stream_detach(s);
+	if (!was_busy)
+		GLASS_BUSY_LEAVE(s);
 }
 
 void glass_stream_forget(struct glass_stream_writer *s)
 {
-	if (s->base)
-		munmap(s->base, s->capacity);
+	GLASS_BUSY_ENTER(s);
+	uint8_t *base = s->base;
 	stream_detach(s);
+	if (base)
+		munmap(base, s->capacity);
+	GLASS_BUSY_LEAVE(s);
 }
 
 static void put_lost(struct glass_stream_writer *s, uint64_t now)
 {
+	GLASS_BUSY_ENTER(s);
 	uint8_t *at = s->cur;
 	struct glass_cursor c = {at + 1};
 	glass_mp_pack_uint64(&c, glass_dt(s, now));
@@ -458,6 +467,11 @@ drop:
 		__atomic_add_fetch(&s->proc->hdr->lost_events, 1, __ATOMIC_RELAXED);
 out:
 	errno = saved;
+	/* the records written above (CHUNK_START, LOST) left the busy window: the caller's is open */
+	if (r)
+		GLASS_BUSY_ENTER(s);
+	else
+		GLASS_BUSY_LEAVE(s);
 	return r;
 }
 

@@ -53,7 +53,21 @@ struct glass_stream_writer {
 	uint32_t seq;
 	uint32_t capacity;
 	struct glass_proc_writer *proc;
+	/* 1 while this thread is inside the writer (a record half written, a chunk being swapped):
+	 * a signal handler that writes into the same stream (CPU samples) drops its record then */
+	volatile uint8_t busy;
 };
+
+#define GLASS_BUSY_ENTER(s)                                  \
+	do {                                                 \
+		(s)->busy = 1;                               \
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);     \
+	} while (0)
+#define GLASS_BUSY_LEAVE(s)                                  \
+	do {                                                 \
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);     \
+		(s)->busy = 0;                               \
+	} while (0)
 
 /* Creates p<pid>.<n> under session_dir with its meta header and returns 0, or -1 with errno. */
 int glass_proc_writer_open(struct glass_proc_writer *w, const char *session_dir, uint32_t pid,
@@ -87,7 +101,8 @@ void glass_stream_seal(struct glass_stream_writer *s, uint32_t extra_flags);
 /* Drops the mapping without touching it (forked child). */
 void glass_stream_forget(struct glass_stream_writer *s);
 /* Slow path of glass_reserve: seals the full chunk and opens the next one, or counts a drop.
- * Returns where to write n bytes, or NULL when the record must be dropped (already counted). */
+ * Returns where to write n bytes (the stream still busy), or NULL when the record must be
+ * dropped (already counted; the stream no longer busy). */
 uint8_t *glass_stream_reserve_slow(struct glass_stream_writer *s, size_t n, uint64_t now);
 
 /* ---- hot path: inline encoders ------------------------------------------------------- */
@@ -97,6 +112,7 @@ uint8_t *glass_stream_reserve_slow(struct glass_stream_writer *s, size_t n, uint
 
 static inline __attribute__((always_inline)) uint8_t *glass_reserve(struct glass_stream_writer *s, size_t n, uint64_t now)
 {
+	GLASS_BUSY_ENTER(s); /* until glass_publish (or a NULL return) */
 	if (GLASS_LIKELY(s->cur + n <= s->end))
 		return s->cur;
 	return glass_stream_reserve_slow(s, n, now);
@@ -109,6 +125,7 @@ static inline __attribute__((always_inline)) void glass_publish(struct glass_str
 {
 	__atomic_store_n(at, tag, __ATOMIC_RELEASE);
 	s->cur = end;
+	GLASS_BUSY_LEAVE(s);
 }
 
 static inline __attribute__((always_inline)) uint64_t glass_dt(struct glass_stream_writer *s, uint64_t now)

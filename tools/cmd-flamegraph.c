@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "flame.h"
+#include "native.h"
 #include "progress.h"
 #include "report.h"
 #include "text.h"
@@ -17,7 +18,7 @@ static void usage(FILE *f)
 	    "Usage: glass-report flamegraph [SESSION] [-o FILE] [--folded] [--value wall|self]\n"
 	    "                               [--per-thread] [--process PID] [--thread TID|NAME]\n"
 	    "                               [--since T] [--until T] [--title TEXT] [--width PX]\n"
-	    "                               [--max-stacks N] [--strict]\n"
+	    "                               [--max-stacks N] [--strict] [--samples]\n"
 	    "\n"
 	    "Aggregates the time of every traced call by stack and draws it as a flame graph: an\n"
 	    "interactive SVG (hover for details, click to zoom, Search or Ctrl-F highlights\n"
@@ -54,6 +55,10 @@ static void usage(FILE *f)
 	    "      --max-stacks N   distinct stacks kept (default %u, about 64 MB a million);\n"
 	    "                       past that, new stacks count in their caller (with a warning)\n"
 	    "      --strict         exit with status 3 when the session was read with warnings\n"
+	    "      --samples        the CPU samples instead (recorded with GLASS_SAMPLE_HZ,\n"
+	    "                       \"sample_hz\" or glass-run --sample): mixed stacks, the C\n"
+	    "                       functions under the Python frames that called them; a\n"
+	    "                       width is samples times the sampling period\n"
 	    "  -h, --help           this text\n"
 	    "\n"
 	    "Frames narrower than 0.1 pixel are left out of the SVG (the folded output has all).\n"
@@ -148,7 +153,8 @@ enum {
 	OPT_UNTIL,
 	OPT_TITLE,
 	OPT_WIDTH,
-	OPT_MAX
+	OPT_MAX,
+	OPT_SAMPLES
 };
 
 /* What the command line asks for. */
@@ -157,6 +163,7 @@ struct flame_cmd {
 	struct flame_svg_opts so;
 	const char *since, *until;
 	int folded;
+	int samples; /* --samples: the CPU samples' mixed stacks */
 };
 
 /* A number option in [lo, hi]; -1 (with the message) when it is not one. */
@@ -174,6 +181,9 @@ static int flame_option(void *ctx, int c, const char *arg)
 	switch (c) {
 	case OPT_FOLDED:
 		F->folded = 1;
+		break;
+	case OPT_SAMPLES:
+		F->samples = 1;
 		break;
 	case OPT_VALUE:
 		if (!strcmp(arg, "wall"))
@@ -305,6 +315,7 @@ int command_flamegraph(int argc, char **argv)
 					     {"title", required_argument, NULL, OPT_TITLE},
 					     {"width", required_argument, NULL, OPT_WIDTH},
 					     {"max-stacks", required_argument, NULL, OPT_MAX},
+					     {"samples", no_argument, NULL, OPT_SAMPLES},
 					     {NULL, 0, NULL, 0}};
 	struct flame_cmd C = {.fo = {.value = FLAME_WALL, .until_ns = UINT64_MAX}};
 	const struct report_cli cli = {.name = "flamegraph",
@@ -339,7 +350,9 @@ int command_flamegraph(int argc, char **argv)
 		return GLASS_EXIT_USAGE;
 	}
 	struct glass_progress *pg = report_progress(s, "flamegraph");
-	struct flame *F = flame_collect(s, &C.fo, pg);
+	uint64_t nsamples = 0;
+	struct flame *F =
+	    C.samples ? native_flame_collect(s, &C.fo, &nsamples) : flame_collect(s, &C.fo, pg);
 	glass_progress_end(pg);
 	if (!F) {
 		report_error("out of memory");

@@ -66,13 +66,15 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: glass-report info [SESSION] [--schema] [--strict]\n"
+	    "Usage: glass-report info [SESSION] [--schema] [--objects] [--strict]\n"
 	    "\n"
 	    "Describes a session: format version, processes (pid, parent, origin, state, exit\n"
 	    "status, Python, executable, argv), their threads and chunks, records by type, lost\n"
 	    "records, unmatched exits, every warning and note, and the time span.\n"
 	    "\n"
 	    "      --schema   print the record table of the format instead (no session needed)\n"
+	    "      --objects  list each process's loaded ELF objects (path, code addresses,\n"
+	    "                 build-id), the ones native stacks are resolved against\n"
 	    "      --strict   exit with status 3 when the session was read with warnings\n"
 	    "  -h, --help     this text\n"
 	    "\n%s",
@@ -178,13 +180,29 @@ static void print_process_head(struct glass_proc *p)
 	printf("    %-12s %u defined\n", "code", in->ncodes);
 }
 
-/* The process's capture counters and how many other meta records it has. */
+static int list_objects; /* --objects */
+
+/* One loaded ELF object (--objects). */
+static void print_object(const struct glass_record *rec)
+{
+	printf("    %-12s %.*s  0x%llx-0x%llx  build-id %.*s\n", "object", (int)rec->s[1].len,
+	       rec->s[1].p ? rec->s[1].p : "", (unsigned long long)rec->u[3],
+	       (unsigned long long)rec->u[4], rec->s[5].len ? (int)rec->s[5].len : 4,
+	       rec->s[5].len ? rec->s[5].p : "none");
+}
+
+/* The process's capture counters, its loaded objects and how many other meta records it has. */
 static void print_process_meta(struct glass_proc *p)
 {
-	size_t cursor = 0, other = 0;
+	size_t cursor = 0, other = 0, objects = 0, unloaded = 0;
 	struct glass_record rec;
 	while (glass_proc_meta_next(p, &cursor, &rec)) {
-		other += rec.tag != GLASS_REC_CODE && rec.tag != GLASS_REC_PROCESS;
+		other += rec.tag != GLASS_REC_CODE && rec.tag != GLASS_REC_PROCESS &&
+			 rec.tag != GLASS_REC_OBJECT && rec.tag != GLASS_REC_OBJECT_UNLOAD;
+		objects += rec.tag == GLASS_REC_OBJECT;
+		unloaded += rec.tag == GLASS_REC_OBJECT_UNLOAD;
+		if (rec.tag == GLASS_REC_OBJECT && list_objects)
+			print_object(&rec);
 		if (rec.tag == GLASS_REC_CAPTURE)
 			printf("    %-12s %llu connections followed; not recorded: %llu gave up "
 			       "(not the protocol), %llu busy, %llu no slot, %llu ended on "
@@ -194,6 +212,9 @@ static void print_process_meta(struct glass_proc *p)
 			       (unsigned long long)rec.u[3], (unsigned long long)rec.u[4],
 			       (unsigned long long)rec.u[5]);
 	}
+	if (objects)
+		printf("    %-12s %zu loaded ELF objects, %zu unloaded%s\n", "objects", objects,
+		       unloaded, list_objects ? "" : " (--objects lists them)");
 	printf("    %-12s %zu other meta records (fork, exec, end, notes, policy, capture)\n",
 	       "meta", other);
 }
@@ -282,12 +303,15 @@ static int info_option(void *ctx, int c, const char *arg)
 	(void)arg;
 	if (c == 'x')
 		*(int *)ctx = 1;
+	if (c == 'O')
+		list_objects = 1;
 	return 0;
 }
 
 int command_info(int argc, char **argv)
 {
 	static const struct option opts[] = {{"schema", no_argument, NULL, 'x'},
+					     {"objects", no_argument, NULL, 'O'},
 					     {NULL, 0, NULL, 0}};
 	int schema = 0;
 	const struct report_cli cli = {.name = "info",

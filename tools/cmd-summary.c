@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "progress.h"
+#include "native.h"
 #include "report.h"
 #include "aggregate.h"
 #include "res-report.h"
@@ -514,6 +515,7 @@ int command_summary(int argc, char **argv)
 	print_peers(&S.agg, o.limit);
 	print_function_table(&S.agg, o.sort, o.limit);
 	print_threads(&S);
+	native_summary(stdout, s, o.limit);
 	res_print_summary(stdout, glass_session_dir(s));
 	int rc = report_check_output(stdout, "standard output");
 	if (S.agg.oom)

@@ -17,6 +17,7 @@
 /* Frame kinds beyond enum glass_span_kind. */
 #define KIND_ROOT   200
 #define KIND_THREAD 201
+#define KIND_NATIVE 202 /* a C function of a CPU sample's native stack */
 
 #define MAX_LABEL 400 /* bytes of a frame name kept (statements can be long) */
 #define NONE	  UINT32_MAX
@@ -243,6 +244,8 @@ static uint32_t frame_color(int kind, const char *module, const char *label, siz
 		return hsl(205, 0.18, 0.60 + 0.08 * v);
 	case KIND_THREAD:
 		return 0xc8c8c8;
+	case KIND_NATIVE:
+		return hsl(20 + 20 * v, 0.75, 0.62);
 	default:
 		return 0xb4b4b4;
 	}
@@ -875,6 +878,32 @@ static void run_thread(struct producer *P, struct glass_proc *p, uint32_t tidx,
 	}
 	glass_readahead_close(st);
 	glass_progress_add(pg, chunks - seen);
+}
+
+/* ---- stacks made by the caller (CPU samples) ------------------------------------------------ */
+
+struct flame *flame_new(size_t max_nodes)
+{
+	return flame_alloc(max_nodes);
+}
+
+int flame_add_stack(struct flame *F, const struct flame_frame *fr, size_t n, uint64_t value)
+{
+	uint32_t node = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *l = fr[i].label ? fr[i].label : "?";
+		uint32_t f = frame_intern(F, fr[i].python ? GLASS_KIND_PYTHON : KIND_NATIVE, l,
+					  strlen(l), fr[i].module, fr[i].detail, 0);
+		if (f == NONE)
+			return -1;
+		uint32_t c = flame_child(F, node, f);
+		if (c == node) /* out of nodes: counted in the caller */
+			break;
+		node = c;
+	}
+	F->nodes[node].self_ns += value;
+	F->nodes[node].calls++;
+	return 0;
 }
 
 /* ---- the trie side ----------------------------------------------------------------------- */

@@ -69,4 +69,15 @@ struct flame_svg_opts {
  * Returns 0, -1 on a write error. */
 int flame_write_svg(FILE *f, const struct flame *F, const struct flame_svg_opts *o);
 
+/* A flame graph of stacks the caller adds (CPU samples with native frames). */
+struct flame *flame_new(size_t max_nodes);
+struct flame_frame {
+	const char *label;
+	const char *detail; /* shown on hover ("file:line", "libfoo.so"); may be NULL */
+	const char *module; /* Python frames: colours by module; may be NULL */
+	int python; /* a Python frame (else native) */
+};
+/* Adds value (ns) to the stack fr[0] (root) .. fr[n-1] (leaf). 0, or -1 out of memory. */
+int flame_add_stack(struct flame *F, const struct flame_frame *fr, size_t n, uint64_t value);
+
 #endif

@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"tree", command_tree, "span trees in the terminal, one per request or root call"},
     {"html", command_html, "one self-contained HTML dashboard: endpoints, requests, queries"},
     {"top", command_top, "live view of a running session: endpoints, functions, processes"},
+    {"crash", command_crash, "crashed processes: signal, address, mixed C/Python stack, last calls"},
 };
 
 static void usage(FILE *f)

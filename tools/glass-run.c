@@ -14,7 +14,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: glass-run [-o DIR] [-p POLICY] [-l LEVEL] [--] COMMAND [ARG...]\n"
+		"usage: glass-run [-o DIR] [-p POLICY] [-l LEVEL] [--sample HZ] [--] COMMAND [ARG...]\n"
 		"\n"
 		"Runs COMMAND with libglass.so preloaded, so every Python process it starts is\n"
 		"traced. Afterwards, run glass-report to read the recording.\n"
@@ -22,6 +22,9 @@ static void usage(FILE *out)
 		"  -o, --out DIR       where sessions go (sets GLASS_OUT; default ./glass-out)\n"
 		"  -p, --policy FILE   the glimpse-policy.json to use (sets GLASS_POLICY)\n"
 		"  -l, --log LEVEL     quiet, info or debug (sets GLASS_LOG)\n"
+		"  -s, --sample HZ     sample native stacks HZ times a second of each thread's CPU\n"
+		"                      time (sets GLASS_SAMPLE_HZ; 0: off, the default); read them\n"
+		"                      with glass-report flamegraph --samples\n"
 		"  -h, --help          this text\n"
 		"\n"
 		"Exit status: COMMAND's, or 125 when glass-run itself failed, 127 when COMMAND\n"
@@ -81,11 +84,12 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"out", required_argument, 0, 'o'},
 					     {"policy", required_argument, 0, 'p'},
 					     {"log", required_argument, 0, 'l'},
+					     {"sample", required_argument, 0, 's'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	int c;
 	/* '+': stop at the first non-option, so COMMAND's own options stay its own */
-	while ((c = getopt_long(argc, argv, "+o:p:l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:p:l:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (set_abs("GLASS_OUT", optarg) != 0)
@@ -108,6 +112,16 @@ int main(int argc, char **argv)
 			}
 			setenv("GLASS_LOG", optarg, 1);
 			break;
+		case 's': {
+			char *end;
+			long hz = strtol(optarg, &end, 10);
+			if (*end || end == optarg || hz < 0 || hz > 10000) {
+				fprintf(stderr, "glass-run: --sample takes a rate from 0 to 10000 (Hz)\n");
+				return 125;
+			}
+			setenv("GLASS_SAMPLE_HZ", optarg, 1);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

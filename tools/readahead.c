@@ -228,7 +228,7 @@ struct glass_readahead *glass_readahead_open(struct glass_proc *p, uint32_t tidx
 	for (unsigned t = 0; t <= GLASS_REC_MAX_TAG; t++) {
 		const struct glass_record_desc *d = glass_record_desc((uint8_t)t);
 		for (unsigned i = 0; d && d->types && d->types[i] && i < GLASS_REC_MAX_FIELDS; i++)
-			if (strchr("sam", d->types[i]))
+			if (strchr("samb", d->types[i]))
 				ra->strmask[t] |= (uint16_t)(1u << i);
 	}
 	pthread_mutex_init(&ra->mu, NULL);

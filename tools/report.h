@@ -87,6 +87,7 @@ int report_out_open(struct report_out *o, const char *path);
 /* Flushes and closes the output. `failed`: the command could not write all of it (out of
  * memory). Returns GLASS_EXIT_OK, or GLASS_EXIT_OUTPUT with the reason printed. */
 int report_out_close(struct report_out *o, int failed);
+int command_crash(int argc, char **argv);
 
 /*
  * Opens the session named on the command line (NULL: the newest under $GLASS_OUT, else

@@ -50,7 +50,8 @@ WORKLOADS = {
     "fib": ("fib.py", ["30"], 2692537),
     "mixed": ("mixed.py", [], None),
 }
-VARIANTS = ["plain", "glass-all", "glass-default", "cprofile"]
+# glass-sample99: the default policy with CPU sampling at 99 Hz (native stacks)
+VARIANTS = ["plain", "glass-all", "glass-default", "glass-sample99", "cprofile"]
 SUPPORTED = {(3, 11), (3, 12), (3, 13)}
 
 
@@ -78,6 +79,8 @@ class Bench:
             env["GLASS_OUT"] = str(out_dir)
             if variant == "glass-all":
                 env["GLASS_POLICY"] = str(self.policy_all)
+            if variant == "glass-sample99":
+                env["GLASS_SAMPLE_HZ"] = "99"
         return env
 
     def argv(self, python, variant, workload):
@@ -628,13 +631,15 @@ def fmt_ratio(entry):
 def print_tables(results):
     if any(it.get("cpu") for it in results["interpreters"]):
         print("\nWall time, ratio to plain (median of %d runs)" % results["runs"])
-        print("%-22s %-8s %9s %11s %14s %9s" % ("python", "workload", "plain s", "glass all",
-                                                "glass default", "cProfile"))
+        print("%-22s %-8s %9s %11s %14s %14s %9s" % ("python", "workload", "plain s",
+                                                     "glass all", "glass default",
+                                                     "+sample 99Hz", "cProfile"))
     for it in results["interpreters"]:
         for workload, r in (it.get("cpu") or {}).items():
-            print("%-22s %-8s %9.3f %11s %14s %9s" % (
+            print("%-22s %-8s %9.3f %11s %14s %14s %9s" % (
                 it["label"], workload, r["plain"]["median_s"], fmt_ratio(r["glass-all"]),
-                fmt_ratio(r["glass-default"]), fmt_ratio(r["cprofile"])))
+                fmt_ratio(r["glass-default"]), fmt_ratio(r["glass-sample99"]),
+                fmt_ratio(r["cprofile"])))
     if any(it.get("size") for it in results["interpreters"]):
         print("\nBytes on disk per recorded call (trace-all policy)")
         print("%-22s %-8s %12s %12s %10s  %s" % ("python", "workload", "session", "calls",

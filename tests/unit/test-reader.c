@@ -103,7 +103,7 @@ static size_t read_all(struct glass_session *s, struct glass_record *recs, size_
 		/* strings point into the stream's buffer: keep copies past the close */
 		const struct glass_record_desc *d = glass_record_desc(r.tag);
 		for (unsigned f = 0; f < r.nfields; f++) {
-			if ((d->types[f] != 's' && d->types[f] != 'm') || !r.s[f].p || used + r.s[f].len > sizeof(pool))
+			if ((d->types[f] != 's' && d->types[f] != 'm' && d->types[f] != 'b') || !r.s[f].p || used + r.s[f].len > sizeof(pool))
 				continue;
 			memcpy(pool + used, r.s[f].p, r.s[f].len);
 			r.s[f].p = pool + used;
@@ -132,7 +132,7 @@ START_TEST(every_stream_record_round_trips)
 	synth_chunk_init(&c, PID, PID, 1, 1, TSC0, MONO0);
 	size_t n;
 	const struct glass_record_desc *d = glass_record_descs(&n);
-	struct glass_record want[64];
+	struct glass_record want[96];
 	size_t nw = 0, k = 0;
 	uint64_t ticks = TSC0;
 	for (int round = 0; round < 3; round++) {
@@ -167,6 +167,17 @@ START_TEST(every_stream_record_round_trips)
 					w->s[f].p = sv;
 					w->s[f].len = sv ? (uint32_t)strlen(sv) : 0;
 					w->u[GLASS_REC_MAX_FIELDS - 1] = (uint64_t)(-5 + (int64_t)k);
+				} else if (d[i].types[f] == 'b') {
+					/* bytes (native stacks): msgpack bin, or nil */
+					const char *sv = svals[k++ % 4];
+					if (sv) {
+						msgpack_pack_bin(&c.pk, strlen(sv));
+						msgpack_pack_bin_body(&c.pk, sv, strlen(sv));
+					} else {
+						msgpack_pack_nil(&c.pk);
+					}
+					w->s[f].p = sv;
+					w->s[f].len = sv ? (uint32_t)strlen(sv) : 0;
 				} else {
 					const char *sv = svals[k++ % 4];
 					synth_s(&c, sv);
@@ -186,8 +197,8 @@ START_TEST(every_stream_record_round_trips)
 	synth_chunk_free(&c);
 
 	struct glass_session *s = open_ok(sdir);
-	struct glass_record got[64];
-	size_t ng = read_all(s, got, 64);
+	struct glass_record got[96];
+	size_t ng = read_all(s, got, 96);
 	ck_assert_uint_eq(ng, nw);
 	struct glass_proc *p = glass_session_proc(s, 0);
 	for (size_t i = 0; i < nw; i++) {
