@@ -1,10 +1,56 @@
-/* preload/compat.c — the per-version offset tables behind compat.h. */
+/* preload/compat.c — the per-version offset tables behind compat.h, and the few version
+ * differences that need code (3.9 and 3.10's qualnames and recursion counter). */
 #include "compat.h"
+#include "pyapi.h"
+
+#include <dlfcn.h>
+#include <string.h>
 
 struct glass_compat glass_cx __attribute__((visibility("hidden")));
 
 /* From CPython's headers of each version (x86-64, default GIL build, non-debug). */
 static const struct glass_compat tables[] = {
+	{
+		.minor = 9,
+		.frame_code = 32, /* PyFrameObject: PyObject_VAR_HEAD, f_back, f_code */
+		.frame_globals = 48,
+		.frame_localsplus = 360,
+		.frame_object = 1,
+		.frame_gen = 96,
+		.frame_stacktop = 72,
+		.co_flags = 36,
+		.co_name = 112,
+		.co_code = 48,
+		.co_consts = 56,
+		.co_filename = 104,
+		.co_firstlineno = 40,
+		.co_extra = 144,
+		.ts_exc = 88, /* curexc_type, curexc_value, curexc_traceback */
+		.ts_guard = 32, /* recursion_depth */
+		.ascii_size = 48,
+		.runtime_audit_head = 648,
+	},
+	{
+		.minor = 10,
+		.frame_code = 32,
+		.frame_globals = 48,
+		.frame_localsplus = 352,
+		.frame_object = 1,
+		.frame_gen = 88,
+		.frame_state = 108,
+		.state_suspended_max = -1, /* FRAME_CREATED -2, FRAME_SUSPENDED -1 */
+		.co_flags = 36,
+		.co_name = 112,
+		.co_code = 48,
+		.co_consts = 56,
+		.co_filename = 104,
+		.co_firstlineno = 40,
+		.co_extra = 144,
+		.ts_exc = 88,
+		.ts_guard = 32, /* recursion_depth */
+		.ascii_size = 48,
+		.runtime_audit_head = 648,
+	},
 	{
 		.minor = 11,
 		.frame_code = 32, /* f_func, f_globals, f_builtins, f_locals, f_code */
@@ -16,6 +62,8 @@ static const struct glass_compat tables[] = {
 		.co_flags = 48,
 		.co_filename = 112,
 		.co_qualname = 128,
+		.co_name = 120,
+		.co_consts = 24,
 		.co_firstlineno = 72,
 		.co_extra = 176,
 		.ts_exc = 96, /* curexc_type, curexc_value, curexc_traceback */
@@ -35,6 +83,8 @@ static const struct glass_compat tables[] = {
 		.co_flags = 48,
 		.co_filename = 112,
 		.co_qualname = 128,
+		.co_name = 120,
+		.co_consts = 24,
 		.co_firstlineno = 68,
 		.co_extra = 184,
 		.ts_exc = 96, /* current_exception */
@@ -54,6 +104,8 @@ static const struct glass_compat tables[] = {
 		.co_flags = 48,
 		.co_filename = 112,
 		.co_qualname = 128,
+		.co_name = 120,
+		.co_consts = 24,
 		.co_firstlineno = 68,
 		.co_extra = 192,
 		.ts_exc = 112,
@@ -76,4 +128,67 @@ int glass_compat_init(unsigned long version_hex)
 		}
 	}
 	return -1;
+}
+
+int glass_guard_tripped(void)
+{
+	if (!glass_cx.frame_object)
+		return 0;
+	static int (*limit)(void);
+	if (!limit)
+		*(void **)&limit = dlsym(RTLD_DEFAULT, "Py_GetRecursionLimit");
+	return limit ? limit() : 0;
+}
+
+/* 3.9 and 3.10 wordcode: 2 bytes an instruction, arguments above 255 through EXTENDED_ARG. */
+
+void glass_code_seen(PyObject *code)
+{
+	if (!glass_cx.frame_object)
+		return;
+	if (!glass_cx.qual_slot) {
+		/* the slot's free function drops our reference when the code object dies */
+		intptr_t idx = glass_py.RequestCodeExtraIndex((void (*)(void *))glass_py.DecRef);
+		if (idx < 0) {
+			glass_py.Err_Clear();
+			glass_cx.qual_slot = -1;
+			return;
+		}
+		glass_cx.qual_slot = idx + 1;
+	}
+	if (glass_cx.qual_slot < 0)
+		return;
+	PyObject *bytes = GLASS_AT(code, glass_cx.co_code, PyObject *);
+	PyObject *consts = GLASS_AT(code, glass_cx.co_consts, PyObject *);
+	if (!bytes || !consts || !(glass_type_flags(bytes->ob_type) & GLASS_TPFLAGS_BYTES_SUBCLASS) ||
+	    !(glass_type_flags(consts->ob_type) & GLASS_TPFLAGS_TUPLE_SUBCLASS))
+		return;
+	const unsigned char *op = (const unsigned char *)bytes + GLASS_BYTES_DATA_OFF;
+	intptr_t n = GLASS_AT(bytes, GLASS_VAR_SIZE_OFF, intptr_t) & ~(intptr_t)1;
+	intptr_t nconsts = GLASS_AT(consts, GLASS_VAR_SIZE_OFF, intptr_t);
+	PyObject **items = &GLASS_AT(consts, GLASS_TUPLE_ITEMS_OFF, PyObject *);
+	/* the constants loaded by the last two instructions, or -1 */
+	intptr_t prev2 = -1, prev1 = -1;
+	uint32_t ext = 0;
+	for (intptr_t i = 0; i < n; i += 2) {
+		uint32_t arg = ext | op[i + 1];
+		ext = op[i] == GLASS_OP_EXTENDED_ARG ? arg << 8 : 0;
+		if (op[i] == GLASS_OP_EXTENDED_ARG)
+			continue;
+		if (op[i] == GLASS_OP_MAKE_FUNCTION && prev2 >= 0 && prev1 >= 0 && prev2 < nconsts &&
+		    prev1 < nconsts) {
+			PyObject *child = items[prev2], *qual = items[prev1];
+			if (child->ob_type == glass_py.Code_Type &&
+			    (glass_type_flags(qual->ob_type) & GLASS_TPFLAGS_UNICODE_SUBCLASS) &&
+			    !glass_code_extra_slot(child, glass_cx.qual_slot)) {
+				glass_py.IncRef(qual);
+				if (glass_py.Code_SetExtra(child, glass_cx.qual_slot - 1, qual) != 0) {
+					glass_py.Err_Clear();
+					glass_py.DecRef(qual);
+				}
+			}
+		}
+		prev2 = prev1;
+		prev1 = op[i] == GLASS_OP_LOAD_CONST ? (intptr_t)arg : -1;
+	}
 }

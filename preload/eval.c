@@ -356,7 +356,8 @@ static uintptr_t decide(PyObject *code, glass_frame *f)
 			glass_py.Err_Clear();
 	}
 	const char *file = glass_str_utf8(GLASS_AT(code, glass_cx.co_filename, PyObject *), &fl);
-	const char *qual = glass_str_utf8(GLASS_AT(code, glass_cx.co_qualname, PyObject *), &ql);
+	glass_code_seen(code);
+	const char *qual = glass_str_utf8(glass_code_qualname(code), &ql);
 	int flags = GLASS_AT(code, glass_cx.co_flags, int);
 	int line = GLASS_AT(code, glass_cx.co_firstlineno, int);
 
@@ -391,7 +392,7 @@ static void note_thread_name(glass_frame *f)
 	if (!self || (void *)((PyTypeObject *)self->ob_type)[0].ob_base.ob_type == NULL)
 		return;
 	/* only plain attribute lookup: a custom __getattr__ could run user code */
-	void *getattro = GLASS_AT(self->ob_type, 144, void *);
+	void *getattro = GLASS_AT(self->ob_type, GLASS_TP_GETATTRO_OFF, void *);
 	if (getattro != glass_py.Object_GenericGetAttr)
 		return;
 	if (T.epoch != G.epoch && (T.tried == G.epoch || glass_thread_start() != 0))
@@ -496,7 +497,7 @@ call_real_near_stack_end(PyThreadState *ts, glass_frame *f, int throwflag)
 {
 	int *ctr = glass_tstate_guard(ts);
 	int saved = *ctr;
-	*ctr = 0;
+	*ctr = glass_guard_tripped();
 	PyObject *r = G.real_eval(ts, f, throwflag);
 	*ctr = saved;
 	return r;
@@ -551,7 +552,7 @@ static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, u
 
 	if (!(x & GLASS_X_GEN))
 		return trace_call(ts, f, throwflag, id);
-	if (glass_frame_owner(f) != GLASS_FRAME_OWNED_BY_GENERATOR) {
+	if (!glass_frame_is_gen_resume(f)) {
 		/* calling a generator function: the frame only builds and returns the object */
 		r = call_real(ts, f, throwflag);
 		if (r)
@@ -559,12 +560,11 @@ static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, u
 		return r;
 	}
 	uintptr_t gen = glass_frame_gen(f);
-	int8_t *state = glass_frame_gen_state(f);
 	glass_emit_gen_resume(s, glass_ticks(), id, gen);
 	r = call_real(ts, f, throwflag);
 	if (r == NULL)
 		emit_raise(ts);
-	else if (glass_gen_state_suspended(*state))
+	else if (glass_frame_gen_suspended(f))
 		glass_emit_gen_yield(s, glass_ticks());
 	else
 		glass_emit_gen_return(s, glass_ticks());
