@@ -192,3 +192,31 @@ void glass_code_seen(PyObject *code)
 		prev1 = op[i] == GLASS_OP_LOAD_CONST ? (intptr_t)arg : -1;
 	}
 }
+
+/* 3.9 and 3.10 create a generator, coroutine or async generator without evaluating its frame:
+ * CPython's evaluator of the call builds the frame and hands it to one of these constructors.
+ * Where libpython is a shared library its calls to them go through the PLT, and these
+ * definitions, preloaded, are the ones they reach; they report each new object to the
+ * evaluator (glass_gen_created), then return it. Where the interpreter is linked statically
+ * (Debian's /usr/bin/python3.X) its calls are direct and the creator of a generator is not
+ * known: the reader then takes the span running when it first starts. On 3.11+ they only
+ * forward (creation is evaluated there). */
+typedef PyObject *(*glass_gen_new_fn)(glass_frame *, PyObject *, PyObject *);
+
+#define GLASS_GEN_CONSTRUCTOR(name)                                                             \
+	__attribute__((visibility("default"))) PyObject *name(glass_frame *f, PyObject *n,      \
+							      PyObject *q)                  \
+	{                                                                                       \
+		static glass_gen_new_fn real;                                                   \
+		if (!real)                                                                      \
+			*(void **)&real = dlsym(RTLD_NEXT, #name);                              \
+		if (!real)                                                                      \
+			return NULL;                                                            \
+		PyObject *gen = real(f, n, q);                                                  \
+		if (gen && glass_cx.frame_object && glass_gen_created)                          \
+			glass_gen_created(f, gen);                                              \
+		return gen;                                                                     \
+	}
+GLASS_GEN_CONSTRUCTOR(PyGen_NewWithQualName)
+GLASS_GEN_CONSTRUCTOR(PyCoro_New)
+GLASS_GEN_CONSTRUCTOR(PyAsyncGen_New)

@@ -234,6 +234,10 @@ int glass_guard_tripped(void);
  * glass_code_qualname. A no-op on 3.11+. */
 void glass_code_seen(PyObject *code);
 
+/* 3.9, 3.10: a generator object was created for frame f (compat.c's wrappers of CPython's
+ * constructors call it; defined by the evaluator, weak so that compat.c links on its own). */
+void glass_gen_created(glass_frame *f, PyObject *gen) __attribute__((weak));
+
 /* The qualified name of a code object (a str, borrowed). On 3.9 and 3.10, when glass has not
  * seen the code that defines it (run before glass started), its plain name. */
 static inline PyObject *glass_code_qualname(PyObject *code)

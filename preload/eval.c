@@ -733,3 +733,29 @@ void glass_watch_silent_close(void)
 		}
 	}
 }
+
+/* ---- generators created without evaluating their frame (3.9, 3.10) --------------------------
+ *
+ * There the call of a generator function never reaches the evaluator: compat.c's wrappers of
+ * CPython's constructors report each new object here, and it is recorded as on 3.11+ (where
+ * eval_traced sees the creating call). */
+void glass_gen_created(glass_frame *f, PyObject *gen)
+{
+	if (G.state != GLASS_ACTIVE || T.guard ||
+	    glass_py.InterpreterState_Get() != glass_py.InterpreterState_Main())
+		return;
+	PyObject *code = glass_frame_code(f);
+	uintptr_t x = glass_code_extra_slot(code, G.extra_slot);
+	int saved = errno;
+	if (x == 0) {
+		T.guard++;
+		x = decide(code, f);
+		T.guard--;
+	}
+	if ((x & GLASS_X_TRACED) &&
+	    (T.epoch == G.epoch || (T.tried != G.epoch && glass_thread_start() == 0)) &&
+	    T.s.depth < G.depth_limit)
+		glass_emit_gen_create(&T.s, glass_ticks(), (uint32_t)(x >> GLASS_X_ID_SHIFT),
+				      (uintptr_t)gen);
+	errno = saved;
+}
