@@ -141,6 +141,46 @@ int glass_guard_tripped(void)
 }
 
 /* 3.9 and 3.10 wordcode: 2 bytes an instruction, arguments above 255 through EXTENDED_ARG. */
+struct glass_wordcode {
+	const unsigned char *op;
+	intptr_t n; /* bytes */
+	PyObject **consts;
+	intptr_t nconsts;
+};
+
+static int wordcode_of(PyObject *code, struct glass_wordcode *w)
+{
+	PyObject *bytes = GLASS_AT(code, glass_cx.co_code, PyObject *);
+	PyObject *consts = GLASS_AT(code, glass_cx.co_consts, PyObject *);
+	if (!bytes || !consts || !(glass_type_flags(bytes->ob_type) & GLASS_TPFLAGS_BYTES_SUBCLASS) ||
+	    !(glass_type_flags(consts->ob_type) & GLASS_TPFLAGS_TUPLE_SUBCLASS))
+		return -1;
+	w->op = (const unsigned char *)bytes + GLASS_BYTES_DATA_OFF;
+	w->n = GLASS_AT(bytes, GLASS_VAR_SIZE_OFF, intptr_t) & ~(intptr_t)1;
+	w->consts = &GLASS_AT(consts, GLASS_TUPLE_ITEMS_OFF, PyObject *);
+	w->nconsts = GLASS_AT(consts, GLASS_VAR_SIZE_OFF, intptr_t);
+	return 0;
+}
+
+static int is_str(PyObject *o)
+{
+	return o && (glass_type_flags(o->ob_type) & GLASS_TPFLAGS_UNICODE_SUBCLASS);
+}
+
+/* A class body is made with the class's plain name; its qualname is what the body's prologue
+ * stores: LOAD_NAME __name__, STORE_NAME __module__, LOAD_CONST qualname, STORE_NAME
+ * __qualname__ (the compiler's compiler_class). */
+static PyObject *class_qualname(PyObject *body)
+{
+	struct glass_wordcode w;
+	if (wordcode_of(body, &w) != 0 || w.n < 8)
+		return NULL;
+	const unsigned char *op = w.op;
+	if (op[0] != GLASS_OP_LOAD_NAME || op[2] != GLASS_OP_STORE_NAME ||
+	    op[4] != GLASS_OP_LOAD_CONST || op[6] != GLASS_OP_STORE_NAME || op[5] >= w.nconsts)
+		return NULL;
+	return is_str(w.consts[op[5]]) ? w.consts[op[5]] : NULL;
+}
 
 void glass_code_seen(PyObject *code)
 {
@@ -156,30 +196,28 @@ void glass_code_seen(PyObject *code)
 		}
 		glass_cx.qual_slot = idx + 1;
 	}
-	if (glass_cx.qual_slot < 0)
+	struct glass_wordcode w;
+	if (glass_cx.qual_slot < 0 || wordcode_of(code, &w) != 0)
 		return;
-	PyObject *bytes = GLASS_AT(code, glass_cx.co_code, PyObject *);
-	PyObject *consts = GLASS_AT(code, glass_cx.co_consts, PyObject *);
-	if (!bytes || !consts || !(glass_type_flags(bytes->ob_type) & GLASS_TPFLAGS_BYTES_SUBCLASS) ||
-	    !(glass_type_flags(consts->ob_type) & GLASS_TPFLAGS_TUPLE_SUBCLASS))
-		return;
-	const unsigned char *op = (const unsigned char *)bytes + GLASS_BYTES_DATA_OFF;
-	intptr_t n = GLASS_AT(bytes, GLASS_VAR_SIZE_OFF, intptr_t) & ~(intptr_t)1;
-	intptr_t nconsts = GLASS_AT(consts, GLASS_VAR_SIZE_OFF, intptr_t);
-	PyObject **items = &GLASS_AT(consts, GLASS_TUPLE_ITEMS_OFF, PyObject *);
-	/* the constants loaded by the last two instructions, or -1 */
-	intptr_t prev2 = -1, prev1 = -1;
-	uint32_t ext = 0;
-	for (intptr_t i = 0; i < n; i += 2) {
-		uint32_t arg = ext | op[i + 1];
-		ext = op[i] == GLASS_OP_EXTENDED_ARG ? arg << 8 : 0;
-		if (op[i] == GLASS_OP_EXTENDED_ARG)
+	/* the last three instructions (opcode, full argument), most recent last */
+	unsigned char op0 = 0, op1 = 0, op2 = 0;
+	uint32_t arg1 = 0, arg2 = 0, ext = 0;
+	for (intptr_t i = 0; i < w.n; i += 2) {
+		unsigned char op = w.op[i];
+		uint32_t arg = ext | w.op[i + 1];
+		if (op == GLASS_OP_EXTENDED_ARG) {
+			ext = arg << 8;
 			continue;
-		if (op[i] == GLASS_OP_MAKE_FUNCTION && prev2 >= 0 && prev1 >= 0 && prev2 < nconsts &&
-		    prev1 < nconsts) {
-			PyObject *child = items[prev2], *qual = items[prev1];
-			if (child->ob_type == glass_py.Code_Type &&
-			    (glass_type_flags(qual->ob_type) & GLASS_TPFLAGS_UNICODE_SUBCLASS) &&
+		}
+		ext = 0;
+		/* LOAD_CONST code, LOAD_CONST qualname, MAKE_FUNCTION: how 3.9 and 3.10 make every
+		 * function, lambda, comprehension and class body */
+		if (op == GLASS_OP_MAKE_FUNCTION && op1 == GLASS_OP_LOAD_CONST &&
+		    op2 == GLASS_OP_LOAD_CONST && arg1 < w.nconsts && arg2 < w.nconsts) {
+			PyObject *child = w.consts[arg1], *qual = w.consts[arg2];
+			if (child->ob_type == glass_py.Code_Type && op0 == GLASS_OP_LOAD_BUILD_CLASS)
+				qual = class_qualname(child);
+			if (child->ob_type == glass_py.Code_Type && is_str(qual) &&
 			    !glass_code_extra_slot(child, glass_cx.qual_slot)) {
 				glass_py.IncRef(qual);
 				if (glass_py.Code_SetExtra(child, glass_cx.qual_slot - 1, qual) != 0) {
@@ -188,8 +226,11 @@ void glass_code_seen(PyObject *code)
 				}
 			}
 		}
-		prev2 = prev1;
-		prev1 = op[i] == GLASS_OP_LOAD_CONST ? (intptr_t)arg : -1;
+		op0 = op1;
+		op1 = op2;
+		arg1 = arg2;
+		op2 = op;
+		arg2 = arg;
 	}
 }
 

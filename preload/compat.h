@@ -79,6 +79,9 @@ extern struct glass_compat glass_cx;
 #define GLASS_OP_LOAD_CONST 100
 #define GLASS_OP_MAKE_FUNCTION 132
 #define GLASS_OP_EXTENDED_ARG 144
+#define GLASS_OP_LOAD_BUILD_CLASS 71
+#define GLASS_OP_STORE_NAME 90
+#define GLASS_OP_LOAD_NAME 101
 #define GLASS_GEN_STATE_FROM_IFRAME (-5)
 
 /* Version-stable object layouts used by the accessors. */

@@ -41,6 +41,9 @@ int main(void)
 	P("opcode_load_const", LOAD_CONST);
 	P("opcode_make_function", MAKE_FUNCTION);
 	P("opcode_extended_arg", EXTENDED_ARG);
+	P("opcode_load_build_class", LOAD_BUILD_CLASS);
+	P("opcode_store_name", STORE_NAME);
+	P("opcode_load_name", LOAD_NAME);
 #else
 	P("frame_object", 0);
 	P("state_suspended_max", -1);

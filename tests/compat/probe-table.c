@@ -49,6 +49,9 @@ int main(int argc, char **argv)
 	P("opcode_load_const", GLASS_OP_LOAD_CONST);
 	P("opcode_make_function", GLASS_OP_MAKE_FUNCTION);
 	P("opcode_extended_arg", GLASS_OP_EXTENDED_ARG);
+	P("opcode_load_build_class", GLASS_OP_LOAD_BUILD_CLASS);
+	P("opcode_store_name", GLASS_OP_STORE_NAME);
+	P("opcode_load_name", GLASS_OP_LOAD_NAME);
 	P("frame_owned_by_generator", GLASS_FRAME_OWNED_BY_GENERATOR);
 	P("runtime_audit_head", glass_cx.runtime_audit_head);
 	return 0;
