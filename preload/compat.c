@@ -2,6 +2,7 @@
  * differences that need code (3.9 and 3.10's qualnames and recursion counter). */
 #include "compat.h"
 #include "pyapi.h"
+#include "recorder/format.h"
 
 #include <dlfcn.h>
 #include <string.h>
@@ -18,6 +19,10 @@ static const struct glass_compat tables[] = {
 		.frame_object = 1,
 		.frame_gen = 96,
 		.frame_stacktop = 72,
+		.gen_frame = 16,
+		.func_code = 16,
+		.func_vectorcall = 112,
+		.dict_version = 24,
 		.co_flags = 36,
 		.co_name = 112,
 		.co_code = 48,
@@ -38,6 +43,10 @@ static const struct glass_compat tables[] = {
 		.frame_object = 1,
 		.frame_gen = 88,
 		.frame_state = 108,
+		.gen_frame = 16,
+		.func_code = 48,
+		.func_vectorcall = 120,
+		.dict_version = 24,
 		.state_suspended_max = -1, /* FRAME_CREATED -2, FRAME_SUSPENDED -1 */
 		.co_flags = 36,
 		.co_name = 112,
@@ -234,6 +243,105 @@ void glass_code_seen(PyObject *code)
 	}
 }
 
+/* ---- generator functions (3.9, 3.10) -------------------------------------------------------- */
+
+#define GLASS_CO_ANY_GENERATOR (GLASS_CO_GENERATOR | GLASS_CO_COROUTINE | GLASS_CO_ASYNC_GENERATOR)
+#define GLASS_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
+
+typedef PyObject *(*glass_vectorcall_fn)(PyObject *, PyObject *const *, size_t, PyObject *);
+
+static glass_vectorcall_fn function_vectorcall; /* _PyFunction_Vectorcall */
+static PyTypeObject *function_type, *gen_types[3];
+static int (*dict_next)(PyObject *, intptr_t *, PyObject **, PyObject **);
+/* inside a wrapped generator function's call: the constructor wrappers below leave the report
+ * to it */
+static __thread int gen_call_depth __attribute__((tls_model("initial-exec")));
+
+static int is_gen_object(PyObject *o)
+{
+	PyTypeObject *t = o->ob_type;
+	return t == gen_types[0] || t == gen_types[1] || t == gen_types[2];
+}
+
+/* The vectorcall of a watched generator function: CPython's own, then the report. Calling the
+ * function runs none of its code; a function whose __code__ was replaced by a plain one since
+ * only forwards. */
+static PyObject *gen_function_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf,
+					 PyObject *kwnames)
+{
+	PyObject *code = GLASS_AT(func, glass_cx.func_code, PyObject *);
+	if (!(GLASS_AT(code, glass_cx.co_flags, int) & GLASS_CO_ANY_GENERATOR))
+		return function_vectorcall(func, args, nargsf, kwnames);
+	gen_call_depth++;
+	PyObject *r = function_vectorcall(func, args, nargsf, kwnames);
+	gen_call_depth--;
+	if (r && is_gen_object(r) && glass_gen_created) {
+		glass_frame *f = GLASS_AT(r, glass_cx.gen_frame, glass_frame *);
+		if (f)
+			glass_gen_created(f, r);
+	}
+	return r;
+}
+
+static void watch_in(PyObject *dict, int depth)
+{
+	intptr_t pos = 0;
+	PyObject *key, *v;
+	while (dict_next(dict, &pos, &key, &v)) {
+		if (v->ob_type == function_type) {
+			void **vc = &GLASS_AT(v, glass_cx.func_vectorcall, void *);
+			PyObject *code = GLASS_AT(v, glass_cx.func_code, PyObject *);
+			if (*vc == (void *)function_vectorcall && code &&
+			    code->ob_type == glass_py.Code_Type &&
+			    (GLASS_AT(code, glass_cx.co_flags, int) & GLASS_CO_ANY_GENERATOR))
+				*vc = (void *)gen_function_vectorcall;
+		} else if (depth == 0 &&
+			   (glass_type_flags(v->ob_type) & GLASS_TPFLAGS_TYPE_SUBCLASS) &&
+			   (glass_type_flags((PyTypeObject *)v) & GLASS_TPFLAGS_HEAPTYPE)) {
+			/* a class: its methods (static and class methods are not looked into) */
+			PyObject *d = GLASS_AT(v, GLASS_TP_DICT_OFF, PyObject *);
+			if (d && d->ob_type == glass_py.Dict_Type)
+				watch_in(d, 1);
+		}
+	}
+}
+
+void glass_watch_generators(glass_frame *f)
+{
+	static int ready; /* 1: resolved; -1: missing symbols */
+	if (!glass_cx.frame_object || ready < 0)
+		return;
+	if (!ready) {
+		*(void **)&function_vectorcall = dlsym(RTLD_DEFAULT, "_PyFunction_Vectorcall");
+		*(void **)&dict_next = dlsym(RTLD_DEFAULT, "PyDict_Next");
+		function_type = dlsym(RTLD_DEFAULT, "PyFunction_Type");
+		gen_types[0] = dlsym(RTLD_DEFAULT, "PyGen_Type");
+		gen_types[1] = dlsym(RTLD_DEFAULT, "PyCoro_Type");
+		gen_types[2] = dlsym(RTLD_DEFAULT, "PyAsyncGen_Type");
+		ready = function_vectorcall && dict_next && function_type && gen_types[0] &&
+				gen_types[1] && gen_types[2]
+			? 1
+			: -1;
+		if (ready < 0)
+			return;
+	}
+	PyObject *globals = GLASS_AT(f, glass_cx.frame_globals, PyObject *);
+	if (!globals || globals->ob_type != glass_py.Dict_Type)
+		return;
+	/* each module's globals once per change (dict versions are unique in the process) */
+	static struct {
+		PyObject *dict;
+		uint64_t version;
+	} seen[64];
+	uint64_t version = GLASS_AT(globals, glass_cx.dict_version, uint64_t);
+	size_t h = ((uintptr_t)globals >> 4) & 63;
+	if (seen[h].dict == globals && seen[h].version == version)
+		return;
+	seen[h].dict = globals;
+	seen[h].version = version;
+	watch_in(globals, 0);
+}
+
 /* 3.9 and 3.10 create a generator, coroutine or async generator without evaluating its frame:
  * CPython's evaluator of the call builds the frame and hands it to one of these constructors.
  * Where libpython is a shared library its calls to them go through the PLT, and these
@@ -254,7 +362,7 @@ typedef PyObject *(*glass_gen_new_fn)(glass_frame *, PyObject *, PyObject *);
 		if (!real)                                                                      \
 			return NULL;                                                            \
 		PyObject *gen = real(f, n, q);                                                  \
-		if (gen && glass_cx.frame_object && glass_gen_created)                          \
+		if (gen && glass_cx.frame_object && glass_gen_created && !gen_call_depth)       \
 			glass_gen_created(f, gen);                                              \
 		return gen;                                                                     \
 	}

@@ -45,6 +45,10 @@ struct glass_compat {
 	uint16_t frame_gen; /* f_gen */
 	uint16_t frame_state; /* 3.10: f_state (FRAME_SUSPENDED -1 after a yield) */
 	uint16_t frame_stacktop; /* 3.9: f_stacktop, non-NULL after a yield, NULL after return */
+	uint16_t gen_frame; /* 3.9, 3.10: PyGenObject's gi_frame */
+	uint16_t func_code; /* 3.9, 3.10: PyFunctionObject's func_code */
+	uint16_t func_vectorcall; /* 3.9, 3.10: PyFunctionObject's vectorcall */
+	uint16_t dict_version; /* 3.9, 3.10: PyDictObject's ma_version_tag */
 	/* PyGenObject: gi_iframe; gi_frame_state is the int8 five bytes before it */
 	uint16_t gen_iframe;
 	int8_t state_suspended_max; /* frame states <= this are "suspended" (yield/await) */
@@ -236,6 +240,13 @@ int glass_guard_tripped(void);
  * LOAD_CONST qualname, MAKE_FUNCTION) and keeps each on its code object, for
  * glass_code_qualname. A no-op on 3.11+. */
 void glass_code_seen(PyObject *code);
+
+/* 3.9, 3.10: the first sight of traced code running in frame f. Generator functions of its
+ * module (in its globals, and the methods of classes there) get a vectorcall that reports
+ * each generator they create to glass_gen_created: the one way to see creation that works
+ * whatever the build (a statically linked interpreter calls the constructors directly, and so
+ * do builds with -fno-semantic-interposition). A no-op on 3.11+. */
+void glass_watch_generators(glass_frame *f);
 
 /* 3.9, 3.10: a generator object was created for frame f (compat.c's wrappers of CPython's
  * constructors call it; defined by the evaluator, weak so that compat.c links on its own). */

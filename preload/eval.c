@@ -371,6 +371,7 @@ static uintptr_t decide(PyObject *code, glass_frame *f)
 			memcmp(module, "threading", 9) == 0;
 	uintptr_t x = bootstrap ? GLASS_X_SPECIAL | 1 : GLASS_X_SKIP;
 	if (glass_policy_match(G.policy, mod_z, file_z)) {
+		glass_watch_generators(f);
 		if (glass_proc_start() == 0) {
 			uint32_t id = ++G.next_code;
 			write_code_def(id, code, module, ml, file, fl, qual, ql, line, flags);

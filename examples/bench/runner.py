@@ -48,7 +48,7 @@ WORKLOADS = {
     "mixed": ("mixed.py", [], None),
 }
 VARIANTS = ["plain", "glass-all", "glass-default", "cprofile"]
-SUPPORTED = {(3, 11), (3, 12), (3, 13)}
+SUPPORTED = {(3, 9), (3, 10), (3, 11), (3, 12), (3, 13)}
 
 
 class Bench:
@@ -688,7 +688,7 @@ def main():
                      "python": python, "version": vtext}
             results["interpreters"].append(entry)
             if version[:2] not in SUPPORTED:
-                print(f"skip: {python} is Python {vtext}: glass traces 3.11-3.13")
+                print(f"skip: {python} is Python {vtext}: glass traces 3.9-3.13")
                 entry["skipped"] = "not supported by glass"
                 continue
             print(f"\n== {entry['label']} ({python})")

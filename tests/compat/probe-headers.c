@@ -34,6 +34,10 @@ int main(void)
 	P("frame_stacktop", offsetof(PyFrameObject, f_stacktop));
 #endif
 	P("co_code", offsetof(PyCodeObject, co_code));
+	P("gen_frame", offsetof(PyGenObject, gi_frame));
+	P("func_code", offsetof(PyFunctionObject, func_code));
+	P("func_vectorcall", offsetof(PyFunctionObject, vectorcall));
+	P("dict_version", offsetof(PyDictObject, ma_version_tag));
 	P("ts_exc", offsetof(PyThreadState, curexc_type));
 	P("ts_c_recursion", 0);
 	P("ts_guard", offsetof(PyThreadState, recursion_depth));

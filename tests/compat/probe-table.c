@@ -20,6 +20,10 @@ int main(int argc, char **argv)
 	P("frame_gen", glass_cx.frame_gen);
 	P("frame_state", glass_cx.frame_state);
 	P("frame_stacktop", glass_cx.frame_stacktop);
+	P("gen_frame", glass_cx.gen_frame);
+	P("func_code", glass_cx.func_code);
+	P("func_vectorcall", glass_cx.func_vectorcall);
+	P("dict_version", glass_cx.dict_version);
 	P("state_suspended_max", glass_cx.state_suspended_max);
 	P("gen_iframe", glass_cx.gen_iframe);
 	P("gen_state_before_iframe", -GLASS_GEN_STATE_FROM_IFRAME);
