@@ -30,6 +30,13 @@ def consume(g):
     return sum(g)
 
 
+def make_nested():
+    def nested():
+        yield 5
+
+    return nested()  # a generator function no module namespace holds
+
+
 def from_exec():
     ns = {"__name__": __name__}
     exec(compile("def made_by_exec(a):\n    return a + 1\n", __file__, "exec"), ns)
@@ -37,7 +44,7 @@ def from_exec():
 
 
 def main():
-    print(label, Outer.helper(), consume(make()), from_exec())
+    print(label, Outer.helper(), consume(make()), consume(make_nested()), from_exec())
 
 
 if __name__ == "__main__":
