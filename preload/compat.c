@@ -141,12 +141,7 @@ int glass_compat_init(unsigned long version_hex)
 
 int glass_guard_tripped(void)
 {
-	if (!glass_cx.frame_object)
-		return 0;
-	static int (*limit)(void);
-	if (!limit)
-		*(void **)&limit = dlsym(RTLD_DEFAULT, "Py_GetRecursionLimit");
-	return limit ? limit() : 0;
+	return glass_cx.frame_object ? glass_py.GetRecursionLimit() : 0;
 }
 
 /* 3.9 and 3.10 wordcode: 2 bytes an instruction, arguments above 255 through EXTENDED_ARG. */
@@ -248,11 +243,6 @@ void glass_code_seen(PyObject *code)
 #define GLASS_CO_ANY_GENERATOR (GLASS_CO_GENERATOR | GLASS_CO_COROUTINE | GLASS_CO_ASYNC_GENERATOR)
 #define GLASS_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
 
-typedef PyObject *(*glass_vectorcall_fn)(PyObject *, PyObject *const *, size_t, PyObject *);
-
-static glass_vectorcall_fn function_vectorcall; /* _PyFunction_Vectorcall */
-static PyTypeObject *function_type, *gen_types[3];
-static int (*dict_next)(PyObject *, intptr_t *, PyObject **, PyObject **);
 /* inside a wrapped generator function's call: the constructor wrappers below leave the report
  * to it */
 static __thread int gen_call_depth __attribute__((tls_model("initial-exec")));
@@ -260,7 +250,8 @@ static __thread int gen_call_depth __attribute__((tls_model("initial-exec")));
 static int is_gen_object(PyObject *o)
 {
 	PyTypeObject *t = o->ob_type;
-	return t == gen_types[0] || t == gen_types[1] || t == gen_types[2];
+	return t == glass_py.Gen_Types[0] || t == glass_py.Gen_Types[1] ||
+	       t == glass_py.Gen_Types[2];
 }
 
 /* The vectorcall of a watched generator function: CPython's own, then the report. Calling the
@@ -271,9 +262,9 @@ static PyObject *gen_function_vectorcall(PyObject *func, PyObject *const *args, 
 {
 	PyObject *code = GLASS_AT(func, glass_cx.func_code, PyObject *);
 	if (!(GLASS_AT(code, glass_cx.co_flags, int) & GLASS_CO_ANY_GENERATOR))
-		return function_vectorcall(func, args, nargsf, kwnames);
+		return glass_py.Function_Vectorcall(func, args, nargsf, kwnames);
 	gen_call_depth++;
-	PyObject *r = function_vectorcall(func, args, nargsf, kwnames);
+	PyObject *r = glass_py.Function_Vectorcall(func, args, nargsf, kwnames);
 	gen_call_depth--;
 	if (r && is_gen_object(r) && glass_gen_created) {
 		glass_frame *f = GLASS_AT(r, glass_cx.gen_frame, glass_frame *);
@@ -287,11 +278,11 @@ static void watch_in(PyObject *dict, int depth)
 {
 	intptr_t pos = 0;
 	PyObject *key, *v;
-	while (dict_next(dict, &pos, &key, &v)) {
-		if (v->ob_type == function_type) {
+	while (glass_py.Dict_Next(dict, &pos, &key, &v)) {
+		if (v->ob_type == glass_py.Function_Type) {
 			void **vc = &GLASS_AT(v, glass_cx.func_vectorcall, void *);
 			PyObject *code = GLASS_AT(v, glass_cx.func_code, PyObject *);
-			if (*vc == (void *)function_vectorcall && code &&
+			if (*vc == (void *)glass_py.Function_Vectorcall && code &&
 			    code->ob_type == glass_py.Code_Type &&
 			    (GLASS_AT(code, glass_cx.co_flags, int) & GLASS_CO_ANY_GENERATOR))
 				*vc = (void *)gen_function_vectorcall;
@@ -308,23 +299,10 @@ static void watch_in(PyObject *dict, int depth)
 
 void glass_watch_generators(glass_frame *f)
 {
-	static int ready; /* 1: resolved; -1: missing symbols */
-	if (!glass_cx.frame_object || ready < 0)
+	if (!glass_cx.frame_object || !glass_py.Function_Vectorcall || !glass_py.Dict_Next ||
+	    !glass_py.Function_Type || !glass_py.Gen_Types[0] || !glass_py.Gen_Types[1] ||
+	    !glass_py.Gen_Types[2])
 		return;
-	if (!ready) {
-		*(void **)&function_vectorcall = dlsym(RTLD_DEFAULT, "_PyFunction_Vectorcall");
-		*(void **)&dict_next = dlsym(RTLD_DEFAULT, "PyDict_Next");
-		function_type = dlsym(RTLD_DEFAULT, "PyFunction_Type");
-		gen_types[0] = dlsym(RTLD_DEFAULT, "PyGen_Type");
-		gen_types[1] = dlsym(RTLD_DEFAULT, "PyCoro_Type");
-		gen_types[2] = dlsym(RTLD_DEFAULT, "PyAsyncGen_Type");
-		ready = function_vectorcall && dict_next && function_type && gen_types[0] &&
-				gen_types[1] && gen_types[2]
-			? 1
-			: -1;
-		if (ready < 0)
-			return;
-	}
 	PyObject *globals = GLASS_AT(f, glass_cx.frame_globals, PyObject *);
 	if (!globals || globals->ob_type != glass_py.Dict_Type)
 		return;
@@ -344,12 +322,12 @@ void glass_watch_generators(glass_frame *f)
 
 /* 3.9 and 3.10 create a generator, coroutine or async generator without evaluating its frame:
  * CPython's evaluator of the call builds the frame and hands it to one of these constructors.
- * Where libpython is a shared library its calls to them go through the PLT, and these
- * definitions, preloaded, are the ones they reach; they report each new object to the
- * evaluator (glass_gen_created), then return it. Where the interpreter is linked statically
- * (Debian's /usr/bin/python3.X) its calls are direct and the creator of a generator is not
- * known: the reader then takes the span running when it first starts. On 3.11+ they only
- * forward (creation is evaluated there). */
+ * Where libpython is a shared library whose calls to them go through the PLT (built without
+ * -fno-semantic-interposition, as pyenv's are), these preloaded definitions are the ones they
+ * reach: they report each new object that no watched generator function reported (nested and
+ * decorated generator functions), then return it. Elsewhere (Debian's statically linked
+ * /usr/bin/python3.X) such a generator's creator is not known: the reader then takes the span
+ * running when it first starts. On 3.11+ they only forward (creation is evaluated there). */
 typedef PyObject *(*glass_gen_new_fn)(glass_frame *, PyObject *, PyObject *);
 
 #define GLASS_GEN_CONSTRUCTOR(name)                                                             \
