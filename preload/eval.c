@@ -737,9 +737,9 @@ void glass_watch_silent_close(void)
 
 /* ---- generators created without evaluating their frame (3.9, 3.10) --------------------------
  *
- * There the call of a generator function never reaches the evaluator: compat.c's wrappers of
- * CPython's constructors report each new object here, and it is recorded as on 3.11+ (where
- * eval_traced sees the creating call). */
+ * There the call of a generator function never reaches the evaluator: compat.c reports each
+ * new object it sees (watched generator functions, CPython's constructors) here, and it is
+ * recorded as on 3.11+, where eval_traced sees the creating call. */
 void glass_gen_created(glass_frame *f, PyObject *gen)
 {
 	if (G.state != GLASS_ACTIVE || T.guard ||
