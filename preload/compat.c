@@ -156,7 +156,8 @@ static int wordcode_of(PyObject *code, struct glass_wordcode *w)
 {
 	PyObject *bytes = GLASS_AT(code, glass_cx.co_code, PyObject *);
 	PyObject *consts = GLASS_AT(code, glass_cx.co_consts, PyObject *);
-	if (!bytes || !consts || !(glass_type_flags(bytes->ob_type) & GLASS_TPFLAGS_BYTES_SUBCLASS) ||
+	if (!bytes || !consts ||
+	    !(glass_type_flags(bytes->ob_type) & GLASS_TPFLAGS_BYTES_SUBCLASS) ||
 	    !(glass_type_flags(consts->ob_type) & GLASS_TPFLAGS_TUPLE_SUBCLASS))
 		return -1;
 	w->op = (const unsigned char *)bytes + GLASS_BYTES_DATA_OFF;
@@ -219,12 +220,14 @@ void glass_code_seen(PyObject *code)
 		if (op == GLASS_OP_MAKE_FUNCTION && op1 == GLASS_OP_LOAD_CONST &&
 		    op2 == GLASS_OP_LOAD_CONST && arg1 < w.nconsts && arg2 < w.nconsts) {
 			PyObject *child = w.consts[arg1], *qual = w.consts[arg2];
-			if (child->ob_type == glass_py.Code_Type && op0 == GLASS_OP_LOAD_BUILD_CLASS)
+			if (child->ob_type == glass_py.Code_Type &&
+			    op0 == GLASS_OP_LOAD_BUILD_CLASS)
 				qual = class_qualname(child);
 			if (child->ob_type == glass_py.Code_Type && is_str(qual) &&
 			    !glass_code_extra_slot(child, glass_cx.qual_slot)) {
 				glass_py.IncRef(qual);
-				if (glass_py.Code_SetExtra(child, glass_cx.qual_slot - 1, qual) != 0) {
+				if (glass_py.Code_SetExtra(child, glass_cx.qual_slot - 1, qual) !=
+				    0) {
 					glass_py.Err_Clear();
 					glass_py.DecRef(qual);
 				}
@@ -240,7 +243,7 @@ void glass_code_seen(PyObject *code)
 
 /* ---- generator functions (3.9, 3.10) -------------------------------------------------------- */
 
-#define GLASS_CO_ANY_GENERATOR (GLASS_CO_GENERATOR | GLASS_CO_COROUTINE | GLASS_CO_ASYNC_GENERATOR)
+#define GLASS_CO_ANY_GENERATOR	    (GLASS_CO_GENERATOR | GLASS_CO_COROUTINE | GLASS_CO_ASYNC_GENERATOR)
 #define GLASS_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
 
 /* inside a wrapped generator function's call: the constructor wrappers below leave the report
@@ -330,19 +333,19 @@ void glass_watch_generators(glass_frame *f)
  * running when it first starts. On 3.11+ they only forward (creation is evaluated there). */
 typedef PyObject *(*glass_gen_new_fn)(glass_frame *, PyObject *, PyObject *);
 
-#define GLASS_GEN_CONSTRUCTOR(name)                                                             \
-	__attribute__((visibility("default"))) PyObject *name(glass_frame *f, PyObject *n,      \
-							      PyObject *q)                  \
-	{                                                                                       \
-		static glass_gen_new_fn real;                                                   \
-		if (!real)                                                                      \
-			*(void **)&real = dlsym(RTLD_NEXT, #name);                              \
-		if (!real)                                                                      \
-			return NULL;                                                            \
-		PyObject *gen = real(f, n, q);                                                  \
-		if (gen && glass_cx.frame_object && glass_gen_created && !gen_call_depth)       \
-			glass_gen_created(f, gen);                                              \
-		return gen;                                                                     \
+#define GLASS_GEN_CONSTRUCTOR(name)                                                                \
+	__attribute__((visibility("default"))) PyObject *name(glass_frame *f, PyObject *n,         \
+							      PyObject *q)                         \
+	{                                                                                          \
+		static glass_gen_new_fn real;                                                      \
+		if (!real)                                                                         \
+			*(void **)&real = dlsym(RTLD_NEXT, #name);                                 \
+		if (!real)                                                                         \
+			return NULL;                                                               \
+		PyObject *gen = real(f, n, q);                                                     \
+		if (gen && glass_cx.frame_object && glass_gen_created && !gen_call_depth)          \
+			glass_gen_created(f, gen);                                                 \
+		return gen;                                                                        \
 	}
 GLASS_GEN_CONSTRUCTOR(PyGen_NewWithQualName)
 GLASS_GEN_CONSTRUCTOR(PyCoro_New)
