@@ -7,6 +7,10 @@ claim. Suites (--only picks some):
            glass with the default policy (no policy file: the user's code), and cProfile;
            median of --runs runs, variants alternated round-robin so drift hits all alike
   size     bytes on disk per recorded call (session size after glass-report / CALL records)
+  cpucg    instructions per fib call under callgrind: plain, a no-op PEP 523 evaluator (the
+           floor any evaluator sets), glass tracing every call, glass with the default policy;
+           the difference of fib(25) and fib(20) runs, so start-up and exit cancel; steady
+           where wall time is noisy
   startup  time glass adds to `python -c pass` (hyperfine if installed, else median of 30)
   report   glass-report summary and flamegraph --folded over recordings of 50M records (a
            real program under trace-all, and gen-synthetic's random trees): records a
@@ -52,7 +56,7 @@ WORKLOADS = {
 }
 # glass-sample99: the default policy with CPU sampling at 99 Hz (native stacks)
 VARIANTS = ["plain", "glass-all", "glass-default", "glass-sample99", "cprofile"]
-SUPPORTED = {(3, 11), (3, 12), (3, 13)}
+SUPPORTED = {(3, 9), (3, 10), (3, 11), (3, 12), (3, 13)}
 
 
 class Bench:
@@ -134,6 +138,40 @@ class Bench:
                 for v, s in samples.items()
             }
         return results
+
+    def cpucg(self, python):
+        """Instructions per fib call (callgrind): see the module docstring."""
+        if not shutil.which("valgrind"):
+            return {"error": "valgrind not installed"}
+        args = (20, 25)
+        calls = [fib_calls(n) for n in args]
+        out = {}
+        for variant in ("plain", "pep523", "glass-all", "glass-default"):
+            totals = []
+            for n in args:
+                cg = Path(tempfile.mkdtemp(prefix="cg.", dir=self.tmp))
+                out_dir = Path(tempfile.mkdtemp(prefix="out.", dir=self.tmp))
+                env = self.env(variant if variant != "pep523" else "plain", out_dir)
+                if variant == "pep523":
+                    env["LD_PRELOAD"] = str(self.build / "examples" / "bench" /
+                                            "libpep523noop.so")
+                env["PYTHONHASHSEED"] = "0"
+                p = subprocess.run(["valgrind", "--tool=callgrind",
+                                    f"--callgrind-out-file={cg}/cg.out", python, "fib.py",
+                                    str(n)], cwd=str(self.work), env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+                if p.returncode != 0:
+                    raise RuntimeError(f"callgrind of fib.py {n} ({variant}) exited "
+                                       f"{p.returncode}: {p.stderr.decode(errors='replace')[-500:]}")
+                m = re.search(r"^summary: (\d+)", (cg / "cg.out").read_text(errors="replace"),
+                              re.M)
+                totals.append(int(m.group(1)))
+                print(".", end="", flush=True)
+            out[variant] = (totals[1] - totals[0]) / (calls[1] - calls[0])
+        print()
+        return {"fib_args": list(args), "calls": calls, "instructions_per_call": out,
+                "ratios": {v: out[v] / out["plain"] for v in out}}
 
     def size(self, python):
         results = {}
@@ -622,6 +660,14 @@ def host_facts():
             "machine": platform.machine()}
 
 
+def fib_calls(n):
+    """Calls fib(n) makes, itself included."""
+    a, b = 1, 1  # calls of fib(0), fib(1)
+    for _ in range(n - 1):
+        a, b = b, a + b + 1
+    return b if n else a
+
+
 def fmt_ratio(entry):
     if entry.get("recorded") is False:
         return "no rec!"
@@ -640,6 +686,23 @@ def print_tables(results):
                 it["label"], workload, r["plain"]["median_s"], fmt_ratio(r["glass-all"]),
                 fmt_ratio(r["glass-default"]), fmt_ratio(r["glass-sample99"]),
                 fmt_ratio(r["cprofile"])))
+    if any(it.get("cpucg") for it in results["interpreters"]):
+        print("\nInstructions per fib call (callgrind; fib(%s) less fib(%s)), ratio to plain" %
+              (25, 20))
+        print("%-22s %9s %16s %16s %16s" % ("python", "plain", "no-op PEP 523", "glass all",
+                                             "glass default"))
+        for it in results["interpreters"]:
+            r = it.get("cpucg")
+            if not r:
+                continue
+            if "error" in r:
+                print("%-22s %s" % (it["label"], r["error"]))
+                continue
+            ipc, ra = r["instructions_per_call"], r["ratios"]
+            print("%-22s %9.1f %16s %16s %16s" % (
+                it["label"], ipc["plain"],
+                *("%.1f (%.3fx)" % (ipc[v], ra[v]) for v in ("pep523", "glass-all",
+                                                              "glass-default"))))
     if any(it.get("size") for it in results["interpreters"]):
         print("\nBytes on disk per recorded call (trace-all policy)")
         print("%-22s %-8s %12s %12s %10s  %s" % ("python", "workload", "session", "calls",
@@ -769,7 +832,8 @@ def main():
     ap.add_argument("--json", default="bench-results.json", help="where the results go")
     args = ap.parse_args()
     suites = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(suites) - {"cpu", "size", "startup", "web", "webcg", "clientcg", "report"}
+    unknown = set(suites) - {"cpu", "cpucg", "size", "startup", "web", "webcg", "clientcg",
+                             "report"}
     if unknown:
         ap.error(f"unknown suites {sorted(unknown)}")
 
@@ -792,7 +856,7 @@ def main():
                      "python": python, "version": vtext}
             results["interpreters"].append(entry)
             if version[:2] not in SUPPORTED:
-                print(f"skip: {python} is Python {vtext}: glass traces 3.11-3.13")
+                print(f"skip: {python} is Python {vtext}: glass traces 3.9-3.13")
                 entry["skipped"] = "not supported by glass"
                 continue
             print(f"\n== {entry['label']} ({python})")
