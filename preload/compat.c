@@ -40,6 +40,8 @@ static const struct glass_compat tables[] = {
 		.ts_exc = 96, /* current_exception */
 		.ts_c_recursion = 36,
 		.ts_guard = 36,
+		.ts_frame = 56, /* cframe */
+		.ts_frame_via_cframe = 1,
 		.ascii_size = 40,
 		.runtime_audit_head = 3064,
 	},
@@ -59,6 +61,7 @@ static const struct glass_compat tables[] = {
 		.ts_exc = 112,
 		.ts_c_recursion = 52,
 		.ts_guard = 52,
+		.ts_frame = 72, /* current_frame */
 		.ascii_size = 40,
 		.runtime_audit_head = 10424,
 	},

@@ -52,6 +52,10 @@ struct glass_compat {
 	uint16_t ts_c_recursion; /* 3.12+: c_recursion_remaining; 0: none */
 	uint16_t ts_guard; /* the counter the evaluator checks on entry (recursion_remaining on
 			    * 3.11, c_recursion_remaining after) */
+	/* PyThreadState: the running _PyInterpreterFrame (3.12: cframe->current_frame, the
+	 * _PyCFrame pointer at ts_frame; 3.13: current_frame at ts_frame); 0: not used */
+	uint16_t ts_frame;
+	uint8_t ts_frame_via_cframe;
 	/* PyASCIIObject size: compact ASCII data follows it */
 	uint16_t ascii_size;
 	/* _PyRuntimeState: audit_hook_head (3.11) / audit_hooks.head (3.12+) */
@@ -76,6 +80,7 @@ extern struct glass_compat glass_cx;
 #define GLASS_STR_STATE_OFF 32
 
 /* PyTypeObject slots and PyMethodDef, stable in 3.11-3.13 */
+#define GLASS_TP_GETATTRO_OFF 144
 #define GLASS_TP_METHODS_OFF 232
 #define GLASS_TP_BASE_OFF 256
 #define GLASS_TP_DICT_OFF 264 /* heap types: their dict (static builtin types: see interp) */
@@ -173,6 +178,15 @@ static inline void glass_tstate_exc(PyThreadState *ts, PyObject **type, PyObject
 		*type = GLASS_AT(ts, glass_cx.ts_exc, PyObject *);
 		*value = GLASS_AT(ts, glass_cx.ts_exc + 8, PyObject *);
 	}
+}
+
+/* The frame running in tstate (for the sys.monitoring engine, 3.12+). */
+static inline glass_frame *glass_tstate_frame(PyThreadState *ts)
+{
+	void *p = GLASS_AT(ts, glass_cx.ts_frame, void *);
+	if (glass_cx.ts_frame_via_cframe)
+		p = p ? *(void **)p : NULL; /* _PyCFrame.current_frame is its first field */
+	return p;
 }
 
 static inline int *glass_tstate_c_recursion(PyThreadState *ts)

@@ -51,7 +51,7 @@
 #include <stdint.h>
 
 #define GLASS_FORMAT_MAJOR 1
-#define GLASS_FORMAT_MINOR 2
+#define GLASS_FORMAT_MINOR 3
 
 #define GLASS_META_MAGIC "GLASSMT1"
 #define GLASS_CHUNK_MAGIC "GLCK"
@@ -182,7 +182,9 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(POLICY, 70, "sss", "mode,path,summary")                                           \
 	X(CAPTURE, 71, "uuuuuu",                                                             \
 	  "connections,gave_up,busy,no_slot,foreign_thread,unsampled") /* at the end: what  \
-	  the capture hooks saw but did not record (counts since the process image began) */
+	  the capture hooks saw but did not record (counts since the process image began) */ \
+	X(ENGINE, 77, "s", "name") /* how activations were seen: "eval" (a PEP 523 frame      \
+	  evaluator) or "monitoring" (sys.monitoring, 3.12+); the records are the same */
 
 enum glass_record_tag {
 #define GLASS_TAG_ENUM(name, tag, types, fields) GLASS_REC_##name = tag,

@@ -33,12 +33,18 @@ int main(void)
 	P("ts_exc", offsetof(PyThreadState, current_exception));
 	P("ts_c_recursion", offsetof(PyThreadState, c_recursion_remaining));
 	P("ts_guard", offsetof(PyThreadState, c_recursion_remaining));
+#if PY_VERSION_HEX >= 0x030d0000
+	P("ts_frame", offsetof(PyThreadState, current_frame));
+#else
+	P("ts_frame", offsetof(PyThreadState, cframe));
+#endif
 #else
 	P("ts_exc", offsetof(PyThreadState, curexc_type));
 	P("ts_c_recursion", 0);
 	P("ts_guard", offsetof(PyThreadState, recursion_remaining));
 #endif
 	P("ascii_size", sizeof(PyASCIIObject));
+	P("tp_getattro", offsetof(PyTypeObject, tp_getattro));
 	P("tp_flags", offsetof(PyTypeObject, tp_flags));
 	P("tp_methods", offsetof(PyTypeObject, tp_methods));
 	P("tp_finalize", offsetof(PyTypeObject, tp_finalize));

@@ -26,7 +26,10 @@ int main(int argc, char **argv)
 	P("ts_exc", glass_cx.ts_exc);
 	P("ts_c_recursion", glass_cx.ts_c_recursion);
 	P("ts_guard", glass_cx.ts_guard);
+	if (glass_cx.minor >= 12)
+		P("ts_frame", glass_cx.ts_frame);
 	P("ascii_size", glass_cx.ascii_size);
+	P("tp_getattro", GLASS_TP_GETATTRO_OFF);
 	P("tp_flags", GLASS_TP_FLAGS_OFF);
 	P("tp_methods", GLASS_TP_METHODS_OFF);
 	P("tp_finalize", GLASS_TP_FINALIZE_OFF);
