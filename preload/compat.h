@@ -81,6 +81,7 @@ extern struct glass_compat glass_cx;
 
 /* PyTypeObject slots and PyMethodDef, stable in 3.11-3.13 */
 #define GLASS_TP_GETATTRO_OFF 144
+#define GLASS_CFUNC_ML_OFF 16 /* PyCFunctionObject.m_ml */
 #define GLASS_TP_METHODS_OFF 232
 #define GLASS_TP_BASE_OFF 256
 #define GLASS_TP_DICT_OFF 264 /* heap types: their dict (static builtin types: see interp) */

@@ -21,6 +21,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,10 +42,47 @@
 static const int tool_order[] = {4, 3, 5};
 
 static struct {
-	int tool;
+	int tool; /* -1: none held */
 	PyObject *disable; /* sys.monitoring.DISABLE */
 	PyObject *set_local_events;
-} M;
+	/* code objects with our local events, by code id (borrowed: a code object's end clears
+	 * its entry, glass_code_extra_freed), to clear them when glass gives its tool id up */
+	PyObject **codes;
+	uint32_t ncodes;
+	PyObject *special; /* Thread._bootstrap's code when not traced (it has no code id) */
+	PyObject *fns[6]; /* our callbacks, as Python objects */
+} M = {.tool = -1};
+
+static void codes_remember(PyObject *code, uintptr_t x)
+{
+	uint32_t id = (uint32_t)(x >> GLASS_X_ID_SHIFT);
+	if (!id) {
+		M.special = code;
+		return;
+	}
+	if (id >= M.ncodes) {
+		uint32_t n = M.ncodes ? M.ncodes : 256;
+		while (n <= id)
+			n *= 2;
+		PyObject **c = realloc(M.codes, n * sizeof(*c));
+		if (!c)
+			return; /* slow path only: this code's events stay if glass gives up */
+		memset(c + M.ncodes, 0, (n - M.ncodes) * sizeof(*c));
+		M.codes = c;
+		M.ncodes = n;
+	}
+	M.codes[id] = code;
+}
+
+void glass_code_extra_freed(void *extra)
+{
+	uintptr_t x = (uintptr_t)extra;
+	uint32_t id = (uint32_t)(x >> GLASS_X_ID_SHIFT);
+	if (id && id < M.ncodes)
+		M.codes[id] = NULL;
+	else if ((x & GLASS_X_SPECIAL) && !id)
+		M.special = NULL;
+}
 
 /* None and DISABLE are immortal on 3.12+ (GIL builds): returning them needs no reference. */
 static inline PyObject *ret_none(void)
@@ -63,10 +101,12 @@ static uintptr_t first_sight(PyObject *code, glass_frame *f)
 		glass_exc_save(&se);
 		PyObject *r = glass_py.Object_CallFunction(M.set_local_events, "iOi", M.tool, code,
 							   MON_LOCAL);
-		if (r)
+		if (r) {
 			glass_py.DecRef(r);
-		else
+			codes_remember(code, x);
+		} else {
 			glass_py.Err_Clear(); /* its returns are not seen: the reader pairs by depth */
+		}
 		glass_exc_restore(&se);
 	}
 	errno = saved;
@@ -242,8 +282,141 @@ static const int def_events[] = {MON_PY_START,	MON_PY_RESUME, MON_PY_RETURN,
 		PyObject *r_ = fn_ ? glass_py.Object_CallFunction(fn_, __VA_ARGS__) : NULL;      \
 		if (fn_)                                                                         \
 			glass_py.DecRef(fn_);                                                    \
-		r_;                                                                              \
+		if (r_)                                                                          \
+			glass_py.DecRef(r_);                                                     \
+		else                                                                             \
+			glass_py.Err_Clear();                                                    \
+		r_ != NULL;                                                                      \
 	})
+
+/* Takes everything of ours out of sys.monitoring for tool: events, local events, callbacks,
+ * the id itself. */
+static void mon_release(PyObject *mon, int tool)
+{
+	MON_CALL(mon, "set_events", "ii", tool, 0);
+	for (uint32_t i = 0; i < M.ncodes; i++)
+		if (M.codes[i])
+			MON_CALL(mon, "set_local_events", "iOi", tool, M.codes[i], 0);
+	if (M.special)
+		MON_CALL(mon, "set_local_events", "iOi", tool, M.special, 0);
+	for (size_t i = 0; i < 6; i++)
+		MON_CALL(mon, "register_callback", "iiO", tool, def_events[i], glass_py.None);
+	MON_CALL(mon, "free_tool_id", "i", tool);
+}
+
+/* Registers glass as tool (callbacks, global events, the local events of every code object
+ * seen so far); 0, or -1 with nothing left behind. */
+static int mon_take(PyObject *mon, int tool)
+{
+	if (!MON_CALL(mon, "use_tool_id", "is", tool, "glass"))
+		return -1;
+	for (size_t i = 0; i < 6; i++) {
+		if (!M.fns[i])
+			M.fns[i] = glass_py.CFunction_NewEx(&defs[i], NULL, NULL);
+		if (!M.fns[i] ||
+		    !MON_CALL(mon, "register_callback", "iiO", tool, def_events[i], M.fns[i]))
+			goto fail;
+	}
+	for (uint32_t i = 0; i < M.ncodes; i++)
+		if (M.codes[i] &&
+		    !MON_CALL(mon, "set_local_events", "iOi", tool, M.codes[i], MON_LOCAL))
+			goto fail;
+	if (M.special && !MON_CALL(mon, "set_local_events", "iOi", tool, M.special, MON_LOCAL))
+		goto fail;
+	if (!MON_CALL(mon, "set_events", "ii", tool, MON_GLOBAL))
+		goto fail;
+	return 0;
+fail:
+	glass_py.Err_Clear();
+	mon_release(mon, tool);
+	return -1;
+}
+
+/* A free tool id for glass (tool_order, other than avoid), or -1. */
+static int mon_free_id(PyObject *mon, int avoid)
+{
+	int found = -1;
+	PyObject *get_tool = glass_py.Object_GetAttrString(mon, "get_tool");
+	for (size_t i = 0; get_tool && i < sizeof(tool_order) / sizeof(tool_order[0]); i++) {
+		if (tool_order[i] == avoid)
+			continue;
+		PyObject *who = glass_py.Object_CallFunction(get_tool, "i", tool_order[i]);
+		int free_id = who == glass_py.None;
+		if (who)
+			glass_py.DecRef(who);
+		if (free_id) {
+			found = tool_order[i];
+			break;
+		}
+	}
+	if (get_tool)
+		glass_py.DecRef(get_tool);
+	glass_py.Err_Clear();
+	return found;
+}
+
+typedef PyObject *(*fastcall_fn)(PyObject *, PyObject *const *, intptr_t);
+static fastcall_fn real_use_tool_id;
+
+/* sys.monitoring.use_tool_id, seen first: a program that asks for the id glass holds gets it,
+ * and glass stops tracing (one line), so the program runs as without glass. */
+static PyObject *use_tool_id_wrapper(PyObject *module, PyObject *const *args, intptr_t nargs)
+{
+	if (M.tool >= 0 && nargs >= 1 && args[0]->ob_type == glass_py.Long_Type) {
+		struct glass_saved_exc se;
+		glass_exc_save(&se);
+		long id = glass_py.Long_AsLong(args[0]);
+		glass_py.Err_Clear();
+		PyObject *mon = id == M.tool ? glass_py.Sys_GetObject("monitoring") : NULL;
+		if (mon) {
+			/* move to another free id (the events of code seen so far go with us);
+			 * activations open now end through the new id */
+			int old = M.tool, moved = -1;
+			for (int tries = 0; tries < 3 && moved < 0; tries++) {
+				int next = mon_free_id(mon, old);
+				if (next < 0)
+					break;
+				if (mon_take(mon, next) == 0)
+					moved = next;
+			}
+			mon_release(mon, old);
+			M.tool = moved;
+			if (moved >= 0) {
+				glass_log(2, "the program takes sys.monitoring tool id %d; glass moved to %d",
+					  old, moved);
+			} else {
+				char why[200];
+				snprintf(why, sizeof(why),
+					 "the program takes sys.monitoring tool id %d, which glass held, "
+					 "and 3, 4 and 5 are all taken (GLASS_ENGINE=eval traces such a "
+					 "program)",
+					 old);
+				glass_switch_off(why);
+			}
+		}
+		glass_py.Err_Clear();
+		glass_exc_restore(&se);
+	}
+	return real_use_tool_id(module, args, nargs);
+}
+
+/* Puts use_tool_id_wrapper in front of sys.monitoring.use_tool_id (a METH_FASTCALL builtin
+ * whose PyMethodDef is static data of libpython, as generators' close in engine-common.c). */
+static void watch_use_tool_id(PyObject *mon)
+{
+	PyObject *fn = glass_py.Object_GetAttrString(mon, "use_tool_id");
+	if (!fn) {
+		glass_py.Err_Clear();
+		return;
+	}
+	struct glass_methoddef *ml = GLASS_AT(fn, GLASS_CFUNC_ML_OFF, struct glass_methoddef *);
+	if (ml && ml->ml_name && strcmp(ml->ml_name, "use_tool_id") == 0 &&
+	    ml->ml_flags == GLASS_METH_FASTCALL && ml->ml_meth != (void *)use_tool_id_wrapper) {
+		real_use_tool_id = (fastcall_fn)ml->ml_meth;
+		ml->ml_meth = (void *)use_tool_id_wrapper;
+	}
+	glass_py.DecRef(fn);
+}
 
 static long events_value(PyObject *mon, const char *name)
 {
@@ -280,64 +453,31 @@ static int mon_install(PyInterpreterState *interp)
 			return -1;
 		}
 	}
-	M.tool = -1;
-	for (size_t i = 0; i < sizeof(tool_order) / sizeof(tool_order[0]) && M.tool < 0; i++) {
-		PyObject *who = MON_CALL(mon, "get_tool", "i", tool_order[i]);
-		if (!who) {
-			glass_py.Err_Clear();
-			continue;
-		}
-		int free_id = who == glass_py.None;
-		glass_py.DecRef(who);
-		if (!free_id)
-			continue;
-		PyObject *r = MON_CALL(mon, "use_tool_id", "is", tool_order[i], "glass");
-		if (r) {
-			glass_py.DecRef(r);
-			M.tool = tool_order[i];
-		} else {
-			glass_py.Err_Clear();
-		}
-	}
-	if (M.tool < 0) {
-		glass_log(1, "sys.monitoring tool ids 3, 4 and 5 are all taken; using the PEP 523 "
-			     "engine");
-		return -1;
-	}
 	M.disable = glass_py.Object_GetAttrString(mon, "DISABLE");
 	M.set_local_events = glass_py.Object_GetAttrString(mon, "set_local_events");
-	if (!M.disable || !M.set_local_events)
-		goto fail;
-	for (size_t i = 0; i < 6; i++) {
-		PyObject *fn = glass_py.CFunction_NewEx(&defs[i], NULL, NULL);
-		if (!fn)
-			goto fail;
-		PyObject *r = MON_CALL(mon, "register_callback", "iiO", M.tool, def_events[i], fn);
-		glass_py.DecRef(fn);
-		if (!r)
-			goto fail;
-		glass_py.DecRef(r);
+	if (!M.disable || !M.set_local_events) {
+		glass_py.Err_Clear();
+		glass_log(1, "this Python's sys.monitoring lacks DISABLE or set_local_events; using "
+			     "the PEP 523 engine");
+		return -1;
 	}
-	PyObject *r = MON_CALL(mon, "set_events", "ii", M.tool, MON_GLOBAL);
-	if (!r)
-		goto fail;
-	glass_py.DecRef(r);
+	for (int tries = 0; tries < 3 && M.tool < 0; tries++) {
+		int tool = mon_free_id(mon, -1);
+		if (tool < 0) {
+			glass_log(1, "sys.monitoring tool ids 3, 4 and 5 are all taken; using the "
+				     "PEP 523 engine");
+			return -1;
+		}
+		if (mon_take(mon, tool) == 0)
+			M.tool = tool;
+	}
+	if (M.tool < 0) {
+		glass_log(1, "cannot register with sys.monitoring; using the PEP 523 engine");
+		return -1;
+	}
+	watch_use_tool_id(mon);
 	glass_log(2, "sys.monitoring tool id %d", M.tool);
 	return 0;
-fail:
-	glass_py.Err_Clear();
-	for (size_t i = 0; i < 6; i++) {
-		PyObject *u = MON_CALL(mon, "register_callback", "iiO", M.tool, def_events[i],
-				       glass_py.None);
-		if (u)
-			glass_py.DecRef(u);
-	}
-	PyObject *f = MON_CALL(mon, "free_tool_id", "i", M.tool);
-	if (f)
-		glass_py.DecRef(f);
-	glass_py.Err_Clear();
-	glass_log(1, "cannot register with sys.monitoring; using the PEP 523 engine");
-	return -1;
 }
 
 const struct glass_engine glass_engine_monitoring = {"monitoring", mon_install};

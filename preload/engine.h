@@ -25,6 +25,10 @@ extern const struct glass_engine glass_engine_monitoring;
  * an impossible choice is one "glass:" line and the automatic choice. */
 const struct glass_engine *glass_engine_choose(void);
 
+/* The co_extra free function: a code object with a decision is being freed (extra is its
+ * GLASS_X_* value). */
+void glass_code_extra_freed(void *extra);
+
 /* The exception pending in the thread around our own slow paths (see engine-common.c). */
 struct glass_saved_exc {
 	PyObject *a, *b, *c;

@@ -339,7 +339,7 @@ static void install(const char *event, PyObject *args)
 	G.await_run = strncmp(event, "cpython.run_", 12) != 0;
 	if (load_policy(script_dir, cwd) != 0)
 		return;
-	intptr_t idx = glass_py.RequestCodeExtraIndex(NULL);
+	intptr_t idx = glass_py.RequestCodeExtraIndex(glass_code_extra_freed);
 	if (idx < 0) {
 		glass_py.Err_Clear();
 		glass_log(1, "no co_extra slot left in this interpreter; tracing disabled");

@@ -45,6 +45,7 @@ int main(void)
 #endif
 	P("ascii_size", sizeof(PyASCIIObject));
 	P("tp_getattro", offsetof(PyTypeObject, tp_getattro));
+	P("cfunc_ml", offsetof(PyCFunctionObject, m_ml));
 	P("tp_flags", offsetof(PyTypeObject, tp_flags));
 	P("tp_methods", offsetof(PyTypeObject, tp_methods));
 	P("tp_finalize", offsetof(PyTypeObject, tp_finalize));

@@ -30,6 +30,7 @@ int main(int argc, char **argv)
 		P("ts_frame", glass_cx.ts_frame);
 	P("ascii_size", glass_cx.ascii_size);
 	P("tp_getattro", GLASS_TP_GETATTRO_OFF);
+	P("cfunc_ml", GLASS_CFUNC_ML_OFF);
 	P("tp_flags", GLASS_TP_FLAGS_OFF);
 	P("tp_methods", GLASS_TP_METHODS_OFF);
 	P("tp_finalize", GLASS_TP_FINALIZE_OFF);
