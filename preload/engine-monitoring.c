@@ -120,7 +120,7 @@ static inline glass_frame *current_frame(void)
 }
 
 /* A traced activation starts (call, first run or resume of a generator). */
-static void begin(uintptr_t x, glass_frame *f, int gen_first)
+static void begin(uintptr_t x, glass_frame *f)
 {
 	if (T.mon_over || !glass_thread_ready() || T.s.depth >= G.depth_limit) {
 		T.mon_over++;
@@ -137,12 +137,13 @@ static void begin(uintptr_t x, glass_frame *f, int gen_first)
 		T.mon_over++; /* cannot name the object: keep the end unrecorded too */
 		return;
 	}
-	(void)gen_first;
 	glass_emit_gen_resume(&T.s, glass_ticks(), id, glass_frame_gen(f));
 }
 
 static PyObject *__attribute__((noinline)) start_slow(PyObject *code, uintptr_t x)
 {
+	if (G.state == GLASS_OFF)
+		return M.disable; /* for good: CPython may take every PY_START out */
 	if (G.state != GLASS_ACTIVE)
 		return ret_none();
 	glass_frame *f = NULL;
@@ -162,11 +163,12 @@ static PyObject *__attribute__((noinline)) start_slow(PyObject *code, uintptr_t 
 		}
 	}
 	if (x & GLASS_X_TRACED)
-		begin(x, f, 1);
+		begin(x, f);
 	return ret_none();
 }
 
-/* A traced activation ends; kind is the record written (RETURN, RAISE, GEN_RETURN, GEN_YIELD). */
+/* A traced activation ends (event PY_RETURN, PY_YIELD or PY_UNWIND): RETURN, GEN_RETURN,
+ * GEN_YIELD or RAISE, unless its start was not recorded. */
 static void __attribute__((noinline)) end_slow(uintptr_t x, int event, PyObject *exc)
 {
 	if (x & GLASS_X_TRACED) {
@@ -220,7 +222,7 @@ static PyObject *on_resume(PyObject *self, PyObject *const *args, intptr_t nargs
 	if (x == 0 && G.state == GLASS_ACTIVE)
 		x = first_sight(args[0], current_frame()); /* thrown into before its first run */
 	if (x & GLASS_X_TRACED)
-		begin(x, NULL, 0);
+		begin(x, NULL);
 	return ret_none();
 }
 
