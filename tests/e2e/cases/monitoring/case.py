@@ -67,3 +67,37 @@ def case_ids_taken_by_site(t):
     rep = t.report(runs.traced)
     eq(rep.engines, [engine_of(t)], "engine")
     eq(rep.count("fib"), 465, "fib(12) calls")
+
+
+def case_engine_choice(t):
+    # GIVEN the ways to choose an engine: GLASS_ENGINE, the policy's "engine", auto
+    modern = not t.target.version_text.startswith(("3.9", "3.10", "3.11"))
+    auto = "monitoring" if modern else "eval"
+
+    def run(glass_env, lines, engine, policy=None):
+        env = dict(glass_env)
+        if policy is not None:
+            path = t.tmp / f"policy-{len(t.notes)}-{abs(hash(str(policy)))}.json"
+            path.write_text(policy)
+            env["GLASS_POLICY"] = str(path)
+        runs = t.run_both([t.python, "fib.py"], glass_env=env, glass_stderr=lines)
+        rep = t.report(runs.traced)
+        eq(rep.engines, [engine], f"engine with {glass_env} policy {policy}")
+        eq(rep.count("fib"), 177, "fib spans")
+
+    # THEN an unknown GLASS_ENGINE is one line naming it, and the automatic choice is used
+    run({"GLASS_ENGINE": "pep523"},
+        [r"ignoring GLASS_ENGINE=pep523 \(expected auto, eval or monitoring\)$"], auto)
+    # AND monitoring before 3.12 is one line, and the automatic choice (eval) is used
+    run({"GLASS_ENGINE": "monitoring"},
+        [] if modern else [r"GLASS_ENGINE asks for the monitoring engine, which needs Python "
+                           r"3\.12 or later; using the automatic choice$"],
+        "monitoring" if modern else "eval")
+    run({"GLASS_ENGINE": "eval"}, [], "eval")
+    # AND without GLASS_ENGINE the policy decides; a policy tracing everything means eval
+    run({"GLASS_ENGINE": ""}, [], "eval", '{"engine": "eval"}')
+    run({"GLASS_ENGINE": ""}, [], "eval", '{"included_packages": ["*"]}')
+    run({"GLASS_ENGINE": ""}, [], auto, '{"included_packages": ["__main__"]}')
+    run({"GLASS_ENGINE": ""},
+        [] if modern else [r"glimpse-policy|policy-.*\.json asks for the monitoring engine"],
+        "monitoring" if modern else "eval", '{"engine": "monitoring"}')
