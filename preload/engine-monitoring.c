@@ -26,14 +26,14 @@
 #include <string.h>
 
 /* sys.monitoring.events, fixed by PEP 669 (checked against the module at install) */
-#define MON_PY_START 1
+#define MON_PY_START  1
 #define MON_PY_RESUME 2
 #define MON_PY_RETURN 4
-#define MON_PY_YIELD 8
+#define MON_PY_YIELD  8
 #define MON_PY_UNWIND 4096
-#define MON_PY_THROW 8192
-#define MON_GLOBAL (MON_PY_START | MON_PY_UNWIND | MON_PY_THROW)
-#define MON_LOCAL (MON_PY_RETURN | MON_PY_YIELD | MON_PY_RESUME)
+#define MON_PY_THROW  8192
+#define MON_GLOBAL    (MON_PY_START | MON_PY_UNWIND | MON_PY_THROW)
+#define MON_LOCAL     (MON_PY_RETURN | MON_PY_YIELD | MON_PY_RESUME)
 
 #define GLASS_METH_FASTCALL 0x0080
 
@@ -42,7 +42,7 @@
 static const int tool_order[] = {4, 3, 5};
 
 static struct {
-	int tool; /* -1: none held */
+	int tool;	   /* -1: none held */
 	PyObject *disable; /* sys.monitoring.DISABLE */
 	PyObject *set_local_events;
 	/* code objects with our local events, by code id (borrowed: a code object's end clears
@@ -50,7 +50,7 @@ static struct {
 	PyObject **codes;
 	uint32_t ncodes;
 	PyObject *special; /* Thread._bootstrap's code when not traced (it has no code id) */
-	PyObject *fns[6]; /* our callbacks, as Python objects */
+	PyObject *fns[6];  /* our callbacks, as Python objects */
 } M = {.tool = -1};
 
 static void codes_remember(PyObject *code, uintptr_t x)
@@ -105,7 +105,8 @@ static uintptr_t first_sight(PyObject *code, glass_frame *f)
 			glass_py.DecRef(r);
 			codes_remember(code, x);
 		} else {
-			glass_py.Err_Clear(); /* its returns are not seen: the reader pairs by depth */
+			glass_py
+			    .Err_Clear(); /* its returns are not seen: the reader pairs by depth */
 		}
 		glass_exc_restore(&se);
 	}
@@ -265,30 +266,31 @@ static PyObject *on_unwind(PyObject *self, PyObject *const *args, intptr_t nargs
 }
 
 static struct glass_methoddef defs[] = {
-	{"glass_py_start", (void *)on_start, GLASS_METH_FASTCALL, NULL},
-	{"glass_py_resume", (void *)on_resume, GLASS_METH_FASTCALL, NULL},
-	{"glass_py_return", (void *)on_return, GLASS_METH_FASTCALL, NULL},
-	{"glass_py_yield", (void *)on_yield, GLASS_METH_FASTCALL, NULL},
-	{"glass_py_unwind", (void *)on_unwind, GLASS_METH_FASTCALL, NULL},
-	{"glass_py_throw", (void *)on_resume, GLASS_METH_FASTCALL, NULL},
+    {"glass_py_start", (void *)on_start, GLASS_METH_FASTCALL, NULL},
+    {"glass_py_resume", (void *)on_resume, GLASS_METH_FASTCALL, NULL},
+    {"glass_py_return", (void *)on_return, GLASS_METH_FASTCALL, NULL},
+    {"glass_py_yield", (void *)on_yield, GLASS_METH_FASTCALL, NULL},
+    {"glass_py_unwind", (void *)on_unwind, GLASS_METH_FASTCALL, NULL},
+    {"glass_py_throw", (void *)on_resume, GLASS_METH_FASTCALL, NULL},
 };
-static const int def_events[] = {MON_PY_START,	MON_PY_RESUME, MON_PY_RETURN,
-				 MON_PY_YIELD,	MON_PY_UNWIND, MON_PY_THROW};
+static const int def_events[] = {MON_PY_START, MON_PY_RESUME, MON_PY_RETURN,
+				 MON_PY_YIELD, MON_PY_UNWIND, MON_PY_THROW};
 
-/* ---- install ---------------------------------------------------------------------------------- */
+/* ---- install ----------------------------------------------------------------------------------
+ */
 
 /* Calls sys.monitoring.<name>(format, ...) and returns its result (new reference) or NULL. */
-#define MON_CALL(mon, name, ...)                                                                 \
-	({                                                                                       \
-		PyObject *fn_ = glass_py.Object_GetAttrString(mon, name);                        \
-		PyObject *r_ = fn_ ? glass_py.Object_CallFunction(fn_, __VA_ARGS__) : NULL;      \
-		if (fn_)                                                                         \
-			glass_py.DecRef(fn_);                                                    \
-		if (r_)                                                                          \
-			glass_py.DecRef(r_);                                                     \
-		else                                                                             \
-			glass_py.Err_Clear();                                                    \
-		r_ != NULL;                                                                      \
+#define MON_CALL(mon, name, ...)                                                                   \
+	({                                                                                         \
+		PyObject *fn_ = glass_py.Object_GetAttrString(mon, name);                          \
+		PyObject *r_ = fn_ ? glass_py.Object_CallFunction(fn_, __VA_ARGS__) : NULL;        \
+		if (fn_)                                                                           \
+			glass_py.DecRef(fn_);                                                      \
+		if (r_)                                                                            \
+			glass_py.DecRef(r_);                                                       \
+		else                                                                               \
+			glass_py.Err_Clear();                                                      \
+		r_ != NULL;                                                                        \
 	})
 
 /* Takes everything of ours out of sys.monitoring for tool: events, local events, callbacks,
@@ -384,15 +386,19 @@ static PyObject *use_tool_id_wrapper(PyObject *module, PyObject *const *args, in
 			mon_release(mon, old);
 			M.tool = moved;
 			if (moved >= 0) {
-				glass_log(2, "the program takes sys.monitoring tool id %d; glass moved to %d",
+				glass_log(2,
+					  "the program takes sys.monitoring tool id %d; glass "
+					  "moved to %d",
 					  old, moved);
 			} else {
 				char why[200];
-				snprintf(why, sizeof(why),
-					 "the program takes sys.monitoring tool id %d, which glass held, "
-					 "and 3, 4 and 5 are all taken (GLASS_ENGINE=eval traces such a "
-					 "program)",
-					 old);
+				snprintf(
+				    why, sizeof(why),
+				    "the program takes sys.monitoring tool id %d, which glass "
+				    "held, "
+				    "and 3, 4 and 5 are all taken (GLASS_ENGINE=eval traces such a "
+				    "program)",
+				    old);
 				glass_switch_off(why);
 			}
 		}
@@ -444,13 +450,14 @@ static int mon_install(PyInterpreterState *interp)
 		glass_log(1, "this Python has no sys.monitoring; using the PEP 523 engine");
 		return -1;
 	}
-	static const char *const names[] = {"PY_START",	 "PY_RESUME", "PY_RETURN",
-					    "PY_YIELD",	 "PY_UNWIND", "PY_THROW"};
+	static const char *const names[] = {"PY_START", "PY_RESUME", "PY_RETURN",
+					    "PY_YIELD", "PY_UNWIND", "PY_THROW"};
 	for (size_t i = 0; i < 6; i++) {
 		if (events_value(mon, names[i]) != def_events[i]) {
 			glass_py.Err_Clear();
-			glass_log(1, "sys.monitoring.events.%s is not the value of PEP 669; using the "
-				     "PEP 523 engine",
+			glass_log(1,
+				  "sys.monitoring.events.%s is not the value of PEP 669; using the "
+				  "PEP 523 engine",
 				  names[i]);
 			return -1;
 		}
@@ -459,8 +466,9 @@ static int mon_install(PyInterpreterState *interp)
 	M.set_local_events = glass_py.Object_GetAttrString(mon, "set_local_events");
 	if (!M.disable || !M.set_local_events) {
 		glass_py.Err_Clear();
-		glass_log(1, "this Python's sys.monitoring lacks DISABLE or set_local_events; using "
-			     "the PEP 523 engine");
+		glass_log(1,
+			  "this Python's sys.monitoring lacks DISABLE or set_local_events; using "
+			  "the PEP 523 engine");
 		return -1;
 	}
 	for (int tries = 0; tries < 3 && M.tool < 0; tries++) {
