@@ -366,7 +366,9 @@ static fastcall_fn real_use_tool_id;
  * and glass stops tracing (one line), so the program runs as without glass. */
 static PyObject *use_tool_id_wrapper(PyObject *module, PyObject *const *args, intptr_t nargs)
 {
-	if (M.tool >= 0 && nargs >= 1 && args[0]->ob_type == glass_py.Long_Type) {
+	/* (a subinterpreter has tool ids of its own: only the main one's concern us) */
+	if (M.tool >= 0 && nargs >= 1 && args[0]->ob_type == glass_py.Long_Type &&
+	    glass_py.InterpreterState_Get() == glass_py.InterpreterState_Main()) {
 		struct glass_saved_exc se;
 		glass_exc_save(&se);
 		long id = glass_py.Long_AsLong(args[0]);
