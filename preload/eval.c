@@ -1,8 +1,8 @@
 /* preload/eval.c — the PEP 523 engine (engine.h): the frame evaluator, its hot path and slow paths.
  *
  * Under this engine every Python frame of the main interpreter comes through glass_eval(). The
- * decision to trace is made once per code object and cached in a co_extra slot, so untraced code costs a
- * load and a compare before CPython's own evaluator runs. Traced frames write a record before
+ * decision to trace is made once per code object and cached in a co_extra slot, so untraced
+ * code costs a load and a compare before CPython's own evaluator runs. Traced frames write a record before
  * and after, into the thread's mmap'd chunk: no malloc, lock or syscall per event.
  */
 #include "glass.h"
