@@ -551,7 +551,7 @@ void glass_watch_silent_close(void)
 }
 
 
-/* ---- which engine ------------------------------------------------------------------------------ */
+/* ---- which engine ------------------------------------------------------------------------- */
 
 /* Does the policy trace every module (an included pattern "*")? Then nearly every call is
  * traced, and the evaluator records a traced call for fewer instructions than sys.monitoring

@@ -2,8 +2,8 @@
  *
  * Under this engine every Python frame of the main interpreter comes through glass_eval(). The
  * decision to trace is made once per code object and cached in a co_extra slot, so untraced
- * code costs a load and a compare before CPython's own evaluator runs. Traced frames write a record before
- * and after, into the thread's mmap'd chunk: no malloc, lock or syscall per event.
+ * code costs a load and a compare before CPython's own evaluator runs. Traced frames write a
+ * record before and after, into the thread's mmap'd chunk: no malloc, lock or syscall per event.
  */
 #include "glass.h"
 #include "engine.h"
@@ -215,7 +215,7 @@ PyObject *glass_eval_units(PyThreadState *ts, glass_frame *f, int throwflag)
 }
 
 
-/* ---- install ---------------------------------------------------------------------------------- */
+/* ---- install ------------------------------------------------------------------------------ */
 
 static int eval_install(PyInterpreterState *interp)
 {
