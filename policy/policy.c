@@ -409,6 +409,7 @@ enum policy_key_kind {
 	KEY_STRINGS,
 	KEY_FRACTION,
 	KEY_STRING,
+	KEY_ENGINE,
 };
 
 /* clang-format off */
@@ -436,6 +437,8 @@ static const struct policy_key {
 	{ "propagate_context", KEY_BOOL },
 	{ "sample_hz", KEY_COUNT },
 	{ "sample_clock", KEY_STRING },
+	/* which engine sees the activations (preload/engine.h) */
+	{ "engine", KEY_ENGINE },
 };
 /* clang-format on */
 
@@ -569,6 +572,12 @@ static int loader_check_key(struct policy_loader *ld, const struct policy_key *k
 	case KEY_STRING:
 		if (!json_is_string(v))
 			what = "must be a string";
+		break;
+	case KEY_ENGINE:
+		s = json_string_value(v);
+		if (!s || (strcmp(s, "auto") != 0 && strcmp(s, "eval") != 0 &&
+			   strcmp(s, "monitoring") != 0))
+			what = "must be \"auto\", \"eval\" or \"monitoring\"";
 		break;
 	}
 	if (!what)

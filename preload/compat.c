@@ -99,6 +99,8 @@ static const struct glass_compat tables[] = {
 		.ts_exc = 96, /* current_exception */
 		.ts_c_recursion = 36,
 		.ts_guard = 36,
+		.ts_frame = 56, /* cframe */
+		.ts_frame_via_cframe = 1,
 		.ascii_size = 40,
 		.runtime_audit_head = 3064,
 	},
@@ -120,6 +122,7 @@ static const struct glass_compat tables[] = {
 		.ts_exc = 112,
 		.ts_c_recursion = 52,
 		.ts_guard = 52,
+		.ts_frame = 72, /* current_frame */
 		.ascii_size = 40,
 		.runtime_audit_head = 10424,
 	},
@@ -300,13 +303,12 @@ static void watch_in(PyObject *dict, int depth)
 	}
 }
 
-void glass_watch_generators(glass_frame *f)
+void glass_watch_generators(PyObject *globals)
 {
 	if (!glass_cx.frame_object || !glass_py.Function_Vectorcall || !glass_py.Dict_Next ||
 	    !glass_py.Function_Type || !glass_py.Gen_Types[0] || !glass_py.Gen_Types[1] ||
 	    !glass_py.Gen_Types[2])
 		return;
-	PyObject *globals = GLASS_AT(f, glass_cx.frame_globals, PyObject *);
 	if (!globals || globals->ob_type != glass_py.Dict_Type)
 		return;
 	/* each module's globals once per change (dict versions are unique in the process) */

@@ -67,6 +67,10 @@ struct glass_compat {
 	uint16_t ts_guard; /* the counter the evaluator checks on entry (recursion_depth, counting
 			    * up, on 3.9 and 3.10; recursion_remaining on 3.11,
 			    * c_recursion_remaining after) */
+	/* PyThreadState: the running _PyInterpreterFrame (3.12: cframe->current_frame, the
+	 * _PyCFrame pointer at ts_frame; 3.13: current_frame at ts_frame); 0: not used */
+	uint16_t ts_frame;
+	uint8_t ts_frame_via_cframe;
 	/* PyASCIIObject size: compact ASCII data follows it */
 	uint16_t ascii_size;
 	/* _PyRuntimeState: audit_hook_head (3.11) / audit_hooks.head (3.12+) */
@@ -102,6 +106,7 @@ extern struct glass_compat glass_cx;
 
 /* PyTypeObject slots and PyMethodDef, stable in 3.11-3.13 */
 #define GLASS_TP_GETATTRO_OFF 144
+#define GLASS_CFUNC_ML_OFF 16 /* PyCFunctionObject.m_ml */
 #define GLASS_TP_METHODS_OFF 232
 #define GLASS_TP_BASE_OFF 256
 #define GLASS_TP_DICT_OFF 264 /* heap types: their dict (static builtin types: see interp) */
@@ -218,6 +223,15 @@ static inline void glass_tstate_exc(PyThreadState *ts, PyObject **type, PyObject
 	}
 }
 
+/* The frame running in tstate (for the sys.monitoring engine, 3.12+). */
+static inline glass_frame *glass_tstate_frame(PyThreadState *ts)
+{
+	void *p = GLASS_AT(ts, glass_cx.ts_frame, void *);
+	if (glass_cx.ts_frame_via_cframe)
+		p = p ? *(void **)p : NULL; /* _PyCFrame.current_frame is its first field */
+	return p;
+}
+
 static inline int *glass_tstate_c_recursion(PyThreadState *ts)
 {
 	return glass_cx.ts_c_recursion ? &GLASS_AT(ts, glass_cx.ts_c_recursion, int) : NULL;
@@ -246,7 +260,7 @@ void glass_code_seen(PyObject *code);
  * each generator they create to glass_gen_created: the one way to see creation that works
  * whatever the build (a statically linked interpreter calls the constructors directly, and so
  * do builds with -fno-semantic-interposition). A no-op on 3.11+. */
-void glass_watch_generators(glass_frame *f);
+void glass_watch_generators(PyObject *globals);
 
 /* 3.9, 3.10: a generator object was created for frame f (compat.c's wrappers of CPython's
  * constructors call it; defined by the evaluator, weak so that compat.c links on its own). */

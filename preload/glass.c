@@ -7,6 +7,7 @@
  */
 #include "glass.h"
 #include "capture.h"
+#include "engine.h"
 
 #include <cpuid.h>
 #include <dlfcn.h>
@@ -331,11 +332,6 @@ static void install(const char *event, PyObject *args)
 	PyInterpreterState *interp = glass_py.InterpreterState_Get();
 	if (interp != glass_py.InterpreterState_Main())
 		return;
-	glass_eval_fn current = glass_py.GetEvalFrameFunc(interp);
-	G.real_eval = current ? current : glass_py.EvalFrameDefault;
-	if (current && current != glass_py.EvalFrameDefault)
-		glass_log(2, "another frame evaluator is installed; glass chains to it");
-
 	char cwd[PATH_MAX] = "", script_dir[PATH_MAX];
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = 0;
@@ -344,7 +340,7 @@ static void install(const char *event, PyObject *args)
 	G.await_run = strncmp(event, "cpython.run_", 12) != 0;
 	if (load_policy(script_dir, cwd) != 0)
 		return;
-	intptr_t idx = glass_py.RequestCodeExtraIndex(NULL);
+	intptr_t idx = glass_py.RequestCodeExtraIndex(glass_code_extra_freed);
 	if (idx < 0) {
 		glass_py.Err_Clear();
 		glass_log(1, "no co_extra slot left in this interpreter; tracing disabled");
@@ -358,11 +354,6 @@ static void install(const char *event, PyObject *args)
 		glass_py.Err_Clear();
 		return;
 	}
-	/* 3.12 and 3.13 spend two C recursion units per evaluator call (see call_real) */
-	G.rec_units = glass_cx.ts_c_recursion ? 2 : 0;
-	const char *units = getenv("GLASS_RECURSION_UNITS");
-	if (units && *units)
-		G.rec_units = atoi(units);
 	if (pthread_key_create(&G.thread_key, thread_key_destructor) != 0)
 		return;
 	on_exit(on_exit_handler, NULL);
@@ -372,14 +363,26 @@ static void install(const char *event, PyObject *args)
 	 * directory comes with the first traced call. */
 	if (glass_session_attach() != 0)
 		return;
-	glass_watch_silent_close();
+	const struct glass_engine *engine = glass_engine_choose();
 	G.epoch = 1;
 	G.state = GLASS_ACTIVE;
-	glass_py.SetEvalFrameFunc(interp, G.rec_units ? glass_eval_units : glass_eval);
+	if (engine->install(interp) != 0) {
+		if (engine == &glass_engine_eval) {
+			G.state = GLASS_OFF;
+			return;
+		}
+		engine = &glass_engine_eval; /* it said why in its one line */
+		if (engine->install(interp) != 0) {
+			G.state = GLASS_OFF;
+			return;
+		}
+	}
+	G.engine = engine;
 	glass_native_install();
+	glass_watch_silent_close();
 	if (G.await_run)
 		glass_log(2, "installed at audit event %s, before the main program", event);
-	glass_log(2, "tracing with policy: %s", G.policy_desc);
+	glass_log(2, "tracing with the %s engine, policy: %s", G.engine->name, G.policy_desc);
 }
 
 /* Called for every audited event for the rest of the process: one flag test once installed. */

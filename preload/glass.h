@@ -13,6 +13,7 @@
 #include "recorder/writer.h"
 
 struct glass_policy;
+struct glass_engine;
 
 enum glass_state {
 	GLASS_PASSIVE = 0, /* not a Python process, or disabled before start */
@@ -64,6 +65,7 @@ struct glass_global {
 	uint64_t max_bytes; /* GLASS_MAX_MB */
 	pthread_key_t thread_key;
 	struct glass_proc_writer proc;
+	const struct glass_engine *engine; /* the one installed (engine.h) */
 };
 
 /* Per-thread state (initial-exec TLS). */
@@ -83,6 +85,8 @@ struct glass_thread {
 	uint64_t last_exc_ref;
 	char *stack_low; /* lowest usable stack address plus a margin; NULL: not known yet */
 	PyObject *str_tmp; /* bytes of the last text that was not valid UTF-8 (glass_str_utf8) */
+	uint32_t mon_over; /* sys.monitoring engine: traced activations open on this thread
+			    * whose start was not recorded (their ends are skipped) */
 };
 
 extern struct glass_global G;
@@ -113,9 +117,10 @@ void glass_session_detach(void);
 void glass_session_register(void);
 void glass_compressor_spawn(void);
 int glass_compressor_alive(void);
-/* eval.c */
+/* eval.c (the PEP 523 engine) */
 PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag);
 PyObject *glass_eval_units(PyThreadState *ts, glass_frame *f, int throwflag);
+/* engine-common.c */
 int glass_proc_start(void);
 int glass_thread_start(void);
 void glass_thread_finish(struct glass_thread *t, uint32_t flags);

@@ -75,5 +75,9 @@ int glass_pyapi_resolve(const char **missing)
 	NEED(Unicode_Type, sym("PyUnicode_Type"), "PyUnicode_Type");
 	NEED(Dict_Type, sym("PyDict_Type"), "PyDict_Type");
 	NEED(Long_Type, sym("PyLong_Type"), "PyLong_Type");
+	glass_py.ThreadState_Get = sym("PyThreadState_Get");
+	glass_py.CFunction_NewEx = sym("PyCFunction_NewEx");
+	glass_py.Object_CallFunction = sym("PyObject_CallFunction");
+	glass_py.None = sym("_Py_NoneStruct");
 	return 0;
 }

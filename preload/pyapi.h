@@ -48,6 +48,11 @@ struct glass_pyapi {
 	PyTypeObject *Unicode_Type;
 	PyTypeObject *Dict_Type;
 	PyTypeObject *Long_Type;
+	/* the sys.monitoring engine (3.12+); NULL where absent */
+	PyThreadState *(*ThreadState_Get)(void);
+	PyObject *(*CFunction_NewEx)(struct glass_methoddef *, PyObject *, PyObject *);
+	PyObject *(*Object_CallFunction)(PyObject *, const char *, ...);
+	PyObject *None;
 };
 
 extern struct glass_pyapi glass_py;

@@ -203,7 +203,9 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	  process began) */                                                                      \
 	X(OBJECT, 72, "usuuus", "tsc,path,base,start,end,build_id") /* a loaded ELF object:    \
 	  load bias (address = base + ELF vaddr), its code's address range, GNU build-id (hex) */ \
-	X(OBJECT_UNLOAD, 73, "uuu", "tsc,base,start") /* that object was unloaded (dlclose) */
+	X(OBJECT_UNLOAD, 73, "uuu", "tsc,base,start") /* that object was unloaded (dlclose) */ \
+	X(ENGINE, 77, "s", "name") /* how activations were seen: "eval" (a PEP 523 frame      \
+	  evaluator) or "monitoring" (sys.monitoring, 3.12+); the records are the same */
 
 enum glass_record_tag {
 #define GLASS_TAG_ENUM(name, tag, types, fields) GLASS_REC_##name = tag,

@@ -207,6 +207,12 @@ static inline void glass_emit_gen_close(struct glass_stream_writer *s, uint64_t 
 	glass_publish(s, at, GLASS_REC_GEN_CLOSE, c.p);
 }
 
+/* THREAD_END: the thread's Python work is over (its stream is sealed later, at its exit). */
+static inline void glass_emit_thread_end(struct glass_stream_writer *s, uint64_t now)
+{
+	glass_emit3(s, GLASS_REC_THREAD_END, now, 1, 0, 0, 0);
+}
+
 /* THREAD_CPU: the calling thread's CPU time (one clock_gettime; at the thread's end only). */
 void glass_emit_thread_cpu(struct glass_stream_writer *s, uint64_t now);
 

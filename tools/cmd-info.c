@@ -41,6 +41,22 @@ static void print_text(const char *label, const char *s)
 	printf("    %-12s %s\n", label, *text ? text : "-");
 }
 
+/* The ENGINE meta record (format 1.3): how the process saw its Python activations. */
+static void print_engine(struct glass_proc *p)
+{
+	size_t cursor = 0;
+	struct glass_record rec;
+	while (glass_proc_meta_next(p, &cursor, &rec)) {
+		if (rec.tag != GLASS_REC_ENGINE || rec.nfields < 1 || !rec.s[0].p)
+			continue;
+		char text[64 * 4 + 8];
+		glass_term_text(text, sizeof(text), rec.s[0].p, rec.s[0].len, 64, 0);
+		printf("    %-12s %s\n", "engine", text);
+		return;
+	}
+	printf("    %-12s %s\n", "engine", "eval (recorded before format 1.3)");
+}
+
 static void print_schema(void)
 {
 	size_t n;
@@ -169,6 +185,7 @@ static void print_process_head(struct glass_proc *p)
 	print_text("argv", argv_text.p ? argv_text.p : "");
 	glass_buf_free(&argv_text);
 	print_text("cwd", in->cwd);
+	print_engine(p);
 	glass_fmt_time(buf, sizeof(buf), in->start_unix_ns, 1, 1);
 	printf("    %-12s %s\n", "started", buf);
 	if (in->end_unix_ns) {

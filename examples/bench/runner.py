@@ -15,6 +15,8 @@ claim. Suites (--only picks some):
   report   glass-report summary and flamegraph --folded over recordings of 50M records (a
            real program under trace-all, and gen-synthetic's random trees): records a
            second and peak RSS
+  enginecg instructions per Python call (callgrind) under each engine (eval, monitoring, auto)
+           and the PEP 523 no-op floor: library code untraced, 10% traced, fib all traced
   webcg    instructions per request (callgrind) in one gunicorn worker and in uvicorn: plain,
            a no-op PEP 523 evaluator, glass tracing nothing, glass default; steady where
            requests/s are noisy. --webcg-python runs it on another interpreter with Debian's
@@ -501,6 +503,66 @@ class Bench:
         print()
         return results
 
+    def enginecg(self, python):
+        """Instructions per Python call (callgrind) of engines.py under each way glass can see
+        Python: plain; the cheapest PEP 523 evaluator (libpep523noop.so, the floor of any
+        evaluator); glass with GLASS_ENGINE=eval, =monitoring (3.12+) and unset (auto).
+        Workloads: library code nothing of which is traced (default policy), 10% of the calls
+        traced (default policy), fib with every call traced (trace-all.json). Each figure is
+        the difference of two sizes divided by the difference in calls, so start-up cancels."""
+        if not shutil.which("valgrind"):
+            return {"error": "valgrind not installed"}
+        work = self.tmp / "enginecg"
+        if not work.exists():
+            work.mkdir()
+            shutil.copy(HERE / "engines.py", work / "engines.py")
+        version = version_of(python)
+        variants = ["plain", "pep523", "eval"] + (["monitoring"] if version >= (3, 12) else [])
+        variants.append("auto")
+        # workload: (argv sizes, calls at each size, policy)
+        sizes = {"lib": ((5000, 25000), lambda n: 4 * n + 1, None),
+                 "tenth": ((2000, 10000), lambda n: 10 * n, None),
+                 "fib": ((16, 20), lambda n: {16: 3193, 20: 21891}[n], self.policy_all)}
+        results = {}
+        for workload, (ns, calls, policy) in sizes.items():
+            per_call = {}
+            for variant in variants:
+                totals = []
+                for n in ns:
+                    cg = self.tmp / f"cg-engine-{workload}-{variant}-{n}.out"
+                    env = {k: v for k, v in os.environ.items()
+                           if not k.startswith(("GLASS_", "PYTHON")) and k != "LD_PRELOAD"}
+                    env.update(PYTHONPATH=str(HERE / "enginelib"), PYTHONHASHSEED="0",
+                               PYTHONDONTWRITEBYTECODE="1")
+                    if variant == "pep523":
+                        env["LD_PRELOAD"] = str(self.build / "examples" / "bench" /
+                                                "libpep523noop.so")
+                    elif variant != "plain":
+                        env.update(LD_PRELOAD=str(self.preload),
+                                   GLASS_OUT=str(self.tmp / f"cg-out-{workload}-{variant}"))
+                        if variant != "auto":
+                            env["GLASS_ENGINE"] = variant
+                        if policy:
+                            env["GLASS_POLICY"] = str(policy)
+                    p = subprocess.run(["valgrind", "--tool=callgrind",
+                                        f"--callgrind-out-file={cg}", python, "engines.py",
+                                        workload, str(n)], cwd=str(work), env=env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       text=True)
+                    m = re.search(r"^summary: (\d+)", cg.read_text(errors="replace"), re.M) \
+                        if cg.exists() else None
+                    if p.returncode != 0 or not m:
+                        raise RuntimeError(f"enginecg {workload} {variant} {n}: exit "
+                                           f"{p.returncode}: {p.stderr[-500:]}")
+                    totals.append(int(m.group(1)))
+                    print(".", end="", flush=True)
+                per_call[variant] = (totals[1] - totals[0]) / (calls(ns[1]) - calls(ns[0]))
+            results[workload] = {"instructions_per_call": per_call,
+                                 "ratio": {v: per_call[v] / per_call["plain"]
+                                           for v in variants}}
+        print()
+        return results
+
     def report_suite(self, python):
         """glass-report's throughput: summary and flamegraph --folded over two recordings of
         at least --report-records records: a real one (report_workload.py under trace-all:
@@ -675,6 +737,16 @@ def fmt_ratio(entry):
 
 
 def print_tables(results):
+    for entry in results.get("interpreters", []):
+        ecg = entry.get("enginecg")
+        if not ecg or "error" in ecg:
+            continue
+        print(f"\nInstructions per call, ratio to plain (callgrind), {entry['label']}")
+        variants = list(next(iter(ecg.values()))["ratio"])
+        print("  " + "workload".ljust(8) + "".join(v.rjust(12) for v in variants))
+        for workload, r in ecg.items():
+            print("  " + workload.ljust(8) + "".join(f"{r['ratio'][v]:12.3f}" for v in variants)
+                  + f"   (plain {r['instructions_per_call']['plain']:.0f} per call)")
     if any(it.get("cpu") for it in results["interpreters"]):
         print("\nWall time, ratio to plain (median of %d runs)" % results["runs"])
         print("%-22s %-8s %9s %11s %14s %14s %9s" % ("python", "workload", "plain s",
@@ -812,8 +884,8 @@ def main():
     ap.add_argument("--python", action="append", default=[], metavar="PATH",
                     help="interpreter(s) instead of /usr/bin/python3, pyenv 3.12.1, 3.13.0")
     ap.add_argument("--only", default="cpu,size,startup",
-                    help="comma-separated suites: cpu, size, startup, web, webcg, clientcg, "
-                         "report")
+                    help="comma-separated suites: cpu, cpucg, size, startup, web, webcg, "
+                         "clientcg, report, enginecg")
     ap.add_argument("--report-records", type=int, default=50_000_000,
                     help="report: records in each recording read (at least)")
     ap.add_argument("--build", default=str(ROOT / "build"), help="meson build directory")
@@ -833,7 +905,7 @@ def main():
     args = ap.parse_args()
     suites = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(suites) - {"cpu", "cpucg", "size", "startup", "web", "webcg", "clientcg",
-                             "report"}
+                             "report", "enginecg"}
     if unknown:
         ap.error(f"unknown suites {sorted(unknown)}")
 

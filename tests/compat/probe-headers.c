@@ -69,6 +69,11 @@ int main(void)
 	P("ts_c_recursion", offsetof(PyThreadState, c_recursion_remaining));
 	P("ts_guard", offsetof(PyThreadState, c_recursion_remaining));
 	P("runtime_audit_head", offsetof(_PyRuntimeState, audit_hooks.head));
+#if PY_VERSION_HEX >= 0x030d0000
+	P("ts_frame", offsetof(PyThreadState, current_frame));
+#else
+	P("ts_frame", offsetof(PyThreadState, cframe));
+#endif
 #else
 	P("ts_exc", offsetof(PyThreadState, curexc_type));
 	P("ts_c_recursion", 0);
@@ -85,6 +90,7 @@ int main(void)
 	P("ascii_size", sizeof(PyASCIIObject));
 	P("str_length", offsetof(PyASCIIObject, length));
 	P("str_state", offsetof(PyASCIIObject, state));
+	P("cfunc_ml", offsetof(PyCFunctionObject, m_ml));
 	P("tp_flags", offsetof(PyTypeObject, tp_flags));
 	P("tp_getattro", offsetof(PyTypeObject, tp_getattro));
 	P("tp_methods", offsetof(PyTypeObject, tp_methods));

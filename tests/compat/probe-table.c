@@ -38,9 +38,12 @@ int main(int argc, char **argv)
 	P("ts_exc", glass_cx.ts_exc);
 	P("ts_c_recursion", glass_cx.ts_c_recursion);
 	P("ts_guard", glass_cx.ts_guard);
+	if (glass_cx.minor >= 12)
+		P("ts_frame", glass_cx.ts_frame);
 	P("ascii_size", glass_cx.ascii_size);
 	P("str_length", GLASS_STR_LENGTH_OFF);
 	P("str_state", GLASS_STR_STATE_OFF);
+	P("cfunc_ml", GLASS_CFUNC_ML_OFF);
 	P("tp_flags", GLASS_TP_FLAGS_OFF);
 	P("tp_getattro", GLASS_TP_GETATTRO_OFF);
 	P("tp_base", GLASS_TP_BASE_OFF);

@@ -223,6 +223,11 @@ class Report:
             span = self.parent(span)
         return out[::-1]
 
+    @property
+    def engines(self):
+        """The engine of each process in the session, from glass-report info, in order."""
+        return re.findall(r"^    engine +(\S+)", self.info, re.M)
+
     def pids(self):
         return {s["pid"] for s in self.spans}
 
@@ -377,6 +382,9 @@ class Case:
             if first:
                 e["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "detect_leaks=0")
             e["GLASS_OUT"] = str(out_dir)
+            # GLASS_TEST_ENGINE: the engine every traced run asks for (tests/e2e/run --engine)
+            if os.environ.get("GLASS_TEST_ENGINE"):
+                e["GLASS_ENGINE"] = os.environ["GLASS_TEST_ENGINE"]
             if glass_env:
                 e.update(glass_env)
         return e

@@ -482,6 +482,24 @@ START_TEST(bad_patterns_are_errors)
 }
 END_TEST
 
+/* "engine" picks how the preload sees activations: one of three words, checked at load. */
+START_TEST(engine_is_one_of_three)
+{
+	const char *ok[] = {"auto", "eval", "monitoring"};
+	for (size_t i = 0; i < 3; i++) {
+		char json[64];
+		snprintf(json, sizeof(json), "{\"engine\": \"%s\"}", ok[i]);
+		struct glass_policy *p = load_ok(json);
+		ck_assert_str_eq(glass_policy_option_str(p, "engine", "auto"), ok[i]);
+		glass_policy_free(p);
+	}
+	expect_error("{\"engine\": \"pep523\"}",
+		     ":1:2: engine must be \"auto\", \"eval\" or \"monitoring\"");
+	expect_error("{\"engine\": 1}",
+		     ":1:2: engine must be \"auto\", \"eval\" or \"monitoring\"");
+}
+END_TEST
+
 START_TEST(capture_options_are_type_checked)
 {
 	expect_error("{\"capture\": []}", ":1:2: capture must be an object");
@@ -1057,6 +1075,7 @@ int main(void)
 	tcase_add_test(tc, wrong_item_points_at_the_item);
 	tcase_add_test(tc, bad_patterns_are_errors);
 	tcase_add_test(tc, capture_options_are_type_checked);
+	tcase_add_test(tc, engine_is_one_of_three);
 	tcase_add_test(tc, key_position_survives_tricky_text);
 	tcase_add_test(tc, byte_order_mark_is_accepted_and_not_counted);
 	tcase_add_test(tc, unreadable_file_has_no_position);

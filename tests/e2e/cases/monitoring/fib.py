@@ -1,0 +1,8 @@
+"""fib(10): 177 traced calls, whatever the engine."""
+
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+print(fib(10))
