@@ -221,7 +221,7 @@ static void proc_label(struct glass_buf *b, const struct glass_proc_info *in)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: glass-report chrome [SESSION] [-o FILE] [--strict]\n"
+		"Usage: glass-report chrome [SESSION...] [-o FILE] [--strict]\n"
 		"\n"
 		"Writes the session in Chrome's Trace Event format (JSON), for Perfetto\n"
 		"(ui.perfetto.dev) or chrome://tracing. Function calls are complete events on\n"
@@ -229,7 +229,8 @@ static void usage(FILE *f)
 		"which may overlap their callers, are async events on the process's async tracks.\n"
 		"Times are microseconds since the session started (otherData.start_unix_ns); span\n"
 		"ids, status, errors and attributes are in each event's args. docs/report.md\n"
-		"describes the mapping.\n"
+		"describes the mapping. Several sessions (services calling each other) share one\n"
+		"timeline.\n"
 		"\n"
 		"  -o, --output FILE  write to FILE instead of standard output\n"
 		"      --strict       exit with status 3 when the session was read with warnings\n"

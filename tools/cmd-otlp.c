@@ -588,13 +588,14 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: glass-report otlp [SESSION] [-o FILE | --endpoint URL] [--batch N] [--strict]\n"
+	    "Usage: glass-report otlp [SESSION...] [-o FILE | --endpoint URL] [--batch N] [--strict]\n"
 	    "\n"
 	    "Exports every completed span as OpenTelemetry traces in OTLP/JSON (the\n"
 	    "ExportTraceServiceRequest message of opentelemetry-proto): to a file as JSON lines,\n"
 	    "one request of up to --batch spans a line, or POSTed to a collector's OTLP/HTTP\n"
 	    "endpoint. Each process is a resource (service.name, process.*, telemetry.sdk.*).\n"
 	    "service.name is $GLASS_SERVICE_NAME, else $OTEL_SERVICE_NAME, else the script name.\n"
+	    "Several sessions (services calling each other) go into one export.\n"
 	    "\n"
 	    "  -o, --output FILE      write to FILE instead of standard output\n"
 	    "  -e, --endpoint URL     POST to an OTLP/HTTP collector, e.g.\n"

@@ -1054,9 +1054,13 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: glass-report tree [SESSION] [--slow MS] [--errors] [--trace ID] [--limit N]\n"
+	    "Usage: glass-report tree [SESSION...] [--slow MS] [--errors] [--trace ID] [--limit N]\n"
 	    "                         [--depth N] [--min-ms MS] [--color auto|always|never]\n"
 	    "                         [--max-spans N] [--strict]\n"
+	    "\n"
+	    "Several sessions (services that call each other, recorded with propagate_context):\n"
+	    "the requests of the later ones are printed inside the first's trees, under the\n"
+	    "client span that made them (marked with a dotted line).\n"
 	    "\n"
 	    "Prints span trees: one per root span, i.e. per HTTP request served (a request roots\n"
 	    "its trace) or else per outermost traced call of a thread. Each line is a span with\n"
