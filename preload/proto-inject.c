@@ -7,9 +7,15 @@
 
 static const char *find_crlf(const char *p, size_t n)
 {
-	for (size_t i = 0; i + 1 < n; i++)
-		if (p[i] == '\r' && p[i + 1] == '\n')
-			return p + i;
+	const char *e = p + n;
+	while (p < e) {
+		const char *r = memchr(p, '\r', (size_t)(e - p)); /* (libc's is vectorised) */
+		if (!r || r + 1 >= e)
+			return NULL;
+		if (r[1] == '\n')
+			return r;
+		p = r + 1;
+	}
 	return NULL;
 }
 
