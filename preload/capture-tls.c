@@ -49,9 +49,17 @@ enum {
 };
 
 static const char *const names[F_N] = {
-    "SSL_write",       "SSL_write_ex", "SSL_read",	 "SSL_read_ex",
-    "SSL_do_handshake", "SSL_shutdown", "SSL_free",	 "SSL_get_fd",
-    "SSL_get_error",    "SSL_get_version", "SSL_get0_alpn_selected",
+    "SSL_write",
+    "SSL_write_ex",
+    "SSL_read",
+    "SSL_read_ex",
+    "SSL_do_handshake",
+    "SSL_shutdown",
+    "SSL_free",
+    "SSL_get_fd",
+    "SSL_get_error",
+    "SSL_get_version",
+    "SSL_get0_alpn_selected",
 };
 static const char *const sonames[] = {"libssl.so.3", "libssl.so.1.1", NULL};
 static struct db_lib lib = {.names = names, .nnames = F_N, .sonames = sonames, .driver = "openssl"};
@@ -263,8 +271,8 @@ static void after_io(const struct db_api *a, SSL *ssl, int sending, const void *
 struct ssl_io {
 	const struct db_api *a;
 	SSL *ssl;
-	int ex;	     /* SSL_write_ex, else SSL_write */
-	int last;    /* the real function's last return value */
+	int ex;	  /* SSL_write_ex, else SSL_write */
+	int last; /* the real function's last return value */
 	int fd;
 };
 
@@ -275,7 +283,8 @@ static ssize_t ssl_write_once(struct ssl_io *io, const void *buf, size_t len)
 		io->last = FN(io->a, F_WRITE_EX, write_ex_fn)(io->ssl, buf, len, &written);
 		return io->last == 1 ? (ssize_t)written : -1;
 	}
-	io->last = FN(io->a, F_WRITE, write_fn)(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	io->last =
+	    FN(io->a, F_WRITE, write_fn)(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 	return io->last > 0 ? io->last : -1;
 }
 
@@ -363,8 +372,11 @@ DB_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num, size_t *writte
 	}
 	int r = f(ssl, buf, num, written);
 	int saved = errno;
-	after_io(a, ssl, 1, buf, r == 1 && written ? (long)*written : r == 1 ? (long)num : r, t0,
-		 saved);
+	after_io(a, ssl, 1, buf,
+		 r == 1 && written ? (long)*written
+		 : r == 1	   ? (long)num
+				   : r,
+		 t0, saved);
 	errno = saved;
 	return r;
 }

@@ -31,7 +31,8 @@ static uint64_t prop_rand(void)
 {
 	if (!P.rng)
 		P.rng = (glass_ticks() ^ (uint64_t)(uintptr_t)&P * 0x9E3779B97F4A7C15ull ^
-			 (uint64_t)G.pid << 32) | 1;
+			 (uint64_t)G.pid << 32) |
+			1;
 	/* splitmix64 over a counter: well mixed ids from a weak seed */
 	uint64_t z = (P.rng += 0x9E3779B97F4A7C15ull);
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

@@ -7,9 +7,15 @@
 
 static const char *find_crlf(const char *p, size_t n)
 {
-	for (size_t i = 0; i + 1 < n; i++)
-		if (p[i] == '\r' && p[i + 1] == '\n')
-			return p + i;
+	const char *e = p + n;
+	while (p < e) {
+		const char *r = memchr(p, '\r', (size_t)(e - p)); /* (libc's is vectorised) */
+		if (!r || r + 1 >= e)
+			return NULL;
+		if (r[1] == '\n')
+			return r;
+		p = r + 1;
+	}
 	return NULL;
 }
 
@@ -28,7 +34,8 @@ size_t glass_inject_point(const char *buf, size_t len, enum glass_inject_why *wh
 			goto out;
 		}
 		size_t ll = (size_t)(eol - buf);
-		if (ll < m + 10 || memcmp(eol - 9, " HTTP/1.", 8) || (eol[-1] != '0' && eol[-1] != '1'))
+		if (ll < m + 10 || memcmp(eol - 9, " HTTP/1.", 8) ||
+		    (eol[-1] != '0' && eol[-1] != '1'))
 			goto out;
 		/* the headers, each "name: value" CRLF, until an empty line */
 		const char *p = eol + 2, *end = buf + len;
@@ -78,7 +85,8 @@ size_t glass_inject_header(char *out, uint64_t trace_hi, uint64_t trace_lo, uint
 static size_t head_len(const char *buf, size_t len)
 {
 	for (size_t i = 0; i + 3 < len; i++)
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
+		    buf[i + 3] == '\n')
 			return i + 4;
 	return len;
 }

@@ -42,9 +42,9 @@ typedef ssize_t (*glass_inject_write_fn)(void *ctx, const void *buf, size_t len,
 
 /* How an injected write went (for the counters and the span's attributes). */
 enum glass_inject_outcome {
-	GLASS_INJECTED,	     /* the header went out whole, with the bytes before it */
+	GLASS_INJECTED,	      /* the header went out whole, with the bytes before it */
 	GLASS_INJECT_NOT_YET, /* the write ended before the header (or failed): nothing of it out */
-	GLASS_INJECT_BROKEN, /* the header went out in part and the rest could not be written */
+	GLASS_INJECT_BROKEN,  /* the header went out in part and the rest could not be written */
 	GLASS_INJECT_TOO_BIG, /* the head does not fit the scratch buffer: written unchanged */
 };
 

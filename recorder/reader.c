@@ -1365,6 +1365,10 @@ static int parse_meta_records(struct glass_proc *p)
 			c->filename = str_or_empty(p, &rec.s[3]);
 			c->line = rec.u[4] > UINT32_MAX ? 0 : (uint32_t)rec.u[4];
 			c->flags = (uint32_t)rec.u[5];
+		} else if (rec.tag == GLASS_REC_NOTE && rec.s[1].p) {
+			/* what the preload had to say (propagate_context's counts, ...) */
+			note(p->s, "%s: %.*s", p->key, (int)(rec.s[1].len > 400 ? 400 : rec.s[1].len),
+			     rec.s[1].p);
 		}
 	}
 	p->rec_end = off;

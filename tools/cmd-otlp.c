@@ -605,6 +605,7 @@ static void usage(FILE *f)
 	    "one request of up to --batch spans a line, or POSTed to a collector's OTLP/HTTP\n"
 	    "endpoint. Each process is a resource (service.name, process.*, telemetry.sdk.*).\n"
 	    "service.name is $GLASS_SERVICE_NAME, else $OTEL_SERVICE_NAME, else the script name.\n"
+	    "Several sessions (services calling each other) go into one export.\n"
 	    "\n"
 	    "  -o, --output FILE      write to FILE instead of standard output\n"
 	    "  -e, --endpoint URL     POST to an OTLP/HTTP collector, e.g.\n"

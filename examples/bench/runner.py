@@ -486,7 +486,8 @@ class Bench:
                                                capture_output=True, text=True).stdout
                             own = 0
                             for line in a.splitlines():
-                                mm = re.match(r"^\s*([\d,]+) .*libglass\.so:(SSL_\w+)", line)
+                                mm = re.match(r"^\s*([\d,]+) .*:(SSL_\w+) \[[^]]*libglass\.so\]",
+                                              line)
                                 if mm:
                                     own += int(mm.group(1).replace(",", ""))
                             wrappers = own / n

@@ -81,8 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					span++;
 					enum glass_inject_outcome oc;
 					r = glass_inject_write(fake_write, &s, b, len, at, hdr,
-							       sizeof(hdr), scratch, sizeof(scratch),
-							       &oc);
+							       sizeof(hdr), scratch,
+							       sizeof(scratch), &oc);
 					if (oc == GLASS_INJECTED) {
 						FUZZ_CHECK(ninj < 4096);
 						injected_at[ninj++] = wire_before + at;
@@ -113,7 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while (w < s.nwire) {
 			if (k < ninj && injected_at[k] == w) {
 				FUZZ_CHECK(!memcmp(s.wire + w, hdr_prefix, sizeof(hdr_prefix) - 1));
-				FUZZ_CHECK(w >= 2 && s.wire[w - 2] == '\r' && s.wire[w - 1] == '\n');
+				FUZZ_CHECK(w >= 2 && s.wire[w - 2] == '\r' &&
+					   s.wire[w - 1] == '\n');
 				w += GLASS_INJECT_HEADER_LEN;
 				k++;
 				continue;
