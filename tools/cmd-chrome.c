@@ -1,5 +1,4 @@
 /* tools/cmd-chrome.c — `glass-report chrome`: the session in Chrome's Trace Event format. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,4 @@
 /* tools/cmd-flamegraph.c — `glass-report flamegraph`: time per stack as an SVG or folded stacks. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -7,7 +7,6 @@
  * hostile and must never become markup. The page fetches nothing: CSS and script are inline,
  * the flame graph is an inline-escaped SVG document in an <iframe srcdoc>.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 

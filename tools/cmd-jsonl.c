@@ -1,5 +1,4 @@
 /* tools/cmd-jsonl.c — `glass-report jsonl`: completed spans (or Glimpse entries) as JSON lines. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 

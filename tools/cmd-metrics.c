@@ -1,7 +1,6 @@
 /* tools/cmd-metrics.c — `glass-report metrics`: counters, timers and gauges derived from a
  * recording. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 

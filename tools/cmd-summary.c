@@ -1,5 +1,4 @@
 /* tools/cmd-summary.c — `glass-report summary`: the run at a glance and a per-function table. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
