@@ -317,19 +317,14 @@ out:
 #define PREPARE(name, fidx, sqltype, utf16)                                                        \
 	DB_EXPORT int name(sqlite3 *db, sqltype sql, int nbyte, sqlite3_stmt **out, sqltype *tail) \
 	{                                                                                          \
-		const struct db_api *a = db_api_for(&lib, DB_CALLER);                              \
-		prep_fn f = a ? (prep_fn)a->fn[fidx] : NULL;                                       \
-		if (!f)                                                                            \
-			return SQLITE_MISUSE;                                                      \
-		if (!db_on())                                                                      \
-			return f(db, sql, nbyte, out, (const void **)tail);                        \
-		int d = glass_cap_enter();                                                         \
-		uint64_t t0 = d ? 0 : glass_cap_now();                                             \
+		DB_WRAP_BEGIN(&lib, fidx, prep_fn, SQLITE_MISUSE)                                  \
 		int rc = f(db, sql, nbyte, out, (const void **)tail);                              \
-		glass_cap_leave();                                                                 \
+		DB_WRAP_END()                                                                      \
+		if (!on)                                                                           \
+			return rc;                                                                 \
 		if (rc == SQLITE_OK && out && *out)                                                \
-			prepared(a, db, *out, sql, nbyte, tail ? *tail : NULL, utf16, d);          \
-		else if (rc != SQLITE_OK && !d && sql)                                             \
+			prepared(a, db, *out, sql, nbyte, tail ? *tail : NULL, utf16, skip);       \
+		else if (rc != SQLITE_OK && !skip && sql)                                          \
 			failed(a, db, sql, nbyte, utf16, rc, t0);                                  \
 		return rc;                                                                         \
 	}
@@ -338,19 +333,14 @@ out:
 	DB_EXPORT int name(sqlite3 *db, sqltype sql, int nbyte, unsigned flags,                    \
 			   sqlite3_stmt **out, sqltype *tail)                                      \
 	{                                                                                          \
-		const struct db_api *a = db_api_for(&lib, DB_CALLER);                              \
-		prep3_fn f = a ? (prep3_fn)a->fn[fidx] : NULL;                                     \
-		if (!f)                                                                            \
-			return SQLITE_MISUSE;                                                      \
-		if (!db_on())                                                                      \
-			return f(db, sql, nbyte, flags, out, (const void **)tail);                 \
-		int d = glass_cap_enter();                                                         \
-		uint64_t t0 = d ? 0 : glass_cap_now();                                             \
+		DB_WRAP_BEGIN(&lib, fidx, prep3_fn, SQLITE_MISUSE)                                 \
 		int rc = f(db, sql, nbyte, flags, out, (const void **)tail);                       \
-		glass_cap_leave();                                                                 \
+		DB_WRAP_END()                                                                      \
+		if (!on)                                                                           \
+			return rc;                                                                 \
 		if (rc == SQLITE_OK && out && *out)                                                \
-			prepared(a, db, *out, sql, nbyte, tail ? *tail : NULL, utf16, d);          \
-		else if (rc != SQLITE_OK && !d && sql)                                             \
+			prepared(a, db, *out, sql, nbyte, tail ? *tail : NULL, utf16, skip);       \
+		else if (rc != SQLITE_OK && !skip && sql)                                          \
 			failed(a, db, sql, nbyte, utf16, rc, t0);                                  \
 		return rc;                                                                         \
 	}
@@ -426,18 +416,11 @@ out:
 
 DB_EXPORT int sqlite3_step(sqlite3_stmt *st)
 {
-	const struct db_api *a = db_api_for(&lib, DB_CALLER);
-	stmt_fn f = a ? (stmt_fn)a->fn[F_STEP] : NULL;
-	if (!f)
-		return SQLITE_MISUSE;
-	if (!db_on())
-		return f(st);
-	int i = db_find((uintptr_t)st);
-	int d = glass_cap_enter();
-	uint64_t t0 = i >= 0 && !d ? glass_cap_now() : 0;
+	DB_WRAP_BEGIN(&lib, F_STEP, stmt_fn, SQLITE_MISUSE)
+	int i = on ? db_find((uintptr_t)st) : -1;
 	int rc = f(st);
-	glass_cap_leave();
-	if (i >= 0 && !d)
+	DB_WRAP_END()
+	if (i >= 0 && !skip)
 		stepped(a, i, rc, t0);
 	return rc;
 }
@@ -445,22 +428,16 @@ DB_EXPORT int sqlite3_step(sqlite3_stmt *st)
 /* reset/finalize: an execution still open ends here (the caller stopped reading). */
 static int closing(int fidx, sqlite3_stmt *st, const void *ra, int drop)
 {
-	const struct db_api *a = db_api_for(&lib, ra);
-	stmt_fn f = a ? (stmt_fn)a->fn[fidx] : NULL;
-	if (!f)
-		return SQLITE_MISUSE;
-	if (!db_on())
-		return f(st);
-	int i = db_find((uintptr_t)st);
-	int d = glass_cap_enter();
+	DB_WRAP_BEGIN_FROM(&lib, ra, fidx, stmt_fn, SQLITE_MISUSE)
+	int i = on ? db_find((uintptr_t)st) : -1;
 	int rc = f(st);
-	glass_cap_leave();
+	DB_WRAP_END()
 	if (i >= 0) {
 		int e = errno;
 		struct db_slot *s = db_slot(i);
-		if (!d && s->op && db_mine(s))
+		if (!skip && s->op && db_mine(s))
 			finish(a, s, 0);
-		if (!d)
+		if (!skip)
 			s->op = 0;
 		if (drop) /* the statement is gone, whoever freed it */
 			db_drop(i);
