@@ -957,18 +957,15 @@ int command_html(int argc, char **argv)
 				       .option = html_option,
 				       .ctx = &o};
 	struct report_args a;
-	int status = report_parse(&cli, argc, argv, &a);
-	if (status >= 0)
-		return status;
-	struct glass_session *s = report_session(&a, &status);
+	int status;
+	struct glass_session *s = report_begin(&cli, argc, argv, &a, &status);
 	if (!s)
 		return status;
 	struct html *H = calloc(1, sizeof(*H));
 	if (!H || glass_agg_init(&H->agg) < 0) {
 		free(H);
 		report_error("out of memory");
-		glass_session_close(s);
-		return GLASS_EXIT_SESSION;
+		return report_quit(s, GLASS_EXIT_SESSION);
 	}
 	gather(H, s);
 	struct glass_buf b = {0};

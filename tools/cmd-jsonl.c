@@ -245,17 +245,13 @@ int command_jsonl(int argc, char **argv)
 				       .option = jsonl_option,
 				       .ctx = &J};
 	struct report_args a;
-	int status = report_parse(&cli, argc, argv, &a);
-	if (status >= 0)
-		return status;
-	struct glass_session *s = report_session(&a, &status);
+	int status;
+	struct glass_session *s = report_begin(&cli, argc, argv, &a, &status);
 	if (!s)
 		return status;
 	struct report_out out;
-	if (report_out_open(&out, a.output)) {
-		glass_session_close(s);
-		return GLASS_EXIT_OUTPUT;
-	}
+	if (report_out_open(&out, a.output))
+		return report_quit(s, GLASS_EXIT_OUTPUT);
 	J.out = out.f;
 	J.session_id = glass_session_id(s);
 	write_session(&J, s);

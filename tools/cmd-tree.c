@@ -1193,10 +1193,8 @@ int command_tree(int argc, char **argv)
 				       .option = tree_option,
 				       .ctx = &C};
 	struct report_args a;
-	int status = report_parse(&cli, argc, argv, &a);
-	if (status >= 0)
-		return status;
-	struct glass_session *s = report_session(&a, &status);
+	int status;
+	struct glass_session *s = report_begin(&cli, argc, argv, &a, &status);
 	if (!s)
 		return status;
 	T.color = color_wanted(C.color_mode);
