@@ -411,6 +411,17 @@ static size_t take_text(const struct db_api *a, const void *text, SQLINTEGER len
 	return glass_cap_sql_text(text, n, 0, out, cap, info);
 }
 
+/* A slot for a statement allocated before we looked (-1 when the table is full there). */
+static int claim_stmt(SQLHANDLE st)
+{
+	int i = db_claim((uintptr_t)st);
+	if (i >= 0) {
+		memset(db_slot(i), 0, sizeof(struct db_slot));
+		db_slot(i)->family = DB_ODBC;
+	}
+	return i;
+}
+
 static SQLRETURN exec_direct(const void *ra, int fidx, SQLHANDLE st, const void *text,
 			     SQLINTEGER len, int wide)
 {
@@ -426,14 +437,8 @@ static SQLRETURN exec_direct(const void *ra, int fidx, SQLHANDLE st, const void 
 		executed(a, st, s, s->text, s->text_len, &s->info, s->conn, rc, t0);
 		goto out;
 	}
-	if (!s) {
-		i = db_claim((uintptr_t)st);
-		if (i >= 0) {
-			s = db_slot(i);
-			memset(s, 0, sizeof(*s)); /* a statement allocated before we looked */
-			s->family = DB_ODBC;
-		}
-	}
+	if (!s && (i = claim_stmt(st)) >= 0)
+		s = db_slot(i);
 	if (s) {
 		close_open(s);
 		s->text_len =
@@ -473,13 +478,8 @@ static SQLRETURN prepare(const void *ra, int fidx, SQLHANDLE st, const void *tex
 	int saved = errno;
 	int i = db_find((uintptr_t)st);
 	if (rc == SQL_SUCCESS || rc == SQL_SUCCESS_WITH_INFO) {
-		if (i < 0) {
-			i = db_claim((uintptr_t)st);
-			if (i >= 0) {
-				memset(db_slot(i), 0, sizeof(struct db_slot));
-				db_slot(i)->family = DB_ODBC;
-			}
-		}
+		if (i < 0)
+			i = claim_stmt(st);
 		if (i >= 0) {
 			struct db_slot *s = db_slot(i);
 			close_open(s);

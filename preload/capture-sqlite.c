@@ -314,36 +314,37 @@ out:
 	errno = e;
 }
 
-#define PREPARE(name, fidx, sqltype, utf16)                                                        \
-	DB_EXPORT int name(sqlite3 *db, sqltype sql, int nbyte, sqlite3_stmt **out, sqltype *tail) \
+/* After a prepare call: the statement's slot, or the span of a statement refused at once. */
+static int prepare_done(const struct db_api *a, int skip, uint64_t t0, sqlite3 *db, const void *sql,
+			int nbyte, sqlite3_stmt **out, const void *tail, int utf16, int rc)
+{
+	if (rc == SQLITE_OK && out && *out)
+		prepared(a, db, *out, sql, nbyte, tail, utf16, skip);
+	else if (rc != SQLITE_OK && !skip && sql)
+		failed(a, db, sql, nbyte, utf16, rc, t0);
+	return rc;
+}
+
+/* sqlite3_prepare{,_v2,16,16_v2}, and with `flags` the _v3 ones (args: the call's). */
+#define PREPARE_BODY(fidx, utf16, type, args)                                                      \
 	{                                                                                          \
-		DB_WRAP_BEGIN(&lib, fidx, prep_fn, SQLITE_MISUSE)                                  \
-		int rc = f(db, sql, nbyte, out, (const void **)tail);                              \
+		DB_WRAP_BEGIN(&lib, fidx, type, SQLITE_MISUSE)                                     \
+		int rc = f args;                                                                   \
 		DB_WRAP_END()                                                                      \
 		if (!on)                                                                           \
 			return rc;                                                                 \
-		if (rc == SQLITE_OK && out && *out)                                                \
-			prepared(a, db, *out, sql, nbyte, tail ? *tail : NULL, utf16, skip);       \
-		else if (rc != SQLITE_OK && !skip && sql)                                          \
-			failed(a, db, sql, nbyte, utf16, rc, t0);                                  \
-		return rc;                                                                         \
+		return prepare_done(a, skip, t0, db, sql, nbyte, out, tail ? *tail : NULL, utf16,  \
+				    rc);                                                           \
 	}
+
+#define PREPARE(name, fidx, sqltype, utf16)                                                        \
+	DB_EXPORT int name(sqlite3 *db, sqltype sql, int nbyte, sqlite3_stmt **out, sqltype *tail) \
+	    PREPARE_BODY(fidx, utf16, prep_fn, (db, sql, nbyte, out, (const void **)tail))
 
 #define PREPARE3(name, fidx, sqltype, utf16)                                                       \
 	DB_EXPORT int name(sqlite3 *db, sqltype sql, int nbyte, unsigned flags,                    \
 			   sqlite3_stmt **out, sqltype *tail)                                      \
-	{                                                                                          \
-		DB_WRAP_BEGIN(&lib, fidx, prep3_fn, SQLITE_MISUSE)                                 \
-		int rc = f(db, sql, nbyte, flags, out, (const void **)tail);                       \
-		DB_WRAP_END()                                                                      \
-		if (!on)                                                                           \
-			return rc;                                                                 \
-		if (rc == SQLITE_OK && out && *out)                                                \
-			prepared(a, db, *out, sql, nbyte, tail ? *tail : NULL, utf16, skip);       \
-		else if (rc != SQLITE_OK && !skip && sql)                                          \
-			failed(a, db, sql, nbyte, utf16, rc, t0);                                  \
-		return rc;                                                                         \
-	}
+	    PREPARE_BODY(fidx, utf16, prep3_fn, (db, sql, nbyte, flags, out, (const void **)tail))
 
 PREPARE(sqlite3_prepare, F_PREPARE, const char *, 0)
 PREPARE(sqlite3_prepare_v2, F_PREPARE_V2, const char *, 0)
