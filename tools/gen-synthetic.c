@@ -180,14 +180,11 @@ static void run_thread(struct thread_gen *g)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"events", required_argument, NULL, 'e'},
-					     {"threads", required_argument, NULL, 't'},
-					     {"procs", required_argument, NULL, 'p'},
-					     {"chunk", required_argument, NULL, 'c'},
-					     {"raw", no_argument, NULL, 'r'},
-					     {"seed", required_argument, NULL, 's'},
-					     {"alike", no_argument, NULL, 'a'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"events", required_argument, NULL, 'e'}, {"threads", required_argument, NULL, 't'},
+	    {"procs", required_argument, NULL, 'p'},  {"chunk", required_argument, NULL, 'c'},
+	    {"raw", no_argument, NULL, 'r'},	      {"seed", required_argument, NULL, 's'},
+	    {"alike", no_argument, NULL, 'a'},	      {NULL, 0, NULL, 0}};
 	struct gen_cfg cfg = {.events = 10000000, .chunk = 4u << 20, .raw = 0};
 	unsigned threads = 1, procs = 1;
 	int c;
@@ -215,8 +212,9 @@ int main(int argc, char **argv)
 			rng_state = strtoull(optarg, NULL, 10) * 2654435761u + 1;
 			break;
 		default:
-			fprintf(stderr, "usage: gen-synthetic OUTDIR [--events N] [--threads T] "
-					"[--procs P] [--chunk BYTES] [--raw] [--seed S] [--alike]\n");
+			fprintf(stderr,
+				"usage: gen-synthetic OUTDIR [--events N] [--threads T] "
+				"[--procs P] [--chunk BYTES] [--raw] [--seed S] [--alike]\n");
 			return 1;
 		}
 	}
