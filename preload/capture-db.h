@@ -78,6 +78,44 @@ static inline const struct db_api *db_api_for(struct db_lib *L, const void *ra)
 	return db_api_slow(L, ra);
 }
 
+/* ---- a hook's prologue and epilogue -----------------------------------------------------
+
+ * Every driver hook has one shape: find the function the caller meant, call it first, then
+ * record only when the "sql" capture is on and this is the outermost hooked call:
+ *
+ *	DB_EXPORT int mysql_query(MYSQL *m, const char *q)
+ *	{
+ *		DB_WRAP_BEGIN(&lib, F_QUERY, query_fn, 1)	(1: returned when no driver has it)
+ *		int rc = f(m, q);
+ *		DB_WRAP_END()
+ *		if (!skip)
+ *			... record, the operation starting at t0 ...
+ *		return rc;
+ *	}
+ *
+ * DB_WRAP_BEGIN declares `a` (the provider), `f` (its function fidx, of type `type`), `on`
+ * (the capture is on), `skip` (do not record: the capture is off, or this call is nested in
+ * another hooked call, e.g. a driver calling its own API or running its own queries) and `t0`
+ * (ticks before the call; 0 when skipped). DB_WRAP_END closes the nesting guard.
+ * DB_WRAP_BEGIN_FROM is the same in a helper that several wrappers call with their DB_CALLER.
+ * Adding a driver function is one row in its library's name table and one wrapper of this
+ * shape. */
+#define DB_WRAP_BEGIN_FROM(L, ra, fidx, type, fail)                                                \
+	const struct db_api *a = db_api_for(L, ra);                                                \
+	type f = a ? (type)a->fn[fidx] : NULL;                                                     \
+	if (!f)                                                                                    \
+		return fail;                                                                       \
+	int on = db_on();                                                                          \
+	int skip = on ? glass_cap_enter() : 1;                                                     \
+	uint64_t t0 = skip ? 0 : glass_cap_now();                                                  \
+	(void)t0;
+
+#define DB_WRAP_BEGIN(L, fidx, type, fail) DB_WRAP_BEGIN_FROM(L, DB_CALLER, fidx, type, fail)
+
+#define DB_WRAP_END()                                                                              \
+	if (on)                                                                                    \
+		glass_cap_leave();
+
 /* ---- statements and connections ---------------------------------------------------------
 
  * One table for sqlite3_stmt*, SQLHSTMT, MYSQL_STMT*, and for connections with a query in

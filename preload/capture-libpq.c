@@ -183,6 +183,45 @@ static int status_of(const struct db_api *a, const PGresult *res)
 
 static const struct glass_sql_info execute_info = {"EXECUTE", ""};
 
+/* ---- prepared statements --------------------------------------------------------------------
+
+ * The text of a statement prepared on a connection, kept in a slot of its own (stmt_key) for
+ * the executions that name it. */
+
+/* Copies the text and info of the statement prepared on conn as name (text_len + 1 bytes: at
+ * most max_statement + 1); 0 when it is not known. */
+static int prepared_text(const PGconn *conn, const char *name, char *text, uint32_t *len,
+			 struct glass_sql_info *info)
+{
+	int i = db_find(stmt_key(conn, name));
+	if (i < 0 || !db_slot(i)->has_text)
+		return 0;
+	const struct db_slot *p = db_slot(i);
+	memcpy(text, p->text, p->text_len + 1);
+	*len = p->text_len;
+	*info = p->info;
+	return 1;
+}
+
+/* Keeps text (len bytes, NUL-terminated; has_text 0: none) as the statement prepared on conn
+ * as name, unless its slot would be `except` (the connection's own). */
+static void remember_prepared(const PGconn *conn, const char *name, const char *text, uint32_t len,
+			      const struct glass_sql_info *info, int has_text, int except)
+{
+	int k = db_claim(stmt_key(conn, name));
+	if (k < 0 || k == except)
+		return;
+	struct db_slot *p = db_slot(k);
+	memset(p, 0, sizeof(*p));
+	p->family = DB_PG;
+	p->flags = DB_F_PREPARE;
+	p->conn = (uintptr_t)conn;
+	memcpy(p->text, text, len + 1); /* len <= max_statement < db_text_cap() */
+	p->text_len = len;
+	p->info = *info;
+	p->has_text = (uint8_t)has_text;
+}
+
 /* ---- synchronous calls ---------------------------------------------------------------------- */
 
 /* One span for a call that returned res. query: the statement, or NULL for a prepared one
@@ -201,12 +240,9 @@ static void sync_call(const struct db_api *a, PGconn *conn, const char *query, c
 		t = text;
 		in = &info;
 	} else {
-		int i = db_find(stmt_key(conn, name));
-		if (i >= 0 && db_slot(i)->has_text) {
-			struct db_slot *s = db_slot(i);
-			memcpy(text, s->text, s->text_len + 1);
-			tl = s->text_len;
-			info = s->info;
+		uint32_t len;
+		if (prepared_text(conn, name, text, &len, &info)) {
+			tl = len;
 			t = text;
 			in = &info;
 		}
@@ -226,42 +262,17 @@ static void sync_call(const struct db_api *a, PGconn *conn, const char *query, c
 		e.norm_len = tl;
 		db_end(op, &e);
 	}
-	if (prefix && query && res && !is_error(st)) { /* remember the prepared text */
-		int i = db_claim(stmt_key(conn, name));
-		if (i >= 0) {
-			struct db_slot *s = db_slot(i);
-			memset(s, 0, sizeof(*s));
-			s->family = DB_PG;
-			s->flags = DB_F_PREPARE;
-			s->conn = (uintptr_t)conn;
-			memcpy(s->text, text, tl + 1); /* tl <= max_statement < db_text_cap() */
-			s->text_len = (uint32_t)tl;
-			s->info = info;
-			s->has_text = 1;
-		}
-	}
+	if (prefix && query && res && !is_error(st)) /* remember the prepared text */
+		remember_prepared(conn, name, text, (uint32_t)tl, &info, 1, -1);
 	errno = saved;
 }
 
-#define SYNC_BEGIN(fidx, type)                                                                     \
-	const struct db_api *a = db_api_for(&lib, DB_CALLER);                                      \
-	type f = a ? (type)a->fn[fidx] : NULL;                                                     \
-	if (!f)                                                                                    \
-		return NULL;                                                                       \
-	int on = db_on();                                                                          \
-	int d = on ? glass_cap_enter() : 1;                                                        \
-	uint64_t t0 = d ? 0 : glass_cap_now();
-
-#define SYNC_END()                                                                                 \
-	if (on)                                                                                    \
-		glass_cap_leave();
-
 DB_EXPORT PGresult *PQexec(PGconn *conn, const char *query)
 {
-	SYNC_BEGIN(F_EXEC, exec_fn)
+	DB_WRAP_BEGIN(&lib, F_EXEC, exec_fn, NULL)
 	PGresult *r = f(conn, query);
-	SYNC_END()
-	if (!d && query)
+	DB_WRAP_END()
+	if (!skip && query)
 		sync_call(a, conn, query, NULL, NULL, r, t0);
 	return r;
 }
@@ -270,10 +281,10 @@ DB_EXPORT PGresult *PQexecParams(PGconn *conn, const char *command, int n, const
 				 const char *const *values, const int *lengths, const int *formats,
 				 int result_format)
 {
-	SYNC_BEGIN(F_EXECPARAMS, execparams_fn)
+	DB_WRAP_BEGIN(&lib, F_EXECPARAMS, execparams_fn, NULL)
 	PGresult *r = f(conn, command, n, types, values, lengths, formats, result_format);
-	SYNC_END()
-	if (!d && command)
+	DB_WRAP_END()
+	if (!skip && command)
 		sync_call(a, conn, command, NULL, NULL, r, t0);
 	return r;
 }
@@ -281,10 +292,10 @@ DB_EXPORT PGresult *PQexecParams(PGconn *conn, const char *command, int n, const
 DB_EXPORT PGresult *PQprepare(PGconn *conn, const char *name, const char *query, int n,
 			      const Oid *types)
 {
-	SYNC_BEGIN(F_PREPARE, prepare_fn)
+	DB_WRAP_BEGIN(&lib, F_PREPARE, prepare_fn, NULL)
 	PGresult *r = f(conn, name, query, n, types);
-	SYNC_END()
-	if (!d && query)
+	DB_WRAP_END()
+	if (!skip && query)
 		sync_call(a, conn, query, name, "PREPARE ", r, t0);
 	return r;
 }
@@ -292,10 +303,10 @@ DB_EXPORT PGresult *PQprepare(PGconn *conn, const char *name, const char *query,
 DB_EXPORT PGresult *PQexecPrepared(PGconn *conn, const char *name, int n, const char *const *values,
 				   const int *lengths, const int *formats, int result_format)
 {
-	SYNC_BEGIN(F_EXECPREPARED, execprepared_fn)
+	DB_WRAP_BEGIN(&lib, F_EXECPREPARED, execprepared_fn, NULL)
 	PGresult *r = f(conn, name, n, values, lengths, formats, result_format);
-	SYNC_END()
-	if (!d)
+	DB_WRAP_END()
+	if (!skip)
 		sync_call(a, conn, NULL, name, NULL, r, t0);
 	return r;
 }
@@ -331,31 +342,13 @@ static void sent(const struct db_api *a, PGconn *conn, int ok, const char *query
 							   db_text_cap(), &s->info);
 		s->has_text = 1;
 		in = &s->info;
-	} else {
-		int k = db_find(stmt_key(conn, name));
-		if (k >= 0 && db_slot(k)->has_text) {
-			struct db_slot *p = db_slot(k);
-			memcpy(s->text, p->text, p->text_len + 1);
-			s->text_len = p->text_len;
-			s->info = p->info;
-			s->has_text = 1;
-			in = &s->info;
-		}
+	} else if (prepared_text(conn, name, s->text, &s->text_len, &s->info)) {
+		s->has_text = 1;
+		in = &s->info;
 	}
 	if (prefix) {			 /* PQsendPrepare: remember the text under its name too */
 		s->flags = DB_F_PREPARE; /* (on the connection's slot: results carry no rows) */
-		int k = db_claim(stmt_key(conn, name));
-		if (k >= 0 && k != i) {
-			struct db_slot *p = db_slot(k);
-			memset(p, 0, sizeof(*p));
-			p->family = DB_PG;
-			p->flags = DB_F_PREPARE;
-			p->conn = (uintptr_t)conn;
-			memcpy(p->text, s->text, s->text_len + 1);
-			p->text_len = s->text_len;
-			p->info = s->info;
-			p->has_text = s->has_text;
-		}
+		remember_prepared(conn, name, s->text, s->text_len, &s->info, s->has_text, i);
 	}
 	struct db_begin b = {.text = s->has_text ? s->text : NULL,
 			     .text_len = s->text_len,
@@ -371,21 +364,12 @@ out:
 	errno = saved;
 }
 
-#define SEND_BEGIN(fidx, type)                                                                     \
-	const struct db_api *a = db_api_for(&lib, DB_CALLER);                                      \
-	type f = a ? (type)a->fn[fidx] : NULL;                                                     \
-	if (!f)                                                                                    \
-		return 0;                                                                          \
-	int on = db_on();                                                                          \
-	int d = on ? glass_cap_enter() : 1;                                                        \
-	uint64_t t0 = d ? 0 : glass_cap_now();
-
 DB_EXPORT int PQsendQuery(PGconn *conn, const char *query)
 {
-	SEND_BEGIN(F_SENDQUERY, sendquery_fn)
+	DB_WRAP_BEGIN(&lib, F_SENDQUERY, sendquery_fn, 0)
 	int ok = f(conn, query);
-	SYNC_END()
-	if (!d && query)
+	DB_WRAP_END()
+	if (!skip && query)
 		sent(a, conn, ok, query, NULL, NULL, t0);
 	return ok;
 }
@@ -394,10 +378,10 @@ DB_EXPORT int PQsendQueryParams(PGconn *conn, const char *command, int n, const 
 				const char *const *values, const int *lengths, const int *formats,
 				int result_format)
 {
-	SEND_BEGIN(F_SENDQUERYPARAMS, sendqueryparams_fn)
+	DB_WRAP_BEGIN(&lib, F_SENDQUERYPARAMS, sendqueryparams_fn, 0)
 	int ok = f(conn, command, n, types, values, lengths, formats, result_format);
-	SYNC_END()
-	if (!d && command)
+	DB_WRAP_END()
+	if (!skip && command)
 		sent(a, conn, ok, command, NULL, NULL, t0);
 	return ok;
 }
@@ -405,10 +389,10 @@ DB_EXPORT int PQsendQueryParams(PGconn *conn, const char *command, int n, const 
 DB_EXPORT int PQsendPrepare(PGconn *conn, const char *name, const char *query, int n,
 			    const Oid *types)
 {
-	SEND_BEGIN(F_SENDPREPARE, sendprepare_fn)
+	DB_WRAP_BEGIN(&lib, F_SENDPREPARE, sendprepare_fn, 0)
 	int ok = f(conn, name, query, n, types);
-	SYNC_END()
-	if (!d && query)
+	DB_WRAP_END()
+	if (!skip && query)
 		sent(a, conn, ok, query, name, "PREPARE ", t0);
 	return ok;
 }
@@ -416,10 +400,10 @@ DB_EXPORT int PQsendPrepare(PGconn *conn, const char *name, const char *query, i
 DB_EXPORT int PQsendQueryPrepared(PGconn *conn, const char *name, int n, const char *const *values,
 				  const int *lengths, const int *formats, int result_format)
 {
-	SEND_BEGIN(F_SENDQUERYPREPARED, sendqueryprepared_fn)
+	DB_WRAP_BEGIN(&lib, F_SENDQUERYPREPARED, sendqueryprepared_fn, 0)
 	int ok = f(conn, name, n, values, lengths, formats, result_format);
-	SYNC_END()
-	if (!d)
+	DB_WRAP_END()
+	if (!skip)
 		sent(a, conn, ok, NULL, name, NULL, t0);
 	return ok;
 }
@@ -469,11 +453,10 @@ out:
 
 DB_EXPORT PGresult *PQgetResult(PGconn *conn)
 {
-	SYNC_BEGIN(F_GETRESULT, getresult_fn)
-	(void)t0;
+	DB_WRAP_BEGIN(&lib, F_GETRESULT, getresult_fn, NULL)
 	PGresult *r = f(conn);
-	SYNC_END()
-	if (!d)
+	DB_WRAP_END()
+	if (!skip)
 		got(a, conn, r);
 	return r;
 }

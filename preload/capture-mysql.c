@@ -276,56 +276,42 @@ out:
 	errno = saved;
 }
 
-#define WRAP_BEGIN(fidx, type, fail)                                                               \
-	const struct db_api *a = db_api_for(&lib, DB_CALLER);                                      \
-	type f = a ? (type)a->fn[fidx] : NULL;                                                     \
-	if (!f)                                                                                    \
-		return fail;                                                                       \
-	int on = db_on();                                                                          \
-	int d = on ? glass_cap_enter() : 1;                                                        \
-	uint64_t t0 = d ? 0 : glass_cap_now();                                                     \
-	(void)t0;
-
-#define WRAP_LEAVE()                                                                               \
-	if (on)                                                                                    \
-		glass_cap_leave();
-
 DB_EXPORT int mysql_real_query(MYSQL *m, const char *q, unsigned long len)
 {
-	WRAP_BEGIN(F_REAL_QUERY, real_query_fn, 1)
+	DB_WRAP_BEGIN(&lib, F_REAL_QUERY, real_query_fn, 1)
 	int rc = f(m, q, len);
-	WRAP_LEAVE()
-	if (!d && q)
+	DB_WRAP_END()
+	if (!skip && q)
 		queried(a, m, q, len == (unsigned long)-1 ? strlen(q) : len, rc, 1, t0);
 	return rc;
 }
 
 DB_EXPORT int mysql_query(MYSQL *m, const char *q)
 {
-	WRAP_BEGIN(F_QUERY, query_fn, 1)
+	DB_WRAP_BEGIN(&lib, F_QUERY, query_fn, 1)
 	int rc = f(m, q);
-	WRAP_LEAVE()
-	if (!d && q)
+	DB_WRAP_END()
+	if (!skip && q)
 		queried(a, m, q, strlen(q), rc, 1, t0);
 	return rc;
 }
 
 DB_EXPORT int mysql_send_query(MYSQL *m, const char *q, unsigned long len)
 {
-	WRAP_BEGIN(F_SEND_QUERY, real_query_fn, 1)
+	DB_WRAP_BEGIN(&lib, F_SEND_QUERY, real_query_fn, 1)
 	int rc = f(m, q, len);
-	WRAP_LEAVE()
-	if (!d && q)
+	DB_WRAP_END()
+	if (!skip && q)
 		queried(a, m, q, len == (unsigned long)-1 ? strlen(q) : len, rc, 0, t0);
 	return rc;
 }
 
 DB_EXPORT my_bool mysql_read_query_result(MYSQL *m)
 {
-	WRAP_BEGIN(F_READ_QUERY_RESULT, read_result_fn, 1)
+	DB_WRAP_BEGIN(&lib, F_READ_QUERY_RESULT, read_result_fn, 1)
 	my_bool rc = f(m);
-	WRAP_LEAVE()
-	if (d)
+	DB_WRAP_END()
+	if (skip)
 		return rc;
 	int i = db_find((uintptr_t)m);
 	struct db_slot *s = i >= 0 ? db_slot(i) : NULL;
@@ -358,16 +344,10 @@ DB_EXPORT my_bool mysql_read_query_result(MYSQL *m)
 /* The rows of the connection's query arrive (store) or start to (use). */
 static MYSQL_RES *result(int fidx, MYSQL *m, const void *ra)
 {
-	const struct db_api *a = db_api_for(&lib, ra);
-	store_fn f = a ? (store_fn)a->fn[fidx] : NULL;
-	if (!f)
-		return NULL;
-	int on = db_on();
-	int d = on ? glass_cap_enter() : 1;
+	DB_WRAP_BEGIN_FROM(&lib, ra, fidx, store_fn, NULL)
 	MYSQL_RES *r = f(m);
-	if (on)
-		glass_cap_leave();
-	if (d)
+	DB_WRAP_END()
+	if (skip)
 		return r;
 	int i = db_find((uintptr_t)m);
 	struct db_slot *s = i >= 0 ? db_slot(i) : NULL;
@@ -408,10 +388,10 @@ DB_EXPORT MYSQL_RES *mysql_use_result(MYSQL *m)
 
 DB_EXPORT MYSQL_ROW mysql_fetch_row(MYSQL_RES *r)
 {
-	WRAP_BEGIN(F_FETCH_ROW, fetch_row_fn, NULL)
+	DB_WRAP_BEGIN(&lib, F_FETCH_ROW, fetch_row_fn, NULL)
 	MYSQL_ROW row = f(r);
-	WRAP_LEAVE()
-	if (d)
+	DB_WRAP_END()
+	if (skip)
 		return row;
 	int i = db_find((uintptr_t)r);
 	if (i < 0)
@@ -444,22 +424,14 @@ DB_EXPORT MYSQL_ROW mysql_fetch_row(MYSQL_RES *r)
 
 DB_EXPORT void mysql_free_result(MYSQL_RES *r)
 {
-	const struct db_api *a = db_api_for(&lib, DB_CALLER);
-	free_result_fn f = a ? (free_result_fn)a->fn[F_FREE_RESULT] : NULL;
-	if (!f)
-		return;
-	if (!db_on()) {
-		f(r);
-		return;
-	}
-	int i = db_find((uintptr_t)r); /* before: the address may be reused after */
-	int d = glass_cap_enter();
+	DB_WRAP_BEGIN(&lib, F_FREE_RESULT, free_result_fn, )
+	int i = on ? db_find((uintptr_t)r) : -1; /* before: the address may be reused after */
 	f(r);
-	glass_cap_leave();
+	DB_WRAP_END()
 	if (i >= 0) {
 		int saved = errno;
 		struct db_slot *s = db_slot(i);
-		if (!d)
+		if (!skip)
 			end_open(s, s->rows);
 		db_drop(i);
 		errno = saved;
@@ -468,19 +440,13 @@ DB_EXPORT void mysql_free_result(MYSQL_RES *r)
 
 DB_EXPORT void mysql_close(MYSQL *m)
 {
-	const struct db_api *a = db_api_for(&lib, DB_CALLER);
-	close_fn f = a ? (close_fn)a->fn[F_CLOSE] : NULL;
-	if (!f)
-		return;
-	int on = db_on();
-	int d = on ? glass_cap_enter() : 1;
+	DB_WRAP_BEGIN(&lib, F_CLOSE, close_fn, )
 	f(m);
-	if (on)
-		glass_cap_leave();
+	DB_WRAP_END()
 	int saved = errno;
 	int i = db_find((uintptr_t)m);
 	if (i >= 0) {
-		if (!d)
+		if (!skip)
 			end_open(db_slot(i), -1);
 		db_drop(i);
 	}
@@ -491,10 +457,10 @@ DB_EXPORT void mysql_close(MYSQL *m)
 
 DB_EXPORT MYSQL_STMT *mysql_stmt_init(MYSQL *m)
 {
-	WRAP_BEGIN(F_STMT_INIT, stmt_init_fn, NULL)
+	DB_WRAP_BEGIN(&lib, F_STMT_INIT, stmt_init_fn, NULL)
 	MYSQL_STMT *st = f(m);
-	WRAP_LEAVE()
-	if (!d && st) {
+	DB_WRAP_END()
+	if (!skip && st) {
 		int saved = errno;
 		int i = db_claim((uintptr_t)st);
 		if (i >= 0) {
@@ -510,10 +476,10 @@ DB_EXPORT MYSQL_STMT *mysql_stmt_init(MYSQL *m)
 
 DB_EXPORT int mysql_stmt_prepare(MYSQL_STMT *st, const char *q, unsigned long len)
 {
-	WRAP_BEGIN(F_STMT_PREPARE, stmt_prepare_fn, 1)
+	DB_WRAP_BEGIN(&lib, F_STMT_PREPARE, stmt_prepare_fn, 1)
 	int rc = f(st, q, len);
-	WRAP_LEAVE()
-	if (d || !q)
+	DB_WRAP_END()
+	if (skip || !q)
 		return rc;
 	int saved = errno;
 	int i = db_find((uintptr_t)st);
@@ -551,10 +517,10 @@ DB_EXPORT int mysql_stmt_prepare(MYSQL_STMT *st, const char *q, unsigned long le
 
 DB_EXPORT int mysql_stmt_execute(MYSQL_STMT *st)
 {
-	WRAP_BEGIN(F_STMT_EXECUTE, stmt_int_fn, 1)
+	DB_WRAP_BEGIN(&lib, F_STMT_EXECUTE, stmt_int_fn, 1)
 	int rc = f(st);
-	WRAP_LEAVE()
-	if (d)
+	DB_WRAP_END()
+	if (skip)
 		return rc;
 	int i = db_find((uintptr_t)st);
 	if (i < 0 || !db_slot(i)->has_text)
@@ -594,10 +560,10 @@ out:
 
 DB_EXPORT int mysql_stmt_store_result(MYSQL_STMT *st)
 {
-	WRAP_BEGIN(F_STMT_STORE_RESULT, stmt_int_fn, 1)
+	DB_WRAP_BEGIN(&lib, F_STMT_STORE_RESULT, stmt_int_fn, 1)
 	int rc = f(st);
-	WRAP_LEAVE()
-	if (d)
+	DB_WRAP_END()
+	if (skip)
 		return rc;
 	int i = db_find((uintptr_t)st);
 	if (i < 0 || !db_slot(i)->op)
@@ -624,10 +590,10 @@ DB_EXPORT int mysql_stmt_store_result(MYSQL_STMT *st)
 
 DB_EXPORT int mysql_stmt_fetch(MYSQL_STMT *st)
 {
-	WRAP_BEGIN(F_STMT_FETCH, stmt_int_fn, 1)
+	DB_WRAP_BEGIN(&lib, F_STMT_FETCH, stmt_int_fn, 1)
 	int rc = f(st);
-	WRAP_LEAVE()
-	if (d)
+	DB_WRAP_END()
+	if (skip)
 		return rc;
 	int i = db_find((uintptr_t)st);
 	if (i < 0 || !db_slot(i)->op)
@@ -658,20 +624,14 @@ DB_EXPORT int mysql_stmt_fetch(MYSQL_STMT *st)
 /* free_result, reset, close: an execution still reading ends (close: the statement goes). */
 static my_bool stmt_done(int fidx, MYSQL_STMT *st, const void *ra, int drop)
 {
-	const struct db_api *a = db_api_for(&lib, ra);
-	stmt_bool_fn f = a ? (stmt_bool_fn)a->fn[fidx] : NULL;
-	if (!f)
-		return 1;
-	int on = db_on();
+	DB_WRAP_BEGIN_FROM(&lib, ra, fidx, stmt_bool_fn, 1)
 	int i = on ? db_find((uintptr_t)st) : -1;
-	int d = on ? glass_cap_enter() : 1;
 	my_bool rc = f(st);
-	if (on)
-		glass_cap_leave();
+	DB_WRAP_END()
 	if (i >= 0) {
 		int saved = errno;
 		struct db_slot *s = db_slot(i);
-		if (!d)
+		if (!skip)
 			end_open(s, s->rows);
 		if (drop)
 			db_drop(i);

@@ -389,28 +389,6 @@ static void executed(const struct db_api *a, SQLHANDLE st, struct db_slot *s, co
 
 /* ---- wrappers ----------------------------------------------------------------------------- */
 
-#define WRAP_BEGIN(fidx, type)                                                                     \
-	const struct db_api *a = db_api_for(&lib, DB_CALLER);                                      \
-	type f = a ? (type)a->fn[fidx] : NULL;                                                     \
-	if (!f)                                                                                    \
-		return SQL_ERROR;                                                                  \
-	int on = db_on();                                                                          \
-	int d = on ? glass_cap_enter() : 1;                                                        \
-	uint64_t t0 = d ? 0 : glass_cap_now();                                                     \
-	(void)t0;
-
-#define WRAP_CALL(call)                                                                            \
-	SQLRETURN rc = call;                                                                       \
-	if (on)                                                                                    \
-		glass_cap_leave();                                                                 \
-	if (d)                                                                                     \
-		return rc;                                                                         \
-	int saved = errno;
-
-#define WRAP_END()                                                                                 \
-	errno = saved;                                                                             \
-	return rc;
-
 static int iodbc(const struct db_api *a)
 {
 	return a->driver[0] == 'i'; /* iODBC's SQLWCHAR is wchar_t: its W text is not read */
@@ -433,20 +411,24 @@ static size_t take_text(const struct db_api *a, const void *text, SQLINTEGER len
 	return glass_cap_sql_text(text, n, 0, out, cap, info);
 }
 
+/* A slot for a statement allocated before we looked (-1 when the table is full there). */
+static int claim_stmt(SQLHANDLE st)
+{
+	int i = db_claim((uintptr_t)st);
+	if (i >= 0) {
+		memset(db_slot(i), 0, sizeof(struct db_slot));
+		db_slot(i)->family = DB_ODBC;
+	}
+	return i;
+}
+
 static SQLRETURN exec_direct(const void *ra, int fidx, SQLHANDLE st, const void *text,
 			     SQLINTEGER len, int wide)
 {
-	const struct db_api *a = db_api_for(&lib, ra);
-	text_fn f = a ? (text_fn)a->fn[fidx] : NULL;
-	if (!f)
-		return SQL_ERROR;
-	int on = db_on();
-	int d = on ? glass_cap_enter() : 1;
-	uint64_t t0 = d ? 0 : glass_cap_now();
+	DB_WRAP_BEGIN_FROM(&lib, ra, fidx, text_fn, SQL_ERROR)
 	SQLRETURN rc = f(st, text, len);
-	if (on)
-		glass_cap_leave();
-	if (d)
+	DB_WRAP_END()
+	if (skip)
 		return rc;
 	int saved = errno;
 	int i = db_find((uintptr_t)st);
@@ -455,14 +437,8 @@ static SQLRETURN exec_direct(const void *ra, int fidx, SQLHANDLE st, const void 
 		executed(a, st, s, s->text, s->text_len, &s->info, s->conn, rc, t0);
 		goto out;
 	}
-	if (!s) {
-		i = db_claim((uintptr_t)st);
-		if (i >= 0) {
-			s = db_slot(i);
-			memset(s, 0, sizeof(*s)); /* a statement allocated before we looked */
-			s->family = DB_ODBC;
-		}
-	}
+	if (!s && (i = claim_stmt(st)) >= 0)
+		s = db_slot(i);
 	if (s) {
 		close_open(s);
 		s->text_len =
@@ -494,28 +470,16 @@ DB_EXPORT SQLRETURN SQLExecDirectW(SQLHANDLE st, SQLWCHAR *text, SQLINTEGER len)
 static SQLRETURN prepare(const void *ra, int fidx, SQLHANDLE st, const void *text, SQLINTEGER len,
 			 int wide)
 {
-	const struct db_api *a = db_api_for(&lib, ra);
-	text_fn f = a ? (text_fn)a->fn[fidx] : NULL;
-	if (!f)
-		return SQL_ERROR;
-	int on = db_on();
-	int d = on ? glass_cap_enter() : 1;
-	uint64_t t0 = d ? 0 : glass_cap_now();
+	DB_WRAP_BEGIN_FROM(&lib, ra, fidx, text_fn, SQL_ERROR)
 	SQLRETURN rc = f(st, text, len);
-	if (on)
-		glass_cap_leave();
-	if (d)
+	DB_WRAP_END()
+	if (skip)
 		return rc;
 	int saved = errno;
 	int i = db_find((uintptr_t)st);
 	if (rc == SQL_SUCCESS || rc == SQL_SUCCESS_WITH_INFO) {
-		if (i < 0) {
-			i = db_claim((uintptr_t)st);
-			if (i >= 0) {
-				memset(db_slot(i), 0, sizeof(struct db_slot));
-				db_slot(i)->family = DB_ODBC;
-			}
-		}
+		if (i < 0)
+			i = claim_stmt(st);
 		if (i >= 0) {
 			struct db_slot *s = db_slot(i);
 			close_open(s);
@@ -553,8 +517,12 @@ DB_EXPORT SQLRETURN SQLPrepareW(SQLHANDLE st, SQLWCHAR *text, SQLINTEGER len)
 
 DB_EXPORT SQLRETURN SQLExecute(SQLHANDLE st)
 {
-	WRAP_BEGIN(F_EXECUTE, stmt_fn)
-	WRAP_CALL(f(st))
+	DB_WRAP_BEGIN(&lib, F_EXECUTE, stmt_fn, SQL_ERROR)
+	SQLRETURN rc = f(st);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	int i = db_find((uintptr_t)st);
 	if (i >= 0 && db_slot(i)->has_text) {
 		struct db_slot *s = db_slot(i);
@@ -562,19 +530,25 @@ DB_EXPORT SQLRETURN SQLExecute(SQLHANDLE st)
 			close_open(s);
 		executed(a, st, s, s->text, s->text_len, &s->info, s->conn, rc, t0);
 	}
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 DB_EXPORT SQLRETURN SQLParamData(SQLHANDLE st, SQLPOINTER *value)
 {
-	WRAP_BEGIN(F_PARAMDATA, paramdata_fn)
-	WRAP_CALL(f(st, value))
+	DB_WRAP_BEGIN(&lib, F_PARAMDATA, paramdata_fn, SQL_ERROR)
+	SQLRETURN rc = f(st, value);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	int i = db_find((uintptr_t)st);
 	if (i >= 0 && db_slot(i)->waiting && rc != SQL_NEED_DATA) {
 		struct db_slot *s = db_slot(i);
 		executed(a, st, s, s->text, s->text_len, &s->info, s->conn, rc, t0);
 	}
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 /* A fetch returned rc: a rowset counts, the end of the rows or an error ends the span. */
@@ -604,18 +578,28 @@ static void fetched(const struct db_api *a, SQLHANDLE st, SQLRETURN rc)
 
 DB_EXPORT SQLRETURN SQLFetch(SQLHANDLE st)
 {
-	WRAP_BEGIN(F_FETCH, stmt_fn)
-	WRAP_CALL(f(st))
+	DB_WRAP_BEGIN(&lib, F_FETCH, stmt_fn, SQL_ERROR)
+	SQLRETURN rc = f(st);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	fetched(a, st, rc);
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 DB_EXPORT SQLRETURN SQLFetchScroll(SQLHANDLE st, SQLSMALLINT orientation, SQLLEN offset)
 {
-	WRAP_BEGIN(F_FETCHSCROLL, fetchscroll_fn)
-	WRAP_CALL(f(st, orientation, offset))
+	DB_WRAP_BEGIN(&lib, F_FETCHSCROLL, fetchscroll_fn, SQL_ERROR)
+	SQLRETURN rc = f(st, orientation, offset);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	fetched(a, st, rc);
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 /* The cursor closes (drop: and the statement goes). */
@@ -631,52 +615,81 @@ static void closed(SQLHANDLE st, int drop)
 
 DB_EXPORT SQLRETURN SQLMoreResults(SQLHANDLE st)
 {
-	WRAP_BEGIN(F_MORERESULTS, stmt_fn)
-	WRAP_CALL(f(st))
+	DB_WRAP_BEGIN(&lib, F_MORERESULTS, stmt_fn, SQL_ERROR)
+	SQLRETURN rc = f(st);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	closed(st, 0);
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 DB_EXPORT SQLRETURN SQLCloseCursor(SQLHANDLE st)
 {
-	WRAP_BEGIN(F_CLOSECURSOR, stmt_fn)
-	WRAP_CALL(f(st))
+	DB_WRAP_BEGIN(&lib, F_CLOSECURSOR, stmt_fn, SQL_ERROR)
+	SQLRETURN rc = f(st);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	closed(st, 0);
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 DB_EXPORT SQLRETURN SQLFreeStmt(SQLHANDLE st, SQLUSMALLINT option)
 {
-	WRAP_BEGIN(F_FREESTMT, freestmt_fn)
-	WRAP_CALL(f(st, option))
+	DB_WRAP_BEGIN(&lib, F_FREESTMT, freestmt_fn, SQL_ERROR)
+	SQLRETURN rc = f(st, option);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	if (option == SQL_CLOSE || option == SQL_DROP)
 		closed(st, option == SQL_DROP);
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 DB_EXPORT SQLRETURN SQLFreeHandle(SQLSMALLINT type, SQLHANDLE h)
 {
-	WRAP_BEGIN(F_FREEHANDLE, freehandle_fn)
-	WRAP_CALL(f(type, h))
+	DB_WRAP_BEGIN(&lib, F_FREEHANDLE, freehandle_fn, SQL_ERROR)
+	SQLRETURN rc = f(type, h);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	if (type == SQL_HANDLE_STMT)
 		closed(h, 1);
 	else if (type == SQL_HANDLE_DBC)
 		dbc_forget((uintptr_t)h);
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 DB_EXPORT SQLRETURN SQLDisconnect(SQLHANDLE dbc)
 {
-	WRAP_BEGIN(F_DISCONNECT, stmt_fn)
-	WRAP_CALL(f(dbc))
+	DB_WRAP_BEGIN(&lib, F_DISCONNECT, stmt_fn, SQL_ERROR)
+	SQLRETURN rc = f(dbc);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	dbc_forget((uintptr_t)dbc); /* it may connect elsewhere next */
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 DB_EXPORT SQLRETURN SQLAllocHandle(SQLSMALLINT type, SQLHANDLE in, SQLHANDLE *out)
 {
-	WRAP_BEGIN(F_ALLOCHANDLE, allochandle_fn)
-	WRAP_CALL(f(type, in, out))
+	DB_WRAP_BEGIN(&lib, F_ALLOCHANDLE, allochandle_fn, SQL_ERROR)
+	SQLRETURN rc = f(type, in, out);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	if (type == SQL_HANDLE_STMT && rc == SQL_SUCCESS && out && *out) {
 		dbc_learn(a, in);
 		int i = db_claim((uintptr_t)*out);
@@ -687,7 +700,8 @@ DB_EXPORT SQLRETURN SQLAllocHandle(SQLSMALLINT type, SQLHANDLE in, SQLHANDLE *ou
 			s->conn = (uintptr_t)in;
 		}
 	}
-	WRAP_END()
+	errno = saved;
+	return rc;
 }
 
 /* Connecting runs driver code (the SQLite3 driver's PRAGMAs): nested, so not recorded. */
@@ -695,9 +709,10 @@ DB_EXPORT SQLRETURN SQLAllocHandle(SQLSMALLINT type, SQLHANDLE in, SQLHANDLE *ou
 	DB_EXPORT SQLRETURN name(SQLHANDLE dbc, void *wnd, void *in, SQLSMALLINT inlen, void *out, \
 				 SQLSMALLINT outmax, SQLSMALLINT *outlen, SQLUSMALLINT completion) \
 	{                                                                                          \
-		WRAP_BEGIN(fidx, driverconnect_fn)                                                 \
-		WRAP_CALL(f(dbc, wnd, in, inlen, out, outmax, outlen, completion))                 \
-		WRAP_END()                                                                         \
+		DB_WRAP_BEGIN(&lib, fidx, driverconnect_fn, SQL_ERROR)                             \
+		SQLRETURN rc = f(dbc, wnd, in, inlen, out, outmax, outlen, completion);            \
+		DB_WRAP_END()                                                                      \
+		return rc;                                                                         \
 	}
 
 DRIVERCONNECT(SQLDriverConnect, F_DRIVERCONNECT)
@@ -707,9 +722,10 @@ DRIVERCONNECT(SQLDriverConnectW, F_DRIVERCONNECTW)
 	DB_EXPORT SQLRETURN name(SQLHANDLE dbc, void *dsn, SQLSMALLINT dsnlen, void *uid,          \
 				 SQLSMALLINT uidlen, void *auth, SQLSMALLINT authlen)              \
 	{                                                                                          \
-		WRAP_BEGIN(fidx, connect_fn)                                                       \
-		WRAP_CALL(f(dbc, dsn, dsnlen, uid, uidlen, auth, authlen))                         \
-		WRAP_END()                                                                         \
+		DB_WRAP_BEGIN(&lib, fidx, connect_fn, SQL_ERROR)                                   \
+		SQLRETURN rc = f(dbc, dsn, dsnlen, uid, uidlen, auth, authlen);                    \
+		DB_WRAP_END()                                                                      \
+		return rc;                                                                         \
 	}
 
 CONNECT(SQLConnect, F_CONNECT)
@@ -718,8 +734,12 @@ CONNECT(SQLConnectW, F_CONNECTW)
 /* A connection's commit or rollback is a round trip of its own: a span "COMMIT"/"ROLLBACK". */
 DB_EXPORT SQLRETURN SQLEndTran(SQLSMALLINT type, SQLHANDLE h, SQLSMALLINT completion)
 {
-	WRAP_BEGIN(F_ENDTRAN, endtran_fn)
-	WRAP_CALL(f(type, h, completion))
+	DB_WRAP_BEGIN(&lib, F_ENDTRAN, endtran_fn, SQL_ERROR)
+	SQLRETURN rc = f(type, h, completion);
+	DB_WRAP_END()
+	if (skip)
+		return rc;
+	int saved = errno;
 	if (type == SQL_HANDLE_DBC) {
 		struct glass_sql_info info;
 		memset(&info, 0, sizeof(info));
@@ -741,5 +761,6 @@ DB_EXPORT SQLRETURN SQLEndTran(SQLSMALLINT type, SQLHANDLE h, SQLSMALLINT comple
 		}
 		db_end(op, &e);
 	}
-	WRAP_END()
+	errno = saved;
+	return rc;
 }

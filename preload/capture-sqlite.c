@@ -314,46 +314,37 @@ out:
 	errno = e;
 }
 
+/* After a prepare call: the statement's slot, or the span of a statement refused at once. */
+static int prepare_done(const struct db_api *a, int skip, uint64_t t0, sqlite3 *db, const void *sql,
+			int nbyte, sqlite3_stmt **out, const void *tail, int utf16, int rc)
+{
+	if (rc == SQLITE_OK && out && *out)
+		prepared(a, db, *out, sql, nbyte, tail, utf16, skip);
+	else if (rc != SQLITE_OK && !skip && sql)
+		failed(a, db, sql, nbyte, utf16, rc, t0);
+	return rc;
+}
+
+/* sqlite3_prepare{,_v2,16,16_v2}, and with `flags` the _v3 ones (args: the call's). */
+#define PREPARE_BODY(fidx, utf16, type, args)                                                      \
+	{                                                                                          \
+		DB_WRAP_BEGIN(&lib, fidx, type, SQLITE_MISUSE)                                     \
+		int rc = f args;                                                                   \
+		DB_WRAP_END()                                                                      \
+		if (!on)                                                                           \
+			return rc;                                                                 \
+		return prepare_done(a, skip, t0, db, sql, nbyte, out, tail ? *tail : NULL, utf16,  \
+				    rc);                                                           \
+	}
+
 #define PREPARE(name, fidx, sqltype, utf16)                                                        \
 	DB_EXPORT int name(sqlite3 *db, sqltype sql, int nbyte, sqlite3_stmt **out, sqltype *tail) \
-	{                                                                                          \
-		const struct db_api *a = db_api_for(&lib, DB_CALLER);                              \
-		prep_fn f = a ? (prep_fn)a->fn[fidx] : NULL;                                       \
-		if (!f)                                                                            \
-			return SQLITE_MISUSE;                                                      \
-		if (!db_on())                                                                      \
-			return f(db, sql, nbyte, out, (const void **)tail);                        \
-		int d = glass_cap_enter();                                                         \
-		uint64_t t0 = d ? 0 : glass_cap_now();                                             \
-		int rc = f(db, sql, nbyte, out, (const void **)tail);                              \
-		glass_cap_leave();                                                                 \
-		if (rc == SQLITE_OK && out && *out)                                                \
-			prepared(a, db, *out, sql, nbyte, tail ? *tail : NULL, utf16, d);          \
-		else if (rc != SQLITE_OK && !d && sql)                                             \
-			failed(a, db, sql, nbyte, utf16, rc, t0);                                  \
-		return rc;                                                                         \
-	}
+	    PREPARE_BODY(fidx, utf16, prep_fn, (db, sql, nbyte, out, (const void **)tail))
 
 #define PREPARE3(name, fidx, sqltype, utf16)                                                       \
 	DB_EXPORT int name(sqlite3 *db, sqltype sql, int nbyte, unsigned flags,                    \
 			   sqlite3_stmt **out, sqltype *tail)                                      \
-	{                                                                                          \
-		const struct db_api *a = db_api_for(&lib, DB_CALLER);                              \
-		prep3_fn f = a ? (prep3_fn)a->fn[fidx] : NULL;                                     \
-		if (!f)                                                                            \
-			return SQLITE_MISUSE;                                                      \
-		if (!db_on())                                                                      \
-			return f(db, sql, nbyte, flags, out, (const void **)tail);                 \
-		int d = glass_cap_enter();                                                         \
-		uint64_t t0 = d ? 0 : glass_cap_now();                                             \
-		int rc = f(db, sql, nbyte, flags, out, (const void **)tail);                       \
-		glass_cap_leave();                                                                 \
-		if (rc == SQLITE_OK && out && *out)                                                \
-			prepared(a, db, *out, sql, nbyte, tail ? *tail : NULL, utf16, d);          \
-		else if (rc != SQLITE_OK && !d && sql)                                             \
-			failed(a, db, sql, nbyte, utf16, rc, t0);                                  \
-		return rc;                                                                         \
-	}
+	    PREPARE_BODY(fidx, utf16, prep3_fn, (db, sql, nbyte, flags, out, (const void **)tail))
 
 PREPARE(sqlite3_prepare, F_PREPARE, const char *, 0)
 PREPARE(sqlite3_prepare_v2, F_PREPARE_V2, const char *, 0)
@@ -426,18 +417,11 @@ out:
 
 DB_EXPORT int sqlite3_step(sqlite3_stmt *st)
 {
-	const struct db_api *a = db_api_for(&lib, DB_CALLER);
-	stmt_fn f = a ? (stmt_fn)a->fn[F_STEP] : NULL;
-	if (!f)
-		return SQLITE_MISUSE;
-	if (!db_on())
-		return f(st);
-	int i = db_find((uintptr_t)st);
-	int d = glass_cap_enter();
-	uint64_t t0 = i >= 0 && !d ? glass_cap_now() : 0;
+	DB_WRAP_BEGIN(&lib, F_STEP, stmt_fn, SQLITE_MISUSE)
+	int i = on ? db_find((uintptr_t)st) : -1;
 	int rc = f(st);
-	glass_cap_leave();
-	if (i >= 0 && !d)
+	DB_WRAP_END()
+	if (i >= 0 && !skip)
 		stepped(a, i, rc, t0);
 	return rc;
 }
@@ -445,22 +429,16 @@ DB_EXPORT int sqlite3_step(sqlite3_stmt *st)
 /* reset/finalize: an execution still open ends here (the caller stopped reading). */
 static int closing(int fidx, sqlite3_stmt *st, const void *ra, int drop)
 {
-	const struct db_api *a = db_api_for(&lib, ra);
-	stmt_fn f = a ? (stmt_fn)a->fn[fidx] : NULL;
-	if (!f)
-		return SQLITE_MISUSE;
-	if (!db_on())
-		return f(st);
-	int i = db_find((uintptr_t)st);
-	int d = glass_cap_enter();
+	DB_WRAP_BEGIN_FROM(&lib, ra, fidx, stmt_fn, SQLITE_MISUSE)
+	int i = on ? db_find((uintptr_t)st) : -1;
 	int rc = f(st);
-	glass_cap_leave();
+	DB_WRAP_END()
 	if (i >= 0) {
 		int e = errno;
 		struct db_slot *s = db_slot(i);
-		if (!d && s->op && db_mine(s))
+		if (!skip && s->op && db_mine(s))
 			finish(a, s, 0);
-		if (!d)
+		if (!skip)
 			s->op = 0;
 		if (drop) /* the statement is gone, whoever freed it */
 			db_drop(i);

@@ -385,7 +385,6 @@ static void install(const char *event, PyObject *args)
 	glass_log(2, "tracing with the %s engine, policy: %s", G.engine->name, G.policy_desc);
 }
 
-/* Called for every audited event for the rest of the process: one flag test once installed. */
 /* The interpreter can be ready before the main program is known: site imports raise audit
  * events first. The cpython.run_* event that follows names the main script, whose directory
  * then joins the default policy's roots (or holds the policy file). Code objects decided before
@@ -457,6 +456,7 @@ static void audit_unlink(void)
 	}
 }
 
+/* Called for every audited event for the rest of the process: one flag test once installed. */
 static int audit_hook_fn(const char *event, PyObject *args, void *data)
 {
 	if (GLASS_LIKELY(G.state != GLASS_WAITING && !G.await_run))

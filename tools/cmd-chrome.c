@@ -1,5 +1,4 @@
 /* tools/cmd-chrome.c — `glass-report chrome`: the session in Chrome's Trace Event format. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,21 +114,8 @@ static void put_args(struct chrome *C, const struct glass_span *sp, int async)
 	if (async && sp->thread) /* async tracks belong to the process */
 		put_cstr(b, "thread", sp->thread);
 	if (sp->kind != GLASS_KIND_PYTHON) {
-		glass_buf_puts(b, ",\"attributes\":{");
-		for (size_t i = 0; i < sp->nattrs; i++) {
-			const struct glass_attr *a = &sp->attrs[i];
-			if (i)
-				glass_buf_put(b, ",", 1);
-			glass_json_str(b, a->key.p ? a->key.p : "", a->key.len);
-			glass_buf_put(b, ":", 1);
-			if (a->type == GLASS_ATTR_STR)
-				glass_json_str(b, a->s.p ? a->s.p : "", a->s.len);
-			else if (a->type == GLASS_ATTR_BOOL)
-				glass_buf_puts(b, a->i ? "true" : "false");
-			else
-				glass_buf_printf(b, "%lld", (long long)a->i);
-		}
-		glass_buf_put(b, "}", 1);
+		glass_buf_puts(b, ",\"attributes\":");
+		glass_span_attrs_json(b, sp);
 	}
 	glass_buf_put(b, "}", 1);
 }

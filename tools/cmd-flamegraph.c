@@ -1,5 +1,4 @@
 /* tools/cmd-flamegraph.c — `glass-report flamegraph`: time per stack as an SVG or folded stacks. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -346,8 +345,7 @@ int command_flamegraph(int argc, char **argv)
 		C.fo.until_ns = until.rel ? t0 + until.v : until.v;
 	if (C.fo.until_ns <= C.fo.since_ns) {
 		report_error("--until is not after --since: nothing to draw");
-		glass_session_close(s);
-		return GLASS_EXIT_USAGE;
+		return report_quit(s, GLASS_EXIT_USAGE);
 	}
 	struct glass_progress *pg = report_progress(s, "flamegraph");
 	uint64_t nsamples = 0;
@@ -356,14 +354,12 @@ int command_flamegraph(int argc, char **argv)
 	glass_progress_end(pg);
 	if (!F) {
 		report_error("out of memory");
-		glass_session_close(s);
-		return GLASS_EXIT_SESSION;
+		return report_quit(s, GLASS_EXIT_SESSION);
 	}
 	struct report_out out;
 	if (report_out_open(&out, a.output)) {
 		flame_free(F);
-		glass_session_close(s);
-		return GLASS_EXIT_OUTPUT;
+		return report_quit(s, GLASS_EXIT_OUTPUT);
 	}
 	int rc = write_graph(&C, s, F, &out);
 	flame_free(F);

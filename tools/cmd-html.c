@@ -7,10 +7,10 @@
  * hostile and must never become markup. The page fetches nothing: CSS and script are inline,
  * the flame graph is an inline-escaped SVG document in an <iframe srcdoc>.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate.h"
 #include "flame.h"
 #include "html-charts.h"
 #include "progress.h"
@@ -122,10 +122,6 @@ struct slowq {
 	char *err;
 };
 
-struct endpoint_extra {
-	uint64_t status[6];
-};
-
 struct thread_row {
 	uint32_t pid, tid;
 	char *name;
@@ -140,9 +136,7 @@ struct pending {
 };
 
 struct html {
-	struct glass_ftable *functions, *endpoints, *statements;
-	struct endpoint_extra *ep;
-	size_t nep, capep;
+	struct glass_agg agg; /* functions, endpoints and statements, as summary has them */
 	struct request slow[MAX_REQUESTS], failed[MAX_REQUESTS];
 	size_t nslow, nfailed;
 	uint64_t requests, failed_seen;
@@ -193,24 +187,6 @@ static void request_free(struct request *r)
 		wspan_free(&r->spans[i]);
 	free(r->spans);
 	memset(r, 0, sizeof(*r));
-}
-
-static struct glass_fstats *row(struct html *H, struct glass_ftable **ft, const char *key,
-				size_t klen, long *index)
-{
-	if (!*ft && !(*ft = glass_ftable_new())) {
-		H->oom = 1;
-		return NULL;
-	}
-	int added;
-	long i = glass_ftable_intern(*ft, key, klen, &added);
-	if (i < 0) {
-		H->oom = 1;
-		return NULL;
-	}
-	if (index)
-		*index = i;
-	return glass_ftable_stats(*ft, (size_t)i);
 }
 
 static struct pending *pending_for(struct html *H, uint64_t hi, uint64_t lo, int create)
@@ -318,52 +294,6 @@ static void note_query(struct html *H, const struct glass_span *sp)
 	q->err = q->error && sp->err_msg.p ? dupn(sp->err_msg.p, sp->err_msg.len) : NULL;
 }
 
-/* A span's row in the functions, endpoints or statements table. */
-static void count_span(struct html *H, const struct glass_span *sp, const char *label, int err)
-{
-	struct glass_fstats *f = NULL;
-	long idx = -1;
-	switch (sp->kind) {
-	case GLASS_KIND_PYTHON:
-		f = row(H, &H->functions, label, strlen(label), NULL);
-		break;
-	case GLASS_KIND_HTTP_SERVER: {
-		char key[GLASS_SPAN_KEY_MAX];
-		size_t kl = glass_span_endpoint_key(sp, key, sizeof(key));
-		f = row(H, &H->endpoints, key, kl, &idx);
-		if (f && (size_t)idx >= H->nep) {
-			if ((size_t)idx >= H->capep) {
-				size_t cap = H->capep ? H->capep * 2 : 32;
-				struct endpoint_extra *e = realloc(H->ep, cap * sizeof(*e));
-				if (!e) {
-					H->oom = 1;
-					break;
-				}
-				H->ep = e;
-				H->capep = cap;
-			}
-			memset(&H->ep[H->nep], 0, ((size_t)idx + 1 - H->nep) * sizeof(*H->ep));
-			H->nep = (size_t)idx + 1;
-		}
-		int64_t code = attr_i(sp, "http.response.status_code", 0);
-		if (idx >= 0 && (size_t)idx < H->nep)
-			H->ep[idx].status[code >= 100 && code < 600 ? code / 100 : 0]++;
-		break;
-	}
-	case GLASS_KIND_DB: {
-		char key[GLASS_SPAN_KEY_MAX];
-		size_t kl = glass_span_statement_key(sp, key, sizeof(key));
-		f = row(H, &H->statements, key, kl, NULL);
-		note_query(H, sp);
-		break;
-	}
-	default:
-		break;
-	}
-	if (f && glass_fstats_add(f, sp->dur_ns, sp->self_ns, err) < 0)
-		H->oom = 1;
-}
-
 /* A span under a trace's root, kept until the root ends. */
 static void buffer_span(struct html *H, struct pending *p, const struct glass_span *sp,
 			const char *label, int err)
@@ -445,7 +375,9 @@ static void on_span(void *ctx, const struct glass_span *sp)
 	if (sp->start_ns + sp->dur_ns > H->last_ns)
 		H->last_ns = sp->start_ns + sp->dur_ns;
 	int err = sp->status == GLASS_SPAN_ERROR;
-	count_span(H, sp, label, err);
+	glass_agg_span(&H->agg, sp);
+	if (sp->kind == GLASS_KIND_DB)
+		note_query(H, sp);
 
 	/* request waterfalls: buffer the spans of each trace until its root ends */
 	struct pending *p = pending_for(H, sp->trace_hi, sp->trace_lo, sp->parent_id != 0);
@@ -518,40 +450,11 @@ static void cell_num(struct glass_buf *b, uint64_t n)
 	glass_buf_printf(b, "<td data-v=\"%llu\">%s</td>", (unsigned long long)n, t);
 }
 
-struct rowref {
-	size_t i;
-	uint64_t key;
-};
-
-static int rowref_cmp(const void *a, const void *b)
-{
-	const struct rowref *x = a, *y = b;
-	if (x->key != y->key)
-		return x->key > y->key ? -1 : 1;
-	return x->i < y->i ? -1 : x->i > y->i;
-}
-
-static size_t sorted(struct glass_ftable *ft, struct rowref **out)
-{
-	size_t n = ft ? glass_ftable_size(ft) : 0;
-	struct rowref *r = malloc((n ? n : 1) * sizeof(*r));
-	if (!r) {
-		*out = NULL;
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		r[i].i = i;
-		r[i].key = glass_ftable_stats(ft, i)->total_ns;
-	}
-	qsort(r, n, sizeof(*r), rowref_cmp);
-	*out = r;
-	return n;
-}
-
 static void section_endpoints(struct glass_buf *b, struct html *H, uint64_t wall)
 {
-	struct rowref *r;
-	size_t n = sorted(H->endpoints, &r);
+	struct glass_agg_rank *r;
+	struct glass_agg_table *t = &H->agg.endpoints;
+	size_t n = glass_agg_by_total(t->ft, &r);
 	glass_buf_puts(b, "<section id=\"endpoints\"><h2>HTTP endpoints</h2>");
 	if (!n) {
 		glass_buf_puts(b, "<p class=\"muted\">No HTTP requests were served in this "
@@ -565,9 +468,9 @@ static void section_endpoints(struct glass_buf *b, struct html *H, uint64_t wall
 			  "<th>error rate</th></tr></thead><tbody>");
 	for (size_t k = 0; k < n; k++) {
 		size_t kl;
-		const char *key = glass_ftable_key(H->endpoints, r[k].i, &kl);
-		const struct glass_fstats *f = glass_ftable_stats(H->endpoints, r[k].i);
-		const struct endpoint_extra *e = r[k].i < H->nep ? &H->ep[r[k].i] : NULL;
+		const char *key = glass_ftable_key(t->ft, r[k].i, &kl);
+		const struct glass_fstats *f = glass_ftable_stats(t->ft, r[k].i);
+		const struct glass_agg_op *e = &t->op[r[k].i];
 		glass_buf_puts(b, "<tr><td class=\"l code\">");
 		html_text(b, key, kl);
 		glass_buf_puts(b, "</td>");
@@ -579,7 +482,7 @@ static void section_endpoints(struct glass_buf *b, struct html *H, uint64_t wall
 		cell_dur(b, glass_fstats_quantile(f, 0.99));
 		cell_dur(b, f->max_ns);
 		for (int c = 2; c <= 5; c++)
-			cell_num(b, e ? e->status[c] : 0);
+			cell_num(b, e->status[c]);
 		double er = f->calls ? 100.0 * (double)f->errors / (double)f->calls : 0;
 		glass_buf_printf(b, "<td data-v=\"%.4f\"%s>%.1f%%</td></tr>", er,
 				 er > 0 ? " class=\"err\"" : "", er);
@@ -690,8 +593,9 @@ static int q_by_dur(const void *a, const void *b)
 
 static void section_queries(struct glass_buf *b, struct html *H)
 {
-	struct rowref *r;
-	size_t n = sorted(H->statements, &r);
+	struct glass_agg_rank *r;
+	struct glass_ftable *ft = H->agg.statements.ft;
+	size_t n = glass_agg_by_total(ft, &r);
 	glass_buf_puts(b, "<section id=\"queries\"><h2>Queries</h2>");
 	if (!n) {
 		glass_buf_puts(b, "<p class=\"muted\">No database statements.</p></section>");
@@ -704,10 +608,10 @@ static void section_queries(struct glass_buf *b, struct html *H)
 			  "</thead><tbody>");
 	for (size_t k = 0; k < n && k < 200; k++) {
 		size_t kl;
-		const char *key = glass_ftable_key(H->statements, r[k].i, &kl);
+		const char *key = glass_ftable_key(ft, r[k].i, &kl);
 		const char *tab = memchr(key, '\t', kl);
 		const char *stmt = tab ? tab + 1 : key;
-		const struct glass_fstats *f = glass_ftable_stats(H->statements, r[k].i);
+		const struct glass_fstats *f = glass_ftable_stats(ft, r[k].i);
 		glass_buf_puts(b, "<tr><td class=\"code\">");
 		html_text(b, stmt, kl - (size_t)(stmt - key));
 		glass_buf_puts(b, "</td><td class=\"l\">");
@@ -749,8 +653,9 @@ static void section_queries(struct glass_buf *b, struct html *H)
 
 static void section_functions(struct glass_buf *b, struct html *H, size_t limit)
 {
-	struct rowref *r;
-	size_t n = sorted(H->functions, &r);
+	struct glass_agg_rank *r;
+	struct glass_agg *A = &H->agg;
+	size_t n = glass_agg_by_total(A->functions, &r);
 	glass_buf_puts(b, "<section id=\"functions\"><h2>Top functions</h2>");
 	if (!n) {
 		glass_buf_puts(b, "<p class=\"muted\">No traced calls.</p></section>");
@@ -762,11 +667,18 @@ static void section_functions(struct glass_buf *b, struct html *H, size_t limit)
 		       "<th>calls</th><th>total</th><th>self</th><th>mean</th><th>p50</th>"
 		       "<th>p90</th><th>p99</th><th>max</th><th>errors</th></tr></thead><tbody>");
 	for (size_t k = 0; k < n && k < limit; k++) {
-		size_t kl;
-		const char *key = glass_ftable_key(H->functions, r[k].i, &kl);
-		const struct glass_fstats *f = glass_ftable_stats(H->functions, r[k].i);
-		glass_buf_puts(b, "<tr><td class=\"code\">");
-		html_text(b, key, kl);
+		const struct glass_fstats *f = glass_ftable_stats(A->functions, r[k].i);
+		const struct glass_code_def *d = A->fn[r[k].i].def;
+		char name[1024];
+		glass_agg_fn_name(A, r[k].i, name, sizeof(name));
+		glass_buf_puts(b, "<tr><td class=\"code\"");
+		if (d && *d->filename) { /* which of two functions of one name */
+			glass_buf_puts(b, " title=\"");
+			html_cstr(b, d->filename);
+			glass_buf_printf(b, ":%u\"", d->line);
+		}
+		glass_buf_puts(b, ">");
+		html_cstr(b, name);
 		glass_buf_puts(b, "</td>");
 		cell_num(b, f->calls);
 		cell_dur(b, f->total_ns);
@@ -928,6 +840,7 @@ static void gather(struct html *H, struct glass_session *s)
 		struct glass_proc *p = glass_session_proc(s, pi);
 		const struct glass_proc_info *in = glass_proc_info(p);
 		uint64_t lost_records = 0;
+		glass_agg_process(&H->agg, p);
 		const uint32_t *tidx;
 		size_t n = glass_proc_threads(p, &tidx);
 		for (size_t ti = 0; ti < n; ti++) {
@@ -1034,14 +947,8 @@ static void html_free(struct html *H)
 		free(H->threads[i].name);
 	free(H->threads);
 	free(H->pend);
-	free(H->ep);
 	charts_free(H->charts);
-	if (H->functions)
-		glass_ftable_free(H->functions);
-	if (H->endpoints)
-		glass_ftable_free(H->endpoints);
-	if (H->statements)
-		glass_ftable_free(H->statements);
+	glass_agg_free(&H->agg);
 	free(H);
 }
 
@@ -1059,17 +966,15 @@ int command_html(int argc, char **argv)
 				       .option = html_option,
 				       .ctx = &o};
 	struct report_args a;
-	int status = report_parse(&cli, argc, argv, &a);
-	if (status >= 0)
-		return status;
-	struct glass_session *s = report_session(&a, &status);
+	int status;
+	struct glass_session *s = report_begin(&cli, argc, argv, &a, &status);
 	if (!s)
 		return status;
 	struct html *H = calloc(1, sizeof(*H));
-	if (!H) {
+	if (!H || glass_agg_init(&H->agg) < 0) {
+		free(H);
 		report_error("out of memory");
-		glass_session_close(s);
-		return GLASS_EXIT_SESSION;
+		return report_quit(s, GLASS_EXIT_SESSION);
 	}
 	H->charts = charts_new();
 	gather(H, s);
@@ -1079,7 +984,7 @@ int command_html(int argc, char **argv)
 	if (report_out_open(&out, a.output)) {
 		rc = GLASS_EXIT_OUTPUT;
 	} else {
-		if (b.oom || H->oom || rc)
+		if (b.oom || H->oom || H->agg.oom || rc)
 			report_error("warning: out of memory; the report is incomplete");
 		if (b.p)
 			fwrite(b.p, 1, b.len, out.f);

@@ -1,5 +1,4 @@
 /* tools/cmd-info.c — `glass-report info`: what a session holds, and the record schema. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,4 @@
 /* tools/cmd-jsonl.c — `glass-report jsonl`: completed spans (or Glimpse entries) as JSON lines. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,21 +94,8 @@ static void on_span(void *ctx, const struct glass_span *sp)
 		glass_buf_printf(b, ",\"remote_parent_id\":\"%016llx\"",
 				 (unsigned long long)sp->remote_parent_id);
 	if (sp->kind != GLASS_KIND_PYTHON) {
-		glass_buf_puts(b, ",\"attributes\":{");
-		for (size_t i = 0; i < sp->nattrs; i++) {
-			const struct glass_attr *a = &sp->attrs[i];
-			if (i)
-				glass_buf_put(b, ",", 1);
-			glass_json_str(b, a->key.p, a->key.len);
-			glass_buf_put(b, ":", 1);
-			if (a->type == GLASS_ATTR_STR)
-				glass_json_str(b, a->s.p ? a->s.p : "", a->s.len);
-			else if (a->type == GLASS_ATTR_BOOL)
-				glass_buf_puts(b, a->i ? "true" : "false");
-			else
-				glass_buf_printf(b, "%lld", (long long)a->i);
-		}
-		glass_buf_put(b, "}", 1);
+		glass_buf_puts(b, ",\"attributes\":");
+		glass_span_attrs_json(b, sp);
 	}
 	glass_buf_put(b, "}", 1);
 	flush_line(J);
@@ -246,17 +232,13 @@ int command_jsonl(int argc, char **argv)
 				       .option = jsonl_option,
 				       .ctx = &J};
 	struct report_args a;
-	int status = report_parse(&cli, argc, argv, &a);
-	if (status >= 0)
-		return status;
-	struct glass_session *s = report_session(&a, &status);
+	int status;
+	struct glass_session *s = report_begin(&cli, argc, argv, &a, &status);
 	if (!s)
 		return status;
 	struct report_out out;
-	if (report_out_open(&out, a.output)) {
-		glass_session_close(s);
-		return GLASS_EXIT_OUTPUT;
-	}
+	if (report_out_open(&out, a.output))
+		return report_quit(s, GLASS_EXIT_OUTPUT);
 	J.out = out.f;
 	J.session_id = glass_session_id(s);
 	write_session(&J, s);

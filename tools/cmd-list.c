@@ -1,7 +1,6 @@
 /* tools/cmd-list.c — `glass-report --list`: the sessions of an output directory, oldest first. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -130,32 +129,9 @@ static void usage(FILE *f)
 	    report_exit_help);
 }
 
-int command_list(int argc, char **argv)
+/* The sessions under base (directories holding a SESSION file), oldest first; *n of them. */
+static struct listed *find_sessions(const char *base, DIR *d, size_t *count)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
-		}
-	}
-	if (argc - optind > 1) {
-		report_error("--list takes one DIR, got %d arguments", argc - optind);
-		return GLASS_EXIT_USAGE;
-	}
-	const char *env = getenv("GLASS_OUT");
-	const char *base = optind < argc ? argv[optind] : env && *env ? env : "./glass-out";
-	DIR *d = opendir(base);
-	if (!d) {
-		report_error("cannot list %s: %s", base, strerror(errno));
-		return GLASS_EXIT_SESSION;
-	}
 	struct listed *v = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
@@ -179,46 +155,72 @@ int command_list(int argc, char **argv)
 			break;
 		n++;
 	}
-	closedir(d);
 	for (size_t i = 0; i < n; i++)
 		examine(base, &v[i]);
 	if (n)
 		qsort(v, n, sizeof(*v), listed_cmp);
+	*count = n;
+	return v;
+}
+
+static void print_listed(const struct listed *L)
+{
+	char name[64 * 4 + 8], started[64] = "-", run[48] = "-", size[32], ex[16] = "-";
+	char cmd[100 * 4 + 8];
+	glass_term_text(name, sizeof(name), L->name, strlen(L->name), 64, 0);
+	fmt_bytes(size, sizeof(size), L->bytes);
+	if (L->error) {
+		glass_term_text(cmd, sizeof(cmd), L->error, strlen(L->error), 100, 0);
+		printf("%-24s %-19s %9s %5s %9s %4s  unreadable: %s\n", name, started, run, "-",
+		       size, ex, cmd);
+		return;
+	}
+	if (L->start_ns) {
+		glass_fmt_time(started, sizeof(started), L->start_ns, 0, 0);
+		started[19] = 0; /* to the second */
+	}
+	if (L->start_ns && L->end_ns >= L->start_ns) {
+		char dur[32];
+		glass_fmt_dur(dur, sizeof(dur), L->end_ns - L->start_ns);
+		snprintf(run, sizeof(run), "%s%s", L->clean ? "" : "~", dur);
+	}
+	if (L->clean && L->nprocs)
+		snprintf(ex, sizeof(ex), "%d", L->exit_status);
+	const char *c0 = L->command ? L->command : "";
+	glass_term_text(cmd, sizeof(cmd), c0, strlen(c0), 100, 0);
+	printf("%-24s %-19s ", name, started);
+	glass_put_padded(stdout, run, 9, 1);
+	printf(" %5zu %9s %4s  %s\n", L->nprocs, size, ex, cmd);
+}
+
+int command_list(int argc, char **argv)
+{
+	const struct report_cli cli = {.name = "--list", .usage = usage, .no_strict = 1};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	if (argc - a.first > 1) {
+		report_error("--list takes one DIR, got %d arguments", argc - a.first);
+		return GLASS_EXIT_USAGE;
+	}
+	const char *env = getenv("GLASS_OUT");
+	const char *base = a.first < argc ? argv[a.first] : env && *env ? env : "./glass-out";
+	DIR *d = opendir(base);
+	if (!d) {
+		report_error("cannot list %s: %s", base, strerror(errno));
+		return GLASS_EXIT_SESSION;
+	}
+	size_t n;
+	struct listed *v = find_sessions(base, d, &n);
+	closedir(d);
 	if (!n)
 		report_error("no session under %s", base);
 	else
 		printf("%-24s %-19s %9s %5s %9s %4s  %s\n", "SESSION", "STARTED", "RUN TIME",
 		       "PROCS", "SIZE", "EXIT", "COMMAND");
 	for (size_t i = 0; i < n; i++) {
-		struct listed *L = &v[i];
-		char name[64 * 4 + 8], started[64] = "-", run[48] = "-", size[32], ex[16] = "-";
-		char cmd[100 * 4 + 8];
-		glass_term_text(name, sizeof(name), L->name, strlen(L->name), 64, 0);
-		fmt_bytes(size, sizeof(size), L->bytes);
-		if (L->error) {
-			glass_term_text(cmd, sizeof(cmd), L->error, strlen(L->error), 100, 0);
-			printf("%-24s %-19s %9s %5s %9s %4s  unreadable: %s\n", name, started, run,
-			       "-", size, ex, cmd);
-			continue;
-		}
-		if (L->start_ns) {
-			glass_fmt_time(started, sizeof(started), L->start_ns, 0, 0);
-			started[19] = 0; /* to the second */
-		}
-		if (L->start_ns && L->end_ns >= L->start_ns) {
-			char dur[32];
-			glass_fmt_dur(dur, sizeof(dur), L->end_ns - L->start_ns);
-			snprintf(run, sizeof(run), "%s%s", L->clean ? "" : "~", dur);
-		}
-		if (L->clean && L->nprocs)
-			snprintf(ex, sizeof(ex), "%d", L->exit_status);
-		const char *c0 = L->command ? L->command : "";
-		glass_term_text(cmd, sizeof(cmd), c0, strlen(c0), 100, 0);
-		printf("%-24s %-19s ", name, started);
-		glass_put_padded(stdout, run, 9, 1);
-		printf(" %5zu %9s %4s  %s\n", L->nprocs, size, ex, cmd);
-	}
-	for (size_t i = 0; i < n; i++) {
+		print_listed(&v[i]);
 		free(v[i].name);
 		free(v[i].command);
 		free(v[i].error);

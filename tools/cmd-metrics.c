@@ -1,7 +1,6 @@
 /* tools/cmd-metrics.c — `glass-report metrics`: counters, timers and gauges derived from a
  * recording. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1084,17 +1083,13 @@ int command_metrics(int argc, char **argv)
 				       .option = metrics_option,
 				       .ctx = &M};
 	struct report_args a;
-	int status = report_parse(&cli, argc, argv, &a);
-	if (status >= 0)
-		return status;
-	struct glass_session *s = report_session(&a, &status);
+	int status;
+	struct glass_session *s = report_begin(&cli, argc, argv, &a, &status);
 	if (!s)
 		return status;
 	struct report_out out;
-	if (report_out_open(&out, a.output)) {
-		glass_session_close(s);
-		return GLASS_EXIT_OUTPUT;
-	}
+	if (report_out_open(&out, a.output))
+		return report_quit(s, GLASS_EXIT_OUTPUT);
 	M.out = out.f;
 	write_metrics(&M, s);
 	int rc = GLASS_EXIT_OK;

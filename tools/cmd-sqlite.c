@@ -1,6 +1,5 @@
 /* tools/cmd-sqlite.c — `glass-report sqlite`: the session as an SQLite database for ad-hoc SQL. */
 #include <errno.h>
-#include <getopt.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,4 @@
 /* tools/cmd-summary.c — `glass-report summary`: the run at a glance and a per-function table. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -494,18 +493,15 @@ int command_summary(int argc, char **argv)
 				       .option = summary_option,
 				       .ctx = &o};
 	struct report_args a;
-	int status = report_parse(&cli, argc, argv, &a);
-	if (status >= 0)
-		return status;
-	struct glass_session *s = report_session(&a, &status);
+	int status;
+	struct glass_session *s = report_begin(&cli, argc, argv, &a, &status);
 	if (!s)
 		return status;
 	struct summary S;
 	if (summary_init(&S, s) < 0) {
 		report_error("out of memory");
 		summary_free(&S);
-		glass_session_close(s);
-		return GLASS_EXIT_SESSION;
+		return report_quit(s, GLASS_EXIT_SESSION);
 	}
 	gather(&S, s);
 	print_header(&S, s);

@@ -1,5 +1,4 @@
 /* tools/cmd-tree.c — `glass-report tree`: span trees in the terminal, one per root or request. */
-#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>

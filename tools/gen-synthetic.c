@@ -33,6 +33,9 @@ struct gen_cfg {
 	uint64_t events;
 	uint32_t chunk;
 	int raw;
+	/* each process defines its functions in its own file (same module and qualname), and
+	 * leaves every 13th code id undefined: functions alike by name but not the same */
+	int alike;
 };
 
 struct thread_gen {
@@ -177,17 +180,15 @@ static void run_thread(struct thread_gen *g)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"events", required_argument, NULL, 'e'},
-					     {"threads", required_argument, NULL, 't'},
-					     {"procs", required_argument, NULL, 'p'},
-					     {"chunk", required_argument, NULL, 'c'},
-					     {"raw", no_argument, NULL, 'r'},
-					     {"seed", required_argument, NULL, 's'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"events", required_argument, NULL, 'e'}, {"threads", required_argument, NULL, 't'},
+	    {"procs", required_argument, NULL, 'p'},  {"chunk", required_argument, NULL, 'c'},
+	    {"raw", no_argument, NULL, 'r'},	      {"seed", required_argument, NULL, 's'},
+	    {"alike", no_argument, NULL, 'a'},	      {NULL, 0, NULL, 0}};
 	struct gen_cfg cfg = {.events = 10000000, .chunk = 4u << 20, .raw = 0};
 	unsigned threads = 1, procs = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "e:t:p:c:rs:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:t:p:c:rs:a", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			cfg.events = strtoull(optarg, NULL, 10);
@@ -204,18 +205,22 @@ int main(int argc, char **argv)
 		case 'r':
 			cfg.raw = 1;
 			break;
+		case 'a':
+			cfg.alike = 1;
+			break;
 		case 's':
 			rng_state = strtoull(optarg, NULL, 10) * 2654435761u + 1;
 			break;
 		default:
-			fprintf(stderr, "usage: gen-synthetic OUTDIR [--events N] [--threads T] "
-					"[--procs P] [--chunk BYTES] [--raw] [--seed S]\n");
+			fprintf(stderr,
+				"usage: gen-synthetic OUTDIR [--events N] [--threads T] "
+				"[--procs P] [--chunk BYTES] [--raw] [--seed S] [--alike]\n");
 			return 1;
 		}
 	}
 	if (optind >= argc || !threads || !procs || cfg.chunk < 4096) {
 		fprintf(stderr, "usage: gen-synthetic OUTDIR [--events N] [--threads T] "
-				"[--procs P] [--chunk BYTES>=4096] [--raw] [--seed S]\n");
+				"[--procs P] [--chunk BYTES>=4096] [--raw] [--seed S] [--alike]\n");
 		return 1;
 	}
 	const char *out = argv[optind];
@@ -247,13 +252,17 @@ int main(int argc, char **argv)
 		synth_meta_process(&m, pid, p ? 40000 : 1, rt_ns, "3.11.2", "/usr/bin/python3",
 				   "/tmp", p ? "fork" : "start", av, 3, p ? "p40000.0" : "");
 		for (uint32_t i = 1; i <= NCODES; i++) {
-			char q[64], mod[64];
+			char q[64], mod[64], file[64] = "/srv/app/module.py";
+			if (cfg.alike && i % 13 == 5)
+				continue;
+			if (cfg.alike)
+				snprintf(file, sizeof(file), "/srv/app%u/module.py", p);
 			snprintf(q, sizeof(q), "Handler%u.method_%u", i % 37, i);
 			snprintf(mod, sizeof(mod), "app.module%u", i % 23);
 			uint32_t flags =
 			    code_is_gen(i) ? (i % 20 == 7 ? GLASS_CO_COROUTINE : GLASS_CO_GENERATOR)
 					   : 0;
-			synth_meta_code(&m, i, q, mod, "/srv/app/module.py", 10 + i, flags);
+			synth_meta_code(&m, i, q, mod, file, 10 + i, flags);
 		}
 		uint64_t end_ts = start_tsc;
 		for (unsigned t = 1; t <= threads; t++) {

@@ -101,6 +101,19 @@ struct glass_session *report_session(const struct report_args *a, int *status)
 	return report_open_args(a->command, a->argc, a->argv, a->first, status);
 }
 
+struct glass_session *report_begin(const struct report_cli *cli, int argc, char **argv,
+				   struct report_args *a, int *status)
+{
+	*status = report_parse(cli, argc, argv, a);
+	return *status < 0 ? report_session(a, status) : NULL;
+}
+
+int report_quit(struct glass_session *s, int status)
+{
+	glass_session_close(s);
+	return status;
+}
+
 int report_finish(const struct report_args *a, struct glass_session *s, int rc)
 {
 	int wrc = report_warnings(s, 20, a->strict);

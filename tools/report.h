@@ -63,6 +63,12 @@ struct report_args {
 int report_parse(const struct report_cli *cli, int argc, char **argv, struct report_args *a);
 /* Opens the SESSION operand (report_open_args); NULL with *status set. */
 struct glass_session *report_session(const struct report_args *a, int *status);
+/* report_parse, then report_session: the session, or NULL with *status the exit status to
+ * return (GLASS_EXIT_OK after --help). For commands with no check between the two. */
+struct glass_session *report_begin(const struct report_cli *cli, int argc, char **argv,
+				   struct report_args *a, int *status);
+/* Closes the session of a run that stops early (its warnings unsaid) and returns status. */
+int report_quit(struct glass_session *s, int status);
 /* The exit status for a finished run: `rc` if it failed, else the warnings' (report_warnings
  * with the strictness of `a`, at most 20 listed). Closes the session. */
 int report_finish(const struct report_args *a, struct glass_session *s, int rc);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "spans.h"
+#include "text.h"
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -93,8 +94,8 @@ struct op {
 	uint64_t eattrs_n;
 };
 
-#define OPS_MAX 256	     /* open operations per thread; the oldest is closed beyond */
-#define TRACE_OVERRIDES 64 /* recent roots with a remote trace id */
+#define OPS_MAX		256 /* open operations per thread; the oldest is closed beyond */
+#define TRACE_OVERRIDES 64  /* recent roots with a remote trace id */
 
 struct trace_override {
 	uint64_t root, hi, lo;
@@ -1294,7 +1295,8 @@ static size_t add_attrs(struct glass_spans *b, size_t n, struct glass_map_iter *
 {
 	struct glass_map_item m;
 	while (glass_map_next(it, &m)) {
-		if (m.type == GLASS_MAP_NIL || (m.key.len == 10 && !memcmp(m.key.p, "glass.leaf", 10)))
+		if (m.type == GLASS_MAP_NIL ||
+		    (m.key.len == 10 && !memcmp(m.key.p, "glass.leaf", 10)))
 			continue;
 		size_t k = 0;
 		while (k < n && !(b->attrs[k].key.len == m.key.len &&
@@ -1307,7 +1309,7 @@ static size_t add_attrs(struct glass_spans *b, size_t n, struct glass_map_iter *
 		}
 		struct glass_attr *a = &b->attrs[k];
 		a->key = m.key;
-		a->type = m.type == GLASS_MAP_STR ? GLASS_ATTR_STR
+		a->type = m.type == GLASS_MAP_STR    ? GLASS_ATTR_STR
 			  : m.type == GLASS_MAP_BOOL ? GLASS_ATTR_BOOL
 						     : GLASS_ATTR_INT;
 		a->s = m.s;
@@ -1328,8 +1330,8 @@ static void op_release(struct glass_spans *b, struct op *o)
 
 /* Emits an operation's span (end: the OP_END record, or NULL when it did not end) and frees
  * its slot. */
-static void op_emit(struct glass_spans *b, struct op *o, uint64_t ts, const struct glass_record *end,
-		    enum glass_span_status st)
+static void op_emit(struct glass_spans *b, struct op *o, uint64_t ts,
+		    const struct glass_record *end, enum glass_span_status st)
 {
 	struct glass_span sp;
 	memset(&sp, 0, sizeof(sp));
@@ -1534,7 +1536,8 @@ static void op_emit_deferred(struct glass_spans *b, struct op *o)
 	r.s[4].p = (const char *)o->eattrs;
 	r.s[4].len = o->eattrs_len;
 	o->ended = 0;
-	op_emit(b, o, o->end_ns, &r, o->end_status == GLASS_OP_OK ? GLASS_SPAN_OK : GLASS_SPAN_ERROR);
+	op_emit(b, o, o->end_ns, &r,
+		o->end_status == GLASS_OP_OK ? GLASS_SPAN_OK : GLASS_SPAN_ERROR);
 }
 
 static void on_op_end(struct glass_spans *b, uint64_t ts, const struct glass_record *rec)
@@ -1550,9 +1553,10 @@ static void on_op_end(struct glass_spans *b, uint64_t ts, const struct glass_rec
 		o->end_status = rec->u[2] == GLASS_OP_OK ? GLASS_OP_OK : GLASS_OP_ERROR;
 		copy_text(&o->end_name, &o->end_name_len, &o->end_name_cap, &o->end_name_nil,
 			  &rec->s[3]);
-		o->eattrs_n = copy_bytes(&o->eattrs, &o->eattrs_len, &o->eattrs_cap, &rec->s[4]) == 0
-				  ? rec->u[4]
-				  : 0;
+		o->eattrs_n =
+		    copy_bytes(&o->eattrs, &o->eattrs_len, &o->eattrs_cap, &rec->s[4]) == 0
+			? rec->u[4]
+			: 0;
 		return;
 	}
 	op_emit(b, o, ts, rec, rec->u[2] == GLASS_OP_OK ? GLASS_SPAN_OK : GLASS_SPAN_ERROR);
@@ -1718,4 +1722,23 @@ int glass_spans_run_thread(struct glass_proc *proc, uint32_t tidx, struct glass_
 	else
 		glass_spans_free(b);
 	return 0;
+}
+
+void glass_span_attrs_json(struct glass_buf *b, const struct glass_span *sp)
+{
+	glass_buf_put(b, "{", 1);
+	for (size_t i = 0; i < sp->nattrs; i++) {
+		const struct glass_attr *a = &sp->attrs[i];
+		if (i)
+			glass_buf_put(b, ",", 1);
+		glass_json_str(b, a->key.p ? a->key.p : "", a->key.len);
+		glass_buf_put(b, ":", 1);
+		if (a->type == GLASS_ATTR_STR)
+			glass_json_str(b, a->s.p ? a->s.p : "", a->s.len);
+		else if (a->type == GLASS_ATTR_BOOL)
+			glass_buf_puts(b, a->i ? "true" : "false");
+		else
+			glass_buf_printf(b, "%lld", (long long)a->i);
+	}
+	glass_buf_put(b, "}", 1);
 }

@@ -56,7 +56,7 @@ struct glass_span {
 					remote trace of an HTTP request's traceparent) */
 	uint64_t remote_parent_id;   /* an HTTP server span's caller (traceparent), else 0 */
 	uint32_t pid, tid, tidx;
-	const char *thread; /* thread name, NULL if none recorded */
+	const char *thread;		   /* thread name, NULL if none recorded */
 	uint32_t code_id;		   /* 0 for captured operations */
 	const struct glass_code_def *code; /* NULL when the code id has no CODE record, and for
 					      captured operations */
@@ -153,6 +153,10 @@ const char *glass_span_status_name(enum glass_span_status st);
 const char *glass_span_kind_name(enum glass_span_kind k);
 /* The attribute named `key` of a span, NULL when it has none. */
 const struct glass_attr *glass_span_attr(const struct glass_span *sp, const char *key);
+struct glass_buf;
+/* Appends the span's attributes as a JSON object {"key": value, ...} (strings, integers,
+ * booleans). */
+void glass_span_attrs_json(struct glass_buf *b, const struct glass_span *sp);
 /* The string attribute named `key`: its bytes and length in *len; "" and 0 when the span has
  * none (or it is not a string). */
 const char *glass_span_str(const struct glass_span *sp, const char *key, size_t *len);
