@@ -42,6 +42,7 @@ struct open_trace {
 
 struct glass_charts {
 	uint64_t width_ns;
+	uint64_t glo, ghi; /* bins in use across the series (glo > ghi: none) */
 	struct series s[MAX_SERIES + 2]; /* [0] all, then endpoints, last (other) */
 	size_t ns;
 	struct glass_fstats all; /* every request: the histogram */
@@ -56,6 +57,7 @@ struct glass_charts *charts_new(void)
 	if (!C)
 		return NULL;
 	C->width_ns = 1000000000ull;
+	C->glo = UINT64_MAX;
 	C->s[0].name = strdup("all endpoints");
 	C->ns = 1;
 	return C;
@@ -123,8 +125,7 @@ static struct cell *cell_at(struct glass_charts *C, struct series *s, uint64_t t
 {
 	for (;;) {
 		uint64_t idx = t_ns / C->width_ns;
-		uint64_t glo, ghi;
-		range(C, &glo, &ghi);
+		uint64_t glo = C->glo, ghi = C->ghi;
 		if (glo == UINT64_MAX)
 			glo = ghi = idx;
 		if (idx < glo)
@@ -137,8 +138,11 @@ static struct cell *cell_at(struct glass_charts *C, struct series *s, uint64_t t
 				series_halve(C, &C->s[i]);
 			if (C->oom)
 				return NULL;
+			range(C, &C->glo, &C->ghi);
 			continue;
 		}
+		C->glo = glo;
+		C->ghi = ghi;
 		if (!s->n) {
 			if (!(s->cells = calloc(1, sizeof(*s->cells)))) {
 				C->oom = 1;
@@ -195,14 +199,23 @@ static struct series *series_for(struct glass_charts *C, const char *key, size_t
 	return s;
 }
 
+/* Open traces by hash (a few probes): a request's DB time sums its trace's DB spans. */
 static struct open_trace *trace_slot(struct glass_charts *C, uint64_t hi, uint64_t lo, int add)
 {
-	for (size_t i = 0; i < OPEN_TRACES; i++)
-		if (C->open[i].used && C->open[i].hi == hi && C->open[i].lo == lo)
-			return &C->open[i];
+	size_t h = (size_t)((lo * 0x9e3779b97f4a7c15ull) ^ hi) % OPEN_TRACES;
+	for (size_t k = 0; k < 8; k++) {
+		struct open_trace *o = &C->open[(h + k) % OPEN_TRACES];
+		if (o->used && o->hi == hi && o->lo == lo)
+			return o;
+	}
 	if (!add)
 		return NULL;
-	struct open_trace *o = &C->open[C->open_next++ % OPEN_TRACES]; /* the oldest goes */
+	struct open_trace *o = NULL;
+	for (size_t k = 0; k < 8 && !o; k++)
+		if (!C->open[(h + k) % OPEN_TRACES].used)
+			o = &C->open[(h + k) % OPEN_TRACES];
+	if (!o) /* full around here: the oldest of the probes goes (its DB time is lost) */
+		o = &C->open[(h + (C->open_next++ % 8)) % OPEN_TRACES];
 	o->hi = hi;
 	o->lo = lo;
 	o->db_ns = 0;
