@@ -12,9 +12,9 @@
  * image, thread index) goes to the position file (written whole, then renamed into place).
  * A thread's spans complete in the same order on every read of the same data, so a restarted
  * follower reads the session again from the start and skips, per thread, the spans already
- * delivered: nothing is sent twice and nothing still on disk is lost. (The one window: a kill
- * between the collector's answer and the rename of the position file, a few microseconds,
- * resends that one request.)
+ * delivered: nothing still on disk is lost, and after SIGINT/SIGTERM (the request in flight is
+ * finished and the position saved) nothing is sent twice. A SIGKILL after the collector took a
+ * request and before its answer was read resends that one request (with the same span ids).
  */
 #include <curl/curl.h>
 #include <errno.h>
