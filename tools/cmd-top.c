@@ -537,6 +537,14 @@ int command_top(int argc, char **argv)
 		glass_live_poll(T.L);
 		glass_resources_read(dir, &T.resources_off, NULL, on_resource, &T, NULL);
 		int finished = glass_live_finished(T.L);
+		/* one frame of a session whose processes all ended: wait out the grace second
+		 * (a last child may still appear) rather than call it running */
+		for (int k = 0; once && !finished && glass_live_ended(T.L) && k < 12; k++) {
+			struct timespec ts = {0, 100000000L};
+			nanosleep(&ts, NULL);
+			glass_live_poll(T.L);
+			finished = glass_live_finished(T.L);
+		}
 		int rows = 0;
 		if (tty) {
 			struct winsize ws;

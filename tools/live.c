@@ -91,6 +91,8 @@ struct glass_live {
 	ZSTD_DCtx *dctx;
 	uint64_t first_ns, last_ns, bytes, session_id;
 	int have_id;
+	uint64_t drained_since; /* CLOCK_MONOTONIC when every process was first seen drained */
+	size_t drained_np;
 	char *warn[NWARN];
 	size_t nwarn, warn_head;
 };
@@ -594,6 +596,12 @@ static long read_thread(struct glass_live *L, struct lproc *P, struct lthread *T
 		} else if (pread(T->fd, &h, sizeof(h), 0) != sizeof(h)) {
 			return n; /* being created */
 		}
+		if (!T->zbody && !h.magic[0] && !h.flags) {
+			/* created, its header not written yet: next poll */
+			close(T->fd);
+			T->fd = -1;
+			return n;
+		}
 		if (memcmp(h.magic, GLASS_CHUNK_MAGIC, 4) || h.tidx != T->tidx || h.seq != T->seq) {
 			lwarn(L, "%s t%u.%u: not a chunk of this thread; skipped", P->pub.key,
 			      T->tidx, T->seq);
@@ -793,16 +801,39 @@ long glass_live_poll(struct glass_live *L)
 	return n;
 }
 
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int glass_live_finished(const struct glass_live *L)
 {
-	if (!L->np)
+	struct glass_live *M = (struct glass_live *)L;
+	int all = L->np > 0;
+	for (size_t i = 0; all && i < L->np; i++)
+		all = L->p[i]->drained;
+	if (!all) {
+		M->drained_since = 0;
 		return 0;
-	for (size_t i = 0; i < L->np; i++)
-		if (!L->p[i]->drained)
-			return 0;
-	/* a process that was just forked may not have its directory yet: the parent's FORK is
-	 * written before the child runs, so an ended parent means the children are listed */
-	return 1;
+	}
+	/* a child forked just before its parent ended may not have its directory yet: the
+	 * session has ended once nothing new came for a second */
+	uint64_t now = mono_now();
+	if (!M->drained_since || M->drained_np != L->np) {
+		M->drained_since = now;
+		M->drained_np = L->np;
+	}
+	return now - M->drained_since >= 1000000000ull;
+}
+
+int glass_live_ended(const struct glass_live *L)
+{
+	int all = L->np > 0;
+	for (size_t i = 0; all && i < L->np; i++)
+		all = L->p[i]->drained;
+	return all;
 }
 
 size_t glass_live_nprocs(const struct glass_live *L)

@@ -128,6 +128,11 @@ START_TEST(test_live_reads_only_what_is_new)
 	ck_assert_int_eq(glass_live_finished(L), 0); /* the process still runs */
 	write_meta(pdir, GLASS_PROC_EXITED);
 	glass_live_poll(L);
+	ck_assert_int_eq(glass_live_ended(L), 1);
+	for (int i = 0; i < 30 && !glass_live_finished(L); i++) {
+		usleep(100000);
+		glass_live_poll(L);
+	}
 	ck_assert_int_eq(glass_live_finished(L), 1);
 	ck_assert_uint_eq(S.spans, 7);
 	ck_assert_ptr_null(glass_live_warning(L));
@@ -165,10 +170,40 @@ START_TEST(test_live_killed_process)
 	synth_meta_header(&m)->threads = 1;
 	ck_assert_int_eq(synth_meta_write(&m, pdir), 0);
 	synth_meta_free(&m);
-	for (int i = 0; i < 5 && !glass_live_finished(L); i++)
+	for (int i = 0; i < 30 && !glass_live_finished(L); i++) {
 		glass_live_poll(L);
+		usleep(100000);
+	}
 	ck_assert_int_eq(glass_live_finished(L), 1);
 	ck_assert_uint_eq(S.spans, 2); /* the outer call, unfinished */
+	glass_live_close(L);
+}
+END_TEST
+
+/* GIVEN a chunk file created but its header not written yet (zero-filled)
+ * THEN it is read once written, not skipped as damage. */
+START_TEST(test_live_chunk_being_created)
+{
+	char sdir[4096], pdir[4200], path[4300];
+	new_session(sdir, sizeof(sdir));
+	snprintf(pdir, sizeof(pdir), "%s/p%u.0", sdir, (unsigned)getpid());
+	write_meta(pdir, GLASS_PROC_RUNNING);
+	snprintf(path, sizeof(path), "%s/t1.1.raw", pdir);
+	ck_assert_int_eq(synth_write_file(path, "", 0, 4096), 0);
+	struct seen S = {0};
+	struct glass_live *L = glass_live_open(sdir, on_end, &S);
+	glass_live_poll(L);
+	ck_assert_ptr_null(glass_live_warning(L));
+	struct synth_chunk c;
+	synth_chunk_init(&c, (uint32_t)getpid(), 77, 1, 1, MONO0, MONO0);
+	synth_thread_start(&c, MONO0, 77, 1);
+	synth_chunk_start(&c, MONO0, 0);
+	synth_call(&c, MONO0 + 1000, 1);
+	synth_return(&c, MONO0 + 2000);
+	ck_assert_int_eq(synth_chunk_write(&c, pdir, 0, 0, 0, 4096), 0);
+	synth_chunk_free(&c);
+	glass_live_poll(L);
+	ck_assert_uint_eq(S.spans, 1);
 	glass_live_close(L);
 }
 END_TEST
@@ -251,6 +286,7 @@ int main(void)
 	TCase *tc = tcase_create("live");
 	tcase_add_test(tc, test_live_reads_only_what_is_new);
 	tcase_add_test(tc, test_live_killed_process);
+	tcase_add_test(tc, test_live_chunk_being_created);
 	tcase_add_test(tc, test_decode_record);
 	tcase_add_test(tc, test_resources_incremental);
 	suite_add_tcase(s, tc);
