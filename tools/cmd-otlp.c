@@ -856,7 +856,7 @@ usage_error:
 	return GLASS_EXIT_USAGE;
 }
 
-/* ---- for `otlp --follow` (tools/follow-otlp.c): the same JSON as this command writes ---------- */
+/* ---- for `otlp --follow` (tools/follow-otlp.c): the same JSON as this command writes ------- */
 
 void otlp_span_json(struct glass_buf *b, const struct glass_span *sp)
 {

@@ -28,24 +28,24 @@
 #include "recorder/format.h"
 #include "recorder/reader.h"
 
-#define BLOCK (256u << 10)	   /* bytes read at a time */
-#define MAX_RECORD (8u << 20)	   /* a record longer than this is damage */
+#define BLOCK	      (256u << 10) /* bytes read at a time */
+#define MAX_RECORD    (8u << 20)   /* a record longer than this is damage */
 #define MAX_ZST_CHUNK (256u << 20) /* as the reader's limit */
-#define SEQ_BITS 36
-#define NWARN 32
+#define SEQ_BITS      36
+#define NWARN	      32
 
 struct lthread {
 	uint32_t tidx;
-	uint32_t seq; /* chunk being read, from 1 */
-	int fd;	      /* its .raw file, -1 when not open */
+	uint32_t seq;	/* chunk being read, from 1 */
+	int fd;		/* its .raw file, -1 when not open */
 	uint8_t *zbody; /* a .zst chunk decompressed whole (sealed: read once) */
 	size_t zlen;
 	uint64_t off; /* next record, from the start of the chunk file */
 	uint64_t ticks;
 	int have_header;
-	int done; /* its last chunk was read */
+	int done;	  /* its last chunk was read */
 	uint64_t emitted; /* spans completed */
-	uint32_t misses; /* polls the next chunk was not there */
+	uint32_t misses;  /* polls the next chunk was not there */
 	struct glass_spans *b;
 };
 
@@ -517,8 +517,7 @@ static int load_zst(struct glass_live *L, struct lthread *T, const char *path)
 	return 0;
 }
 
-static void feed(struct glass_live *L, struct lproc *P, struct lthread *T,
-		 struct glass_record *rec)
+static void feed(struct glass_live *L, struct lproc *P, struct lthread *T, struct glass_record *rec)
 {
 	rec->ts_ns = 0;
 	if (rec->ticks) { /* a timed record */
@@ -572,7 +571,8 @@ static long read_thread(struct glass_live *L, struct lproc *P, struct lthread *T
 							   sizeof(next));
 						later = later || stat(next, &sb) == 0;
 						if (later) {
-							lwarn(L, "%s t%u.%u: chunk missing; skipped",
+							lwarn(L,
+							      "%s t%u.%u: chunk missing; skipped",
 							      P->pub.key, T->tidx, T->seq);
 							thread_next_chunk(T);
 						}

@@ -19,7 +19,7 @@ struct glass_live_proc {
 	int ended;	      /* exited, exec'd, or no longer alive */
 	uint64_t lost_events; /* from the meta header (exact) */
 	uint64_t lost_chunks;
-	uint32_t threads; /* thread indexes handed out */
+	uint32_t threads;    /* thread indexes handed out */
 	const char *command; /* argv joined, "" until known */
 	/* from the PROCESS meta record (0 / NULL / "" until it is read) */
 	uint32_t ppid;

@@ -255,8 +255,8 @@ START_TEST(test_resources_incremental)
 	new_session(sdir, sizeof(sdir));
 	snprintf(path, sizeof(path), "%s/%s", sdir, GLASS_RESOURCES_FILE);
 	/* RESOURCE [unix_ns=1000, pid=42, image=0, user=10, sys=20, rss=4096, threads=2, fds=5] */
-	const uint8_t rec[] = {GLASS_REC_RESOURCE, 0x98, 0xcd, 0x03, 0xe8, 42, 0, 10, 20,
-			       0xcd, 0x10, 0x00, 2, 5};
+	const uint8_t rec[] = {
+	    GLASS_REC_RESOURCE, 0x98, 0xcd, 0x03, 0xe8, 42, 0, 10, 20, 0xcd, 0x10, 0x00, 2, 5};
 	const uint8_t sampler[] = {GLASS_REC_SAMPLER, 0x93, 1, 0xce, 0x05, 0xf5, 0xe1, 0x00, 9};
 	append(path, GLASS_RESOURCES_MAGIC, 8);
 	append(path, sampler, sizeof(sampler));
