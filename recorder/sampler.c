@@ -156,8 +156,9 @@ void glass_sampler_add(struct glass_sampler *sm, uint32_t pid, uint32_t image)
 		closedir(d);
 	}
 	uint64_t tick_ns = 1000000000ull / (uint64_t)sm->clk_tck;
-	uint64_t f[8] = {sm->now_ns,	  pid,	   image, utime * tick_ns, stime * tick_ns,
-			 rss * (uint64_t)sm->page_size, threads, fds};
+	uint64_t f[8] = {
+	    sm->now_ns, pid, image, utime * tick_ns, stime * tick_ns, rss * (uint64_t)sm->page_size,
+	    threads,	fds};
 	put_record(sm, GLASS_REC_RESOURCE, f, 8);
 }
 

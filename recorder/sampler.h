@@ -10,7 +10,7 @@
 #define GLASS_SAMPLER_INTERVAL_NS 100000000ull /* 100 ms */
 
 struct glass_sampler {
-	int fd;		 /* the resources file, O_APPEND; -1: sampling off */
+	int fd;		    /* the resources file, O_APPEND; -1: sampling off */
 	uint8_t buf[16384]; /* one sample of every process, written with one write() */
 	size_t len;
 	uint64_t now_ns; /* CLOCK_REALTIME of the sample being built */

@@ -882,7 +882,7 @@ int command_otlp(int argc, char **argv)
 	return report_finish_many(&a, ss, nss, rc);
 }
 
-/* ---- for `otlp --follow` (tools/follow-otlp.c): the same JSON as this command writes ---------- */
+/* ---- for `otlp --follow` (tools/follow-otlp.c): the same JSON as this command writes ------- */
 
 void otlp_span_json(struct glass_buf *b, const struct glass_span *sp)
 {

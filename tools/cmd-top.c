@@ -230,18 +230,18 @@ static void frame(struct top *T, struct glass_buf *b, int rows_avail, int finish
 	glass_fmt_count(t2, sizeof(t2), T->spans);
 	const char *sort_names[] = {"requests", "p99", "errors", "total"};
 	glass_buf_printf(b, "glass top  %s  %s  running %s  spans %s  sort: %s\n",
-			 glass_live_dir(T->L), finished ? "(every process has ended)" : "", t1,
-			 t2, sort_names[T->sort]);
+			 glass_live_dir(T->L), finished ? "(every process has ended)" : "", t1, t2,
+			 sort_names[T->sort]);
 	int lines = 1;
 
 	/* endpoints */
 	size_t n = glass_ftable_size(T->ep.ft);
 	if (n) {
-		glass_buf_printf(b, "\n%-40s %25s | %32s\n", "",
-				 "--------- last 10 s ------", "--------- since start ----------");
-		glass_buf_printf(b, "%-40s %7s %6s %6s %5s | %8s %7s %7s %7s %6s\n", "HTTP endpoint",
-				 "req/s", "p50", "p99", "err", "requests", "req/s", "p50", "p99",
-				 "err");
+		glass_buf_printf(b, "\n%-40s %25s | %32s\n", "", "--------- last 10 s ------",
+				 "--------- since start ----------");
+		glass_buf_printf(b, "%-40s %7s %6s %6s %5s | %8s %7s %7s %7s %6s\n",
+				 "HTTP endpoint", "req/s", "p50", "p99", "err", "requests", "req/s",
+				 "p50", "p99", "err");
 		lines += 3;
 		struct row *r = calloc(n, sizeof(*r));
 		struct glass_fstats *w = calloc(n, sizeof(*w));
@@ -250,10 +250,12 @@ static void frame(struct top *T, struct glass_buf *b, int rows_avail, int finish
 				const struct glass_fstats *f = glass_ftable_stats(T->ep.ft, i);
 				window_of(&T->ep, i, now_sec, &w[i]);
 				r[i].i = i;
-				r[i].key = T->sort == SORT_P99	   ? (double)glass_fstats_quantile(f, 0.99)
-					   : T->sort == SORT_ERR   ? (double)f->errors
-					   : T->sort == SORT_TOTAL ? (double)f->total_ns
-								   : (double)w[i].calls * 1e9 + (double)f->calls;
+				r[i].key = T->sort == SORT_P99
+					       ? (double)glass_fstats_quantile(f, 0.99)
+					   : T->sort == SORT_ERR ? (double)f->errors
+					   : T->sort == SORT_TOTAL
+					       ? (double)f->total_ns
+					       : (double)w[i].calls * 1e9 + (double)f->calls;
 			}
 			qsort(r, n, sizeof(*r), row_cmp);
 			size_t shown = 0;
@@ -270,11 +272,11 @@ static void frame(struct top *T, struct glass_buf *b, int rows_avail, int finish
 				glass_fmt_count_short(c[5], 32, w[i].errors);
 				glass_fmt_count_short(c[6], 32, f->errors);
 				put_text(b, key, kl, 40);
-				glass_buf_printf(b, " %7.1f %6s %6s %5s | %8s %7.1f %7s %7s %6s\n",
-						 (double)w[i].calls / win_s, w[i].calls ? c[0] : "-",
-						 w[i].calls ? c[1] : "-", c[5], c[2],
-						 since > 0 ? (double)f->calls / since : 0.0, c[3],
-						 c[4], c[6]);
+				glass_buf_printf(
+				    b, " %7.1f %6s %6s %5s | %8s %7.1f %7s %7s %6s\n",
+				    (double)w[i].calls / win_s, w[i].calls ? c[0] : "-",
+				    w[i].calls ? c[1] : "-", c[5], c[2],
+				    since > 0 ? (double)f->calls / since : 0.0, c[3], c[4], c[6]);
 				lines++;
 			}
 			if (shown < n)
@@ -423,23 +425,24 @@ static int set_raw(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: glass-report top [SESSION] [--interval SECONDS] [--once] [--sort KEY]\n"
-		"\n"
-		"A live view of a session while it is being recorded (the newest by default): per\n"
-		"HTTP endpoint over the last 10 s and since the start, requests/s, p50/p99 and\n"
-		"errors; the slowest functions and statements; per process CPU, RSS, threads, open\n"
-		"files and lost events. Each frame reads only what was written since the last.\n"
-		"It exits when every process of the session has ended.\n"
-		"\n"
-		"  -i, --interval S  seconds between frames (default 1; decimals allowed)\n"
-		"      --once        print one frame of what is there now and exit (no terminal)\n"
-		"  -s, --sort KEY    requests (default), p99, errors or total\n"
-		"  -h, --help        this text\n"
-		"\n"
-		"Keys: r requests, p p99, e errors, t total time, q quit.\n"
-		"\n%s",
-		report_exit_help);
+	fprintf(
+	    f,
+	    "Usage: glass-report top [SESSION] [--interval SECONDS] [--once] [--sort KEY]\n"
+	    "\n"
+	    "A live view of a session while it is being recorded (the newest by default): per\n"
+	    "HTTP endpoint over the last 10 s and since the start, requests/s, p50/p99 and\n"
+	    "errors; the slowest functions and statements; per process CPU, RSS, threads, open\n"
+	    "files and lost events. Each frame reads only what was written since the last.\n"
+	    "It exits when every process of the session has ended.\n"
+	    "\n"
+	    "  -i, --interval S  seconds between frames (default 1; decimals allowed)\n"
+	    "      --once        print one frame of what is there now and exit (no terminal)\n"
+	    "  -s, --sort KEY    requests (default), p99, errors or total\n"
+	    "  -h, --help        this text\n"
+	    "\n"
+	    "Keys: r requests, p p99, e errors, t total time, q quit.\n"
+	    "\n%s",
+	    report_exit_help);
 }
 
 /* The session directory to follow: as report_open, without reading it. */
@@ -489,8 +492,9 @@ int command_top(int argc, char **argv)
 			else if (!strcmp(optarg, "total"))
 				T.sort = SORT_TOTAL;
 			else {
-				report_error("--sort wants requests, p99, errors or total, not '%s'",
-					     optarg);
+				report_error(
+				    "--sort wants requests, p99, errors or total, not '%s'",
+				    optarg);
 				return GLASS_EXIT_USAGE;
 			}
 			break;
@@ -537,6 +541,14 @@ int command_top(int argc, char **argv)
 		glass_live_poll(T.L);
 		glass_resources_read(dir, &T.resources_off, NULL, on_resource, &T, NULL);
 		int finished = glass_live_finished(T.L);
+		/* one frame of a session whose processes all ended: wait out the grace second
+		 * (a last child may still appear) rather than call it running */
+		for (int k = 0; once && !finished && glass_live_ended(T.L) && k < 12; k++) {
+			struct timespec ts = {0, 100000000L};
+			nanosleep(&ts, NULL);
+			glass_live_poll(T.L);
+			finished = glass_live_finished(T.L);
+		}
 		int rows = 0;
 		if (tty) {
 			struct winsize ws;

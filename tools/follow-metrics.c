@@ -60,20 +60,44 @@ struct fam {
 	const char *labels[3];
 	size_t nlabels;
 	int hist; /* Prometheus histogram (percentile timer), else counter + summary-free timer */
-	struct glass_ftable *rows; /* user: struct row */
+	struct glass_ftable *rows;	/* user: struct row */
 	struct glass_ftable *values[3]; /* distinct values seen per label (for the cap) */
 };
 
 enum { F_FN, F_HS, F_HC, F_DB, F_COUNT };
 static struct fam fams[F_COUNT] = {
-    [F_FN] = {"glass_function", "glass.function", "Python function calls",
-	      {"function"}, 1, 0, NULL, {NULL}},
-    [F_HS] = {"glass_http_server", "glass.http.server", "HTTP requests served",
-	      {"method", "route", "status"}, 3, 1, NULL, {NULL}},
-    [F_HC] = {"glass_http_client", "glass.http.client", "HTTP requests made",
-	      {"method", "server", "status"}, 3, 0, NULL, {NULL}},
-    [F_DB] = {"glass_db", "glass.db", "Database statements and commands",
-	      {"operation", "system"}, 2, 1, NULL, {NULL}},
+    [F_FN] = {"glass_function",
+	      "glass.function",
+	      "Python function calls",
+	      {"function"},
+	      1,
+	      0,
+	      NULL,
+	      {NULL}},
+    [F_HS] = {"glass_http_server",
+	      "glass.http.server",
+	      "HTTP requests served",
+	      {"method", "route", "status"},
+	      3,
+	      1,
+	      NULL,
+	      {NULL}},
+    [F_HC] = {"glass_http_client",
+	      "glass.http.client",
+	      "HTTP requests made",
+	      {"method", "server", "status"},
+	      3,
+	      0,
+	      NULL,
+	      {NULL}},
+    [F_DB] = {"glass_db",
+	      "glass.db",
+	      "Database statements and commands",
+	      {"operation", "system"},
+	      2,
+	      1,
+	      NULL,
+	      {NULL}},
 };
 
 struct mf {
@@ -88,7 +112,7 @@ struct mf {
 	struct res_proc_last {
 		uint32_t pid, image;
 		struct glass_res_sample s;
-	} *res;
+	} * res;
 	size_t nres;
 	int oom;
 };
@@ -183,7 +207,9 @@ static void observe(struct mf *M, int fi, struct glass_str *v, uint64_t dur_ns)
 		/* spectator-py's meters: a counter increment and a timer observation */
 		char name[128];
 		snprintf(name, sizeof(name), "%s.%s", f->spec,
-			 fi == F_FN ? "calls" : fi == F_DB ? "queries" : "requests");
+			 fi == F_FN   ? "calls"
+			 : fi == F_DB ? "queries"
+				      : "requests");
 		spec_id(M, 'c', name, f, v);
 		glass_buf_puts(&M->line, "1");
 		spec_line(M);
@@ -366,16 +392,17 @@ static void prom_text(struct mf *M, struct glass_buf *b)
 		threads += p->threads;
 		live += !p->ended;
 	}
-	glass_buf_printf(b,
-			 "# HELP glass_processes Processes in the recording.\n"
-			 "# TYPE glass_processes gauge\nglass_processes %zu\n"
-			 "# HELP glass_processes_running Processes of the session still running.\n"
-			 "# TYPE glass_processes_running gauge\nglass_processes_running %zu\n"
-			 "# HELP glass_threads Threads in the recording.\n"
-			 "# TYPE glass_threads gauge\nglass_threads %llu\n"
-			 "# HELP glass_lost_events Records the recorder dropped (buffers full), all "
-			 "processes.\n# TYPE glass_lost_events gauge\nglass_lost_events %llu\n",
-			 np, live, (unsigned long long)threads, (unsigned long long)lost);
+	glass_buf_printf(
+	    b,
+	    "# HELP glass_processes Processes in the recording.\n"
+	    "# TYPE glass_processes gauge\nglass_processes %zu\n"
+	    "# HELP glass_processes_running Processes of the session still running.\n"
+	    "# TYPE glass_processes_running gauge\nglass_processes_running %zu\n"
+	    "# HELP glass_threads Threads in the recording.\n"
+	    "# TYPE glass_threads gauge\nglass_threads %llu\n"
+	    "# HELP glass_lost_events Records the recorder dropped (buffers full), all "
+	    "processes.\n# TYPE glass_lost_events gauge\nglass_lost_events %llu\n",
+	    np, live, (unsigned long long)threads, (unsigned long long)lost);
 	for (int fi = 0; fi < F_COUNT; fi++) {
 		struct fam *f = &fams[fi];
 		size_t n = f->rows ? glass_ftable_size(f->rows) : 0;
@@ -456,7 +483,8 @@ static void prom_text(struct mf *M, struct glass_buf *b)
 	    {"glass_process_open_fds", "Open file descriptors at the last sample."},
 	};
 	for (size_t gi = 0; gi < 4 && M->nres; gi++) {
-		glass_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", g[gi][0], g[gi][1], g[gi][0]);
+		glass_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", g[gi][0], g[gi][1],
+				 g[gi][0]);
 		for (size_t i = 0; i < M->nres; i++) {
 			const struct glass_res_sample *s = &M->res[i].s;
 			double v = gi == 0   ? (double)(s->user_ns + s->sys_ns) / 1e9
@@ -565,12 +593,14 @@ static void serve_one(struct mf *M, int lfd)
 	int head_only = !strncmp(req, "HEAD /metrics", 13);
 	if (ok || head_only) {
 		prom_text(M, &body);
-		glass_buf_printf(&head,
-				 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
-				 "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-				 body.len);
+		glass_buf_printf(
+		    &head,
+		    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
+		    "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		    body.len);
 	} else {
-		glass_buf_puts(&body, "glass-report metrics --serve: the metrics are at /metrics\n");
+		glass_buf_puts(&body,
+			       "glass-report metrics --serve: the metrics are at /metrics\n");
 		glass_buf_printf(&head,
 				 "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
 				 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
@@ -609,26 +639,27 @@ static int udp_target(struct mf *M, const char *endpoint)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: glass-report metrics --serve HOST:PORT [SESSION] [--linger SECONDS]\n"
-		"       glass-report metrics --format spectatord --follow [SESSION]\n"
-		"                            [--endpoint udp://HOST:PORT]\n"
-		"\n"
-		"Metrics of a session while it is recorded (the newest by default), until every\n"
-		"process has ended: served in the Prometheus text format at\n"
-		"http://HOST:PORT/metrics for Prometheus to scrape, or sent to spectatord as its\n"
-		"lines over UDP as spans complete (counters as increments, timers one line per\n"
-		"observation, gauges every second). Names as `glass-report metrics` writes them.\n"
-		"\n"
-		"  --serve HOST:PORT    serve /metrics there (e.g. 127.0.0.1:9464)\n"
-		"  --linger SECONDS     keep serving this long after every process ended (default 0)\n"
-		"  --follow             send spectatord lines (with --format spectatord)\n"
-		"  -f, --format FMT     spectatord with --follow\n"
-		"  -e, --endpoint URL   spectatord's address (default udp://127.0.0.1:1234,\n"
-		"                       spectator-py's default)\n"
-		"  -h, --help           this text\n"
-		"\n%s",
-		report_exit_help);
+	fprintf(
+	    f,
+	    "Usage: glass-report metrics --serve HOST:PORT [SESSION] [--linger SECONDS]\n"
+	    "       glass-report metrics --format spectatord --follow [SESSION]\n"
+	    "                            [--endpoint udp://HOST:PORT]\n"
+	    "\n"
+	    "Metrics of a session while it is recorded (the newest by default), until every\n"
+	    "process has ended: served in the Prometheus text format at\n"
+	    "http://HOST:PORT/metrics for Prometheus to scrape, or sent to spectatord as its\n"
+	    "lines over UDP as spans complete (counters as increments, timers one line per\n"
+	    "observation, gauges every second). Names as `glass-report metrics` writes them.\n"
+	    "\n"
+	    "  --serve HOST:PORT    serve /metrics there (e.g. 127.0.0.1:9464)\n"
+	    "  --linger SECONDS     keep serving this long after every process ended (default 0)\n"
+	    "  --follow             send spectatord lines (with --format spectatord)\n"
+	    "  -f, --format FMT     spectatord with --follow\n"
+	    "  -e, --endpoint URL   spectatord's address (default udp://127.0.0.1:1234,\n"
+	    "                       spectator-py's default)\n"
+	    "  -h, --help           this text\n"
+	    "\n%s",
+	    report_exit_help);
 }
 
 int command_metrics_follow(int argc, char **argv)
@@ -679,7 +710,8 @@ int command_metrics_follow(int argc, char **argv)
 		}
 	}
 	if (serve && follow) {
-		report_error("metrics: --serve (Prometheus scrapes) or --follow (spectatord), not both");
+		report_error(
+		    "metrics: --serve (Prometheus scrapes) or --follow (spectatord), not both");
 		return GLASS_EXIT_USAGE;
 	}
 	if (follow && strcmp(format, "spectatord")) {
@@ -707,7 +739,8 @@ int command_metrics_follow(int argc, char **argv)
 	}
 	M.spectatord = follow;
 	if (follow && udp_target(&M, endpoint) < 0) {
-		report_error("--endpoint %s: want udp://HOST:PORT (spectatord's address)", endpoint);
+		report_error("--endpoint %s: want udp://HOST:PORT (spectatord's address)",
+			     endpoint);
 		return GLASS_EXIT_USAGE;
 	}
 	struct sigaction sa = {0};
@@ -721,8 +754,8 @@ int command_metrics_follow(int argc, char **argv)
 		return GLASS_EXIT_SESSION;
 	}
 	if (serve)
-		fprintf(stderr, "glass-report: serving the metrics of %s at http://%s/metrics\n", dir,
-			serve);
+		fprintf(stderr, "glass-report: serving the metrics of %s at http://%s/metrics\n",
+			dir, serve);
 	uint64_t last_gauges = 0, ended_at = 0;
 	int rc = GLASS_EXIT_OK;
 	while (!stop_flag) {
@@ -768,7 +801,8 @@ int command_metrics_follow(int argc, char **argv)
 		fprintf(stderr,
 			"glass-report: metrics --follow: %llu spectatord lines in %llu datagrams "
 			"to %s\n",
-			(unsigned long long)M.sent_lines, (unsigned long long)M.sent_dgrams, endpoint);
+			(unsigned long long)M.sent_lines, (unsigned long long)M.sent_dgrams,
+			endpoint);
 	if (lfd >= 0)
 		close(lfd);
 	if (M.udp >= 0)

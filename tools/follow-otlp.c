@@ -12,9 +12,9 @@
  * image, thread index) goes to the position file (written whole, then renamed into place).
  * A thread's spans complete in the same order on every read of the same data, so a restarted
  * follower reads the session again from the start and skips, per thread, the spans already
- * delivered: nothing is sent twice and nothing still on disk is lost. (The one window: a kill
- * between the collector's answer and the rename of the position file, a few microseconds,
- * resends that one request.)
+ * delivered: nothing still on disk is lost, and after SIGINT/SIGTERM (the request in flight is
+ * finished and the position saved) nothing is sent twice. A SIGKILL after the collector took a
+ * request and before its answer was read resends that one request (with the same span ids).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -32,12 +32,12 @@
 #include "stats.h"
 #include "text.h"
 
-#define DEFAULT_BATCH	  1024
-#define DEFAULT_DELAY_MS  500
-#define POLL_MS		  100
-#define BACKOFF_MS	  250
-#define MAX_BACKOFF_MS	  30000
-#define POSITION_MAGIC	  "glass-otlp-position 1"
+#define DEFAULT_BATCH	 1024
+#define DEFAULT_DELAY_MS 500
+#define POLL_MS		 100
+#define BACKOFF_MS	 250
+#define MAX_BACKOFF_MS	 30000
+#define POSITION_MAGIC	 "glass-otlp-position 1"
 
 /* Per (process image, thread): spans delivered, and spans in the request being built. */
 struct pos {
@@ -107,7 +107,8 @@ static int load_position(struct follow *F)
 	if (!f)
 		return errno == ENOENT ? 0 : -1;
 	char line[256];
-	int ok = fgets(line, sizeof(line), f) && !strncmp(line, POSITION_MAGIC, strlen(POSITION_MAGIC));
+	int ok =
+	    fgets(line, sizeof(line), f) && !strncmp(line, POSITION_MAGIC, strlen(POSITION_MAGIC));
 	while (ok && fgets(line, sizeof(line), f)) {
 		char key[64];
 		unsigned tidx;
@@ -171,11 +172,12 @@ static void put_resource(struct follow *F, struct glass_buf *b, const struct gla
 	glass_buf_printf(b, "}},{\"key\":\"process.pid\",\"value\":{\"intValue\":\"%u\"}}",
 			 lp->pid);
 	if (lp->ppid)
-		glass_buf_printf(b,
-				 ",{\"key\":\"process.parent_pid\",\"value\":{\"intValue\":\"%u\"}}",
-				 lp->ppid);
+		glass_buf_printf(
+		    b, ",{\"key\":\"process.parent_pid\",\"value\":{\"intValue\":\"%u\"}}",
+		    lp->ppid);
 	if (lp->executable && *lp->executable) {
-		glass_buf_puts(b, ",{\"key\":\"process.executable.path\",\"value\":{\"stringValue\":");
+		glass_buf_puts(b,
+			       ",{\"key\":\"process.executable.path\",\"value\":{\"stringValue\":");
 		glass_json_str(b, lp->executable, strlen(lp->executable));
 		glass_buf_puts(b, "}}");
 	}
@@ -189,20 +191,23 @@ static void put_resource(struct follow *F, struct glass_buf *b, const struct gla
 		}
 		glass_buf_puts(b, "]}}}");
 	}
-	glass_buf_puts(b, ",{\"key\":\"process.runtime.name\",\"value\":{\"stringValue\":\"cpython\"}}");
+	glass_buf_puts(
+	    b, ",{\"key\":\"process.runtime.name\",\"value\":{\"stringValue\":\"cpython\"}}");
 	if (lp->python && *lp->python) {
-		glass_buf_puts(b, ",{\"key\":\"process.runtime.version\",\"value\":{\"stringValue\":");
+		glass_buf_puts(b,
+			       ",{\"key\":\"process.runtime.version\",\"value\":{\"stringValue\":");
 		glass_json_str(b, lp->python, strlen(lp->python));
 		glass_buf_puts(b, "}}");
 	}
-	glass_buf_printf(b,
-			 ",{\"key\":\"telemetry.sdk.name\",\"value\":{\"stringValue\":\"glass\"}}"
-			 ",{\"key\":\"telemetry.sdk.language\",\"value\":{\"stringValue\":\"python\"}}"
-			 ",{\"key\":\"telemetry.sdk.version\",\"value\":{\"stringValue\":\"%s\"}}"
-			 ",{\"key\":\"glass.session.id\",\"value\":{\"stringValue\":\"%s\"}}]},"
-			 "\"scopeSpans\":[{\"scope\":{\"name\":\"glass\",\"version\":\"%s\"},"
-			 "\"spans\":[",
-			 GLASS_VERSION, sid, GLASS_VERSION);
+	glass_buf_printf(
+	    b,
+	    ",{\"key\":\"telemetry.sdk.name\",\"value\":{\"stringValue\":\"glass\"}}"
+	    ",{\"key\":\"telemetry.sdk.language\",\"value\":{\"stringValue\":\"python\"}}"
+	    ",{\"key\":\"telemetry.sdk.version\",\"value\":{\"stringValue\":\"%s\"}}"
+	    ",{\"key\":\"glass.session.id\",\"value\":{\"stringValue\":\"%s\"}}]},"
+	    "\"scopeSpans\":[{\"scope\":{\"name\":\"glass\",\"version\":\"%s\"},"
+	    "\"spans\":[",
+	    GLASS_VERSION, sid, GLASS_VERSION);
 }
 
 static const struct glass_live_proc *live_proc_by_key(struct follow *F, const char *key)
@@ -277,9 +282,9 @@ static int deliver(struct follow *F)
 		F->retries++;
 		if (F->retries == 1 || F->retries % 20 == 0)
 			report_error("%s: %s; retrying in %.2f s (the spans wait on disk)", F->url,
-				     rc != CURLE_OK ? (F->curl_err[0] ? F->curl_err
-								       : curl_easy_strerror(rc))
-						    : "HTTP error",
+				     rc != CURLE_OK
+					 ? (F->curl_err[0] ? F->curl_err : curl_easy_strerror(rc))
+					 : "HTTP error",
 				     (double)delay / 1000);
 		sleep_ms(delay);
 		delay = delay * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : delay * 2;
@@ -369,41 +374,39 @@ int follow_has_option(int argc, char **argv, const char *opt)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: glass-report otlp --follow [SESSION] --endpoint URL [--batch N]\n"
-		"                         [--max-delay MS] [--position FILE] [-H 'K: V']...\n"
-		"\n"
-		"Sends each span to an OTLP/HTTP collector soon after it ends, while the session is\n"
-		"recorded (the newest session by default), until every process has ended.\n"
-		"Requests are as `glass-report otlp` writes them (OTLP/JSON).\n"
-		"\n"
-		"  -e, --endpoint URL   the collector, e.g. http://localhost:4318/v1/traces (a URL\n"
-		"                       without a path gets /v1/traces)\n"
-		"  -b, --batch N        spans per request at most (default %d)\n"
-		"      --max-delay MS   longest a span waits for its request (default %d, at most\n"
-		"                       1000)\n"
-		"      --position FILE  what was delivered, per thread (default\n"
-		"                       SESSION/follow-otlp.pos); a restart resumes from it\n"
-		"  -H, --header 'K: V'  extra HTTP header (repeatable)\n"
-		"  -h, --help           this text\n"
-		"\n"
-		"A failed request (no connection, 429, 5xx) is retried with a doubling delay up to\n"
-		"30 s, for as long as it takes; meanwhile nothing more is read (one request in\n"
-		"memory). SIGINT/SIGTERM: the open request is sent once more, then it exits.\n"
-		"\n%s",
-		DEFAULT_BATCH, DEFAULT_DELAY_MS, report_exit_help);
+	fprintf(
+	    f,
+	    "Usage: glass-report otlp --follow [SESSION] --endpoint URL [--batch N]\n"
+	    "                         [--max-delay MS] [--position FILE] [-H 'K: V']...\n"
+	    "\n"
+	    "Sends each span to an OTLP/HTTP collector soon after it ends, while the session is\n"
+	    "recorded (the newest session by default), until every process has ended.\n"
+	    "Requests are as `glass-report otlp` writes them (OTLP/JSON).\n"
+	    "\n"
+	    "  -e, --endpoint URL   the collector, e.g. http://localhost:4318/v1/traces (a URL\n"
+	    "                       without a path gets /v1/traces)\n"
+	    "  -b, --batch N        spans per request at most (default %d)\n"
+	    "      --max-delay MS   longest a span waits for its request (default %d, at most\n"
+	    "                       1000)\n"
+	    "      --position FILE  what was delivered, per thread (default\n"
+	    "                       SESSION/follow-otlp.pos); a restart resumes from it\n"
+	    "  -H, --header 'K: V'  extra HTTP header (repeatable)\n"
+	    "  -h, --help           this text\n"
+	    "\n"
+	    "A failed request (no connection, 429, 5xx) is retried with a doubling delay up to\n"
+	    "30 s, for as long as it takes; meanwhile nothing more is read (one request in\n"
+	    "memory). SIGINT/SIGTERM: the open request is sent once more, then it exits.\n"
+	    "\n%s",
+	    DEFAULT_BATCH, DEFAULT_DELAY_MS, report_exit_help);
 }
 
 int command_otlp_follow(int argc, char **argv)
 {
-	static const struct option opts[] = {{"follow", no_argument, NULL, 'F'},
-					     {"endpoint", required_argument, NULL, 'e'},
-					     {"batch", required_argument, NULL, 'b'},
-					     {"max-delay", required_argument, NULL, 'd'},
-					     {"position", required_argument, NULL, 'P'},
-					     {"header", required_argument, NULL, 'H'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"follow", no_argument, NULL, 'F'},		{"endpoint", required_argument, NULL, 'e'},
+	    {"batch", required_argument, NULL, 'b'},	{"max-delay", required_argument, NULL, 'd'},
+	    {"position", required_argument, NULL, 'P'}, {"header", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0}};
 	struct follow F = {0};
 	F.batch = DEFAULT_BATCH;
 	F.delay_ms = DEFAULT_DELAY_MS;
@@ -473,7 +476,9 @@ int command_otlp_follow(int argc, char **argv)
 	char url[4200];
 	const char *sep = strstr(endpoint, "://"), *path = strchr(sep + 3, '/');
 	snprintf(url, sizeof(url), "%s%s", endpoint,
-		 !path ? "/v1/traces" : path[1] == 0 ? "v1/traces" : "");
+		 !path		? "/v1/traces"
+		 : path[1] == 0 ? "v1/traces"
+				: "");
 	F.url = url;
 	snprintf(F.position, sizeof(F.position), "%s", position ? position : "");
 	if (!position)
@@ -559,8 +564,7 @@ int command_otlp_follow(int argc, char **argv)
 		"sent before (skipped), %llu refused by the collector%s\n",
 		(unsigned long long)F.sent, (unsigned long long)F.requests,
 		(unsigned long long)F.skipped, (unsigned long long)F.dropped,
-		rc == GLASS_EXIT_OK && glass_live_finished(F.L) ? "; every process has ended"
-								 : "");
+		rc == GLASS_EXIT_OK && glass_live_finished(F.L) ? "; every process has ended" : "");
 	glass_live_close(F.L);
 	for (size_t i = 0; i < glass_ftable_size(F.pos); i++)
 		free((void *)glass_ftable_user(F.pos, i));

@@ -17,10 +17,10 @@
 #include "text.h"
 #include "tools/uplot-embed.h"
 
-#define MAX_BINS   600
-#define MAX_SERIES 30
-#define OTHER	   "(other)"
-#define OPEN_TRACES 256
+#define MAX_BINS	600
+#define MAX_SERIES	30
+#define OTHER		"(other)"
+#define OPEN_TRACES	256
 #define MAX_PROC_POINTS 1500
 
 struct cell {
@@ -42,6 +42,7 @@ struct open_trace {
 
 struct glass_charts {
 	uint64_t width_ns;
+	uint64_t glo, ghi;		 /* bins in use across the series (glo > ghi: none) */
 	struct series s[MAX_SERIES + 2]; /* [0] all, then endpoints, last (other) */
 	size_t ns;
 	struct glass_fstats all; /* every request: the histogram */
@@ -56,6 +57,7 @@ struct glass_charts *charts_new(void)
 	if (!C)
 		return NULL;
 	C->width_ns = 1000000000ull;
+	C->glo = UINT64_MAX;
 	C->s[0].name = strdup("all endpoints");
 	C->ns = 1;
 	return C;
@@ -123,8 +125,7 @@ static struct cell *cell_at(struct glass_charts *C, struct series *s, uint64_t t
 {
 	for (;;) {
 		uint64_t idx = t_ns / C->width_ns;
-		uint64_t glo, ghi;
-		range(C, &glo, &ghi);
+		uint64_t glo = C->glo, ghi = C->ghi;
 		if (glo == UINT64_MAX)
 			glo = ghi = idx;
 		if (idx < glo)
@@ -137,8 +138,11 @@ static struct cell *cell_at(struct glass_charts *C, struct series *s, uint64_t t
 				series_halve(C, &C->s[i]);
 			if (C->oom)
 				return NULL;
+			range(C, &C->glo, &C->ghi);
 			continue;
 		}
+		C->glo = glo;
+		C->ghi = ghi;
 		if (!s->n) {
 			if (!(s->cells = calloc(1, sizeof(*s->cells)))) {
 				C->oom = 1;
@@ -195,14 +199,23 @@ static struct series *series_for(struct glass_charts *C, const char *key, size_t
 	return s;
 }
 
+/* Open traces by hash (a few probes): a request's DB time sums its trace's DB spans. */
 static struct open_trace *trace_slot(struct glass_charts *C, uint64_t hi, uint64_t lo, int add)
 {
-	for (size_t i = 0; i < OPEN_TRACES; i++)
-		if (C->open[i].used && C->open[i].hi == hi && C->open[i].lo == lo)
-			return &C->open[i];
+	size_t h = (size_t)((lo * 0x9e3779b97f4a7c15ull) ^ hi) % OPEN_TRACES;
+	for (size_t k = 0; k < 8; k++) {
+		struct open_trace *o = &C->open[(h + k) % OPEN_TRACES];
+		if (o->used && o->hi == hi && o->lo == lo)
+			return o;
+	}
 	if (!add)
 		return NULL;
-	struct open_trace *o = &C->open[C->open_next++ % OPEN_TRACES]; /* the oldest goes */
+	struct open_trace *o = NULL;
+	for (size_t k = 0; k < 8 && !o; k++)
+		if (!C->open[(h + k) % OPEN_TRACES].used)
+			o = &C->open[(h + k) % OPEN_TRACES];
+	if (!o) /* full around here: the oldest of the probes goes (its DB time is lost) */
+		o = &C->open[(h + (C->open_next++ % 8)) % OPEN_TRACES];
 	o->hi = hi;
 	o->lo = lo;
 	o->db_ns = 0;
@@ -308,9 +321,9 @@ static void series_json(struct glass_buf *b, const struct glass_charts *C, const
 			case 1:
 			case 2:
 			case 3:
-				v = (double)glass_fstats_quantile(&c->f, k == 1   ? 0.5
-									: k == 2 ? 0.9
-										 : 0.99) /
+				v = (double)glass_fstats_quantile(&c->f, k == 1	  ? 0.5
+									 : k == 2 ? 0.9
+										  : 0.99) /
 				    1e6;
 				break;
 			case 4:
@@ -360,19 +373,24 @@ static const char chart_js[] =
     "var W=Math.max(480,Math.min(1340,($('charts').clientWidth||1200)-36));"
     "var made={};var pal=['#3467c4','#e0a030','#b42318','#3aa776','#9b6bd6','#8a8f99',"
     "'#d6336c','#1098ad'];"
-    "function draw(id,title,x,ys,names,units,o){o=o||{};var el=$(id);if(made[id]){made[id].destroy()}"
-    "el.innerHTML='';var ser=[{label:o.xlabel||'time',value:o.xval||function(u,v){return v==null?'-':"
+    "function draw(id,title,x,ys,names,units,o){o=o||{};var "
+    "el=$(id);if(made[id]){made[id].destroy()}"
+    "el.innerHTML='';var ser=[{label:o.xlabel||'time',value:o.xval||function(u,v){return "
+    "v==null?'-':"
     "new Date(v*1000).toLocaleTimeString()}}];"
     "names.forEach(function(n,i){var s={label:n,stroke:pal[i%pal.length],width:1.5,"
     "spanGaps:false,value:function(u,v){return v==null?'-':(+v.toPrecision(4))+' '+units}};"
     "if(o.bars){s.paths=uPlot.paths.bars({size:[0.9,40]});s.fill=pal[i%pal.length]+'99'}"
     "if(o.points){s.points={show:true,size:6}}ser.push(s)});"
     "var opts={title:title,width:W,height:o.h||220,series:ser,"
-    "scales:{x:o.log?{time:false,distr:3}:{time:!o.notime}},axes:[{},{label:units,size:60}],legend:{live:true}};"
+    "scales:{x:o.log?{time:false,distr:3}:{time:!o.notime}},axes:[{},{label:units,size:60}],legend:"
+    "{live:true}};"
     "made[id]=new uPlot(opts,[x].concat(ys),el);el.dataset.drawn=String(x.length);}"
     "function endpoint(i){var s=D.series[i];var x=D.t;var one=x.length<2;"
-    "draw('chart-rps','Requests per second: '+s.name,x,[s.rps],['requests/s'],'req/s',{points:one});"
-    "draw('chart-lat','Latency: '+s.name,x,[s.p50,s.p90,s.p99],['p50','p90','p99'],'ms',{points:one});"
+    "draw('chart-rps','Requests per second: "
+    "'+s.name,x,[s.rps],['requests/s'],'req/s',{points:one});"
+    "draw('chart-lat','Latency: "
+    "'+s.name,x,[s.p50,s.p90,s.p99],['p50','p90','p99'],'ms',{points:one});"
     "draw('chart-err','Errors per '+D.width_s+' s: '+s.name,x,[s.err],['errors'],'',{points:one});"
     "draw('chart-db','Time per request, and its DB time: '+s.name,x,[s.req_ms,s.db_ms],"
     "['request (mean)','DB (mean)'],'ms',{points:one});"
@@ -383,14 +401,17 @@ static const char chart_js[] =
     "b.dataset.i=i;b.addEventListener('click',function(){endpoint(i)});p.appendChild(b)});"
     "endpoint(0);"
     "if(D.hist.x.length){draw('chart-hist','Latency histogram (all requests)',D.hist.x,[D.hist.y],"
-    "['requests'],'',{bars:true,notime:true,log:true,xlabel:'ms',xval:function(u,v){return v==null?'-':"
+    "['requests'],'',{bars:true,notime:true,log:true,xlabel:'ms',xval:function(u,v){return "
+    "v==null?'-':"
     "v+' ms'}})}}"
-    "var P=D.procs;if(P.length){var ts={};P.forEach(function(p){p.t.forEach(function(v){ts[v]=1})});"
+    "var P=D.procs;if(P.length){var "
+    "ts={};P.forEach(function(p){p.t.forEach(function(v){ts[v]=1})});"
     "var x=Object.keys(ts).map(Number).sort(function(a,b){return a-b});"
     "function col(k){return P.map(function(p){var m={};p.t.forEach(function(v,i){m[v]=p[k][i]});"
     "return x.map(function(v){return v in m?m[v]:null})})}"
     "var names=P.map(function(p){return p.name});"
-    "draw('chart-cpu','CPU per process (share of one core)',x,col('cpu'),names,'%',{points:x.length<2});"
+    "draw('chart-cpu','CPU per process (share of one "
+    "core)',x,col('cpu'),names,'%',{points:x.length<2});"
     "draw('chart-rss','Resident memory per process',x,col('rss'),names,'MiB',{points:x.length<2})}"
     "if(!(D.series.length&&D.t.length)&&!P.length)$('chart-none').hidden=false;})();";
 
@@ -453,8 +474,9 @@ int charts_script(struct glass_buf *out, struct glass_charts *C, const char *ses
 				double c = 0;
 				if (z->unix_ns > a->unix_ns &&
 				    z->user_ns + z->sys_ns >= a->user_ns + a->sys_ns)
-					c = 100.0 * (double)(z->user_ns + z->sys_ns - a->user_ns -
-							     a->sys_ns) /
+					c = 100.0 *
+					    (double)(z->user_ns + z->sys_ns - a->user_ns -
+						     a->sys_ns) /
 					    (double)(z->unix_ns - a->unix_ns);
 				tnum(&t, (double)(z->unix_ns / 1000000) / 1e3, f);
 				num(&cpu, c, f);

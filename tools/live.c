@@ -28,24 +28,24 @@
 #include "recorder/format.h"
 #include "recorder/reader.h"
 
-#define BLOCK (256u << 10)	   /* bytes read at a time */
-#define MAX_RECORD (8u << 20)	   /* a record longer than this is damage */
+#define BLOCK	      (256u << 10) /* bytes read at a time */
+#define MAX_RECORD    (8u << 20)   /* a record longer than this is damage */
 #define MAX_ZST_CHUNK (256u << 20) /* as the reader's limit */
-#define SEQ_BITS 36
-#define NWARN 32
+#define SEQ_BITS      36
+#define NWARN	      32
 
 struct lthread {
 	uint32_t tidx;
-	uint32_t seq; /* chunk being read, from 1 */
-	int fd;	      /* its .raw file, -1 when not open */
+	uint32_t seq;	/* chunk being read, from 1 */
+	int fd;		/* its .raw file, -1 when not open */
 	uint8_t *zbody; /* a .zst chunk decompressed whole (sealed: read once) */
 	size_t zlen;
 	uint64_t off; /* next record, from the start of the chunk file */
 	uint64_t ticks;
 	int have_header;
-	int done; /* its last chunk was read */
+	int done;	  /* its last chunk was read */
 	uint64_t emitted; /* spans completed */
-	uint32_t misses; /* polls the next chunk was not there */
+	uint32_t misses;  /* polls the next chunk was not there */
 	struct glass_spans *b;
 };
 
@@ -91,6 +91,8 @@ struct glass_live {
 	ZSTD_DCtx *dctx;
 	uint64_t first_ns, last_ns, bytes, session_id;
 	int have_id;
+	uint64_t drained_since; /* CLOCK_MONOTONIC when every process was first seen drained */
+	size_t drained_np;
 	char *warn[NWARN];
 	size_t nwarn, warn_head;
 };
@@ -515,8 +517,7 @@ static int load_zst(struct glass_live *L, struct lthread *T, const char *path)
 	return 0;
 }
 
-static void feed(struct glass_live *L, struct lproc *P, struct lthread *T,
-		 struct glass_record *rec)
+static void feed(struct glass_live *L, struct lproc *P, struct lthread *T, struct glass_record *rec)
 {
 	rec->ts_ns = 0;
 	if (rec->ticks) { /* a timed record */
@@ -570,7 +571,8 @@ static long read_thread(struct glass_live *L, struct lproc *P, struct lthread *T
 							   sizeof(next));
 						later = later || stat(next, &sb) == 0;
 						if (later) {
-							lwarn(L, "%s t%u.%u: chunk missing; skipped",
+							lwarn(L,
+							      "%s t%u.%u: chunk missing; skipped",
 							      P->pub.key, T->tidx, T->seq);
 							thread_next_chunk(T);
 						}
@@ -593,6 +595,12 @@ static long read_thread(struct glass_live *L, struct lproc *P, struct lthread *T
 			memcpy(&h, T->zbody, sizeof(h));
 		} else if (pread(T->fd, &h, sizeof(h), 0) != sizeof(h)) {
 			return n; /* being created */
+		}
+		if (!T->zbody && !h.magic[0] && !h.flags) {
+			/* created, its header not written yet: next poll */
+			close(T->fd);
+			T->fd = -1;
+			return n;
 		}
 		if (memcmp(h.magic, GLASS_CHUNK_MAGIC, 4) || h.tidx != T->tidx || h.seq != T->seq) {
 			lwarn(L, "%s t%u.%u: not a chunk of this thread; skipped", P->pub.key,
@@ -793,16 +801,39 @@ long glass_live_poll(struct glass_live *L)
 	return n;
 }
 
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int glass_live_finished(const struct glass_live *L)
 {
-	if (!L->np)
+	struct glass_live *M = (struct glass_live *)L;
+	int all = L->np > 0;
+	for (size_t i = 0; all && i < L->np; i++)
+		all = L->p[i]->drained;
+	if (!all) {
+		M->drained_since = 0;
 		return 0;
-	for (size_t i = 0; i < L->np; i++)
-		if (!L->p[i]->drained)
-			return 0;
-	/* a process that was just forked may not have its directory yet: the parent's FORK is
-	 * written before the child runs, so an ended parent means the children are listed */
-	return 1;
+	}
+	/* a child forked just before its parent ended may not have its directory yet: the
+	 * session has ended once nothing new came for a second */
+	uint64_t now = mono_now();
+	if (!M->drained_since || M->drained_np != L->np) {
+		M->drained_since = now;
+		M->drained_np = L->np;
+	}
+	return now - M->drained_since >= 1000000000ull;
+}
+
+int glass_live_ended(const struct glass_live *L)
+{
+	int all = L->np > 0;
+	for (size_t i = 0; all && i < L->np; i++)
+		all = L->p[i]->drained;
+	return all;
 }
 
 size_t glass_live_nprocs(const struct glass_live *L)

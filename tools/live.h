@@ -19,7 +19,7 @@ struct glass_live_proc {
 	int ended;	      /* exited, exec'd, or no longer alive */
 	uint64_t lost_events; /* from the meta header (exact) */
 	uint64_t lost_chunks;
-	uint32_t threads; /* thread indexes handed out */
+	uint32_t threads;    /* thread indexes handed out */
 	const char *command; /* argv joined, "" until known */
 	/* from the PROCESS meta record (0 / NULL / "" until it is read) */
 	uint32_t ppid;
@@ -46,8 +46,11 @@ const struct glass_live_cursor *glass_live_cursor(const struct glass_live *L);
 struct glass_live *glass_live_open(const char *dir, glass_span_fn on_end, void *ctx);
 /* Reads what is new. Returns the number of records read (0: nothing new). */
 long glass_live_poll(struct glass_live *L);
-/* 1 once every process seen has ended and everything it wrote was read. */
+/* 1 once every process seen has ended, everything it wrote was read, and no new process came
+ * for a second (a child forked just before its parent ended makes its directory itself). */
 int glass_live_finished(const struct glass_live *L);
+/* 1 when every process seen so far has ended and was read (finished may follow a second on). */
+int glass_live_ended(const struct glass_live *L);
 size_t glass_live_nprocs(const struct glass_live *L);
 const struct glass_live_proc *glass_live_proc(const struct glass_live *L, size_t i);
 /* Timestamp of the first and the latest record read (Unix ns, 0 if none). */

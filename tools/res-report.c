@@ -128,11 +128,12 @@ int res_chrome(FILE *out, const char *session_dir, uint64_t base_ns, uint64_t *e
 				    "\"ts\":%s,\"args\":{\"rss\":%.2f}}",
 				    (*events)++ ? ",\n" : "", s->pid, ts,
 				    (double)s->rss / (1u << 20)) < 0 ||
-			    fprintf(out,
-				    ",\n{\"name\":\"threads, fds\",\"ph\":\"C\",\"pid\":%u,\"tid\":0,"
-				    "\"ts\":%s,\"args\":{\"threads\":%llu,\"fds\":%llu}}",
-				    s->pid, ts, (unsigned long long)s->threads,
-				    (unsigned long long)s->fds) < 0)
+			    fprintf(
+				out,
+				",\n{\"name\":\"threads, fds\",\"ph\":\"C\",\"pid\":%u,\"tid\":0,"
+				"\"ts\":%s,\"args\":{\"threads\":%llu,\"fds\":%llu}}",
+				s->pid, ts, (unsigned long long)s->threads,
+				(unsigned long long)s->fds) < 0)
 				failed = 1;
 			(*events)++;
 		}

@@ -8,7 +8,7 @@
 
 struct glass_res_sample {
 	uint64_t unix_ns;
-	uint32_t pid, image; /* process image p<pid>.<image> */
+	uint32_t pid, image;	  /* process image p<pid>.<image> */
 	uint64_t user_ns, sys_ns; /* CPU time since the process began */
 	uint64_t rss;		  /* bytes */
 	uint64_t threads, fds;
@@ -17,7 +17,7 @@ struct glass_res_sample {
 /* Per process image: aggregates over its samples. CPU fractions are of one core. */
 struct glass_res_proc {
 	uint32_t pid, image;
-	char key[32]; /* "p<pid>.<image>" */
+	char key[32];	 /* "p<pid>.<image>" */
 	size_t first, n; /* its samples: glass_resources.s[first .. first+n), time order */
 	uint64_t first_ns, last_ns;
 	uint64_t peak_rss, mean_rss;
