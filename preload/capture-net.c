@@ -477,7 +477,7 @@ static int sampled(void)
 static void http_request_head(struct conn *c, uint64_t start)
 {
 	struct glass_http_request *r = &c->u.http.request;
-	if (T.unsampled_epoch) /* a paused request never saw its end here: do not pause forever */
+	if (glass_thread_paused()) /* a paused request never saw its end here: do not pause forever */
 		glass_cap_resume();
 	char target[GLASS_HTTP_TARGET_MAX + 16], route[GLASS_HTTP_TARGET_MAX + 16];
 	char name[GLASS_HTTP_METHOD_MAX + GLASS_HTTP_TARGET_MAX + 24];

@@ -80,7 +80,7 @@ static struct glass_stream_writer *stream(void)
 {
 	if (G.state != GLASS_ACTIVE || T.guard)
 		return NULL;
-	if (T.epoch != G.epoch && (T.tried == G.epoch || glass_thread_start() != 0))
+	if (!glass_thread_ready())
 		return NULL;
 	return &T.s;
 }
@@ -114,16 +114,16 @@ void glass_cap_end(uint64_t op, unsigned status, const char *name, size_t name_l
 
 int glass_cap_pause(void)
 {
-	if (G.state != GLASS_ACTIVE || T.epoch != G.epoch || T.unsampled_epoch)
+	if (G.state != GLASS_ACTIVE || T.epoch != G.epoch || glass_thread_paused())
 		return 0;
 	T.unsampled_epoch = T.epoch;
-	T.epoch = 0; /* the evaluator and the hooks see a thread that does not record */
+	T.epoch = GLASS_EPOCH_NONE; /* the evaluator and the hooks see a thread that does not record */
 	return 1;
 }
 
 void glass_cap_resume(void)
 {
-	if (T.unsampled_epoch && T.unsampled_epoch == G.epoch)
+	if (glass_thread_paused() && T.unsampled_epoch == G.epoch)
 		T.epoch = T.unsampled_epoch;
 	T.unsampled_epoch = 0;
 }

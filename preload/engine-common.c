@@ -20,7 +20,6 @@
 
 #include "policy/policy.h"
 
-__thread struct glass_thread T __attribute__((tls_model("initial-exec")));
 
 /* ---- the exception state around our own slow paths ------------------------------------------ */
 
@@ -398,7 +397,7 @@ void glass_note_thread_name(PyObject *self)
 	void *getattro = GLASS_AT(self->ob_type, GLASS_TP_GETATTRO_OFF, void *);
 	if (getattro != glass_py.Object_GenericGetAttr)
 		return;
-	if (T.epoch != G.epoch && (T.tried == G.epoch || glass_thread_start() != 0))
+	if (!glass_thread_ready())
 		return;
 	struct glass_saved_exc se;
 	glass_exc_save(&se);

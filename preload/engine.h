@@ -58,12 +58,5 @@ void glass_note_thread_end(void);
  * the first time it is seen (an exception unwinding through several frames is written once). */
 uint64_t glass_exc_ref(PyObject *type, PyObject *value);
 
-/* Is this thread's stream ready to record (starting it on first use)? */
-static inline int glass_thread_ready(void)
-{
-	if (GLASS_LIKELY(T.epoch == G.epoch))
-		return 1;
-	return T.tried != G.epoch && G.state == GLASS_ACTIVE && glass_thread_start() == 0;
-}
 
 #endif

@@ -97,8 +97,7 @@ trace_call(PyThreadState *ts, glass_frame *f, int throwflag, uint32_t id)
  * first traced frame of a thread. */
 static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, uintptr_t x)
 {
-	if (GLASS_UNLIKELY(T.epoch != G.epoch) &&
-	    (T.tried == G.epoch || G.state != GLASS_ACTIVE || glass_thread_start() != 0))
+	if (GLASS_UNLIKELY(!glass_thread_ready()))
 		return call_real(ts, f, throwflag);
 	struct glass_stream_writer *s = &T.s;
 	if (GLASS_UNLIKELY(s->depth >= G.depth_limit))
@@ -172,14 +171,7 @@ eval_more(PyThreadState *ts, glass_frame *f, int throwflag, uintptr_t x)
 	return eval_slow(ts, f, throwflag, glass_frame_code(f), x);
 }
 
-/*
- * The evaluator CPython calls for every frame. Most frames belong to code the policy leaves
- * out, and their cost is what every program pays: that path is a leaf that jumps to CPython's
- * evaluator (about 20 instructions, no stack frame of its own). It needs a cached decision and
- * a known stack limit this thread is clear of (stack_low - 1 wraps when the limit is not known
- * yet); anything else goes to eval_more. glass_eval_units is the evaluator when recursion units
- * are given back (3.12+).
- */
+/* The stack pointer, to compare with the thread's stack limit without a call. */
 static inline uintptr_t stack_pointer_now(void)
 {
 #if defined(__x86_64__)
@@ -191,6 +183,14 @@ static inline uintptr_t stack_pointer_now(void)
 #endif
 }
 
+/*
+ * The evaluator CPython calls for every frame. Most frames belong to code the policy leaves
+ * out, and their cost is what every program pays: that path is a leaf that jumps to CPython's
+ * evaluator (about 20 instructions, no stack frame of its own). It needs a cached decision and
+ * a known stack limit this thread is clear of (stack_low - 1 wraps when the limit is not known
+ * yet); anything else goes to eval_more. glass_eval_units is the evaluator when recursion units
+ * are given back (3.12+).
+ */
 PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag)
 {
 	uintptr_t x = glass_code_extra_slot(glass_frame_code(f), G.extra_slot);
@@ -252,7 +252,7 @@ void glass_gen_created(glass_frame *f, PyObject *gen)
 		T.guard--;
 	}
 	if ((x & GLASS_X_TRACED) &&
-	    (T.epoch == G.epoch || (T.tried != G.epoch && glass_thread_start() == 0)) &&
+	    glass_thread_ready() &&
 	    T.s.depth < G.depth_limit)
 		glass_emit_gen_create(&T.s, glass_ticks(), (uint32_t)(x >> GLASS_X_ID_SHIFT),
 				      (uintptr_t)gen);

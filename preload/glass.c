@@ -24,6 +24,7 @@
 #include "policy/policy.h"
 
 struct glass_global G;
+__thread struct glass_thread T __attribute__((tls_model("initial-exec")));
 
 #define GLASS_DEFAULT_CHUNK_KB 2048
 #define GLASS_DEFAULT_COMPRESS_MS 100

@@ -29,22 +29,41 @@ enum glass_state {
 #define GLASS_X_SPECIAL ((uintptr_t)8) /* look at it (threading's Thread._bootstrap), traced or not */
 #define GLASS_X_ID_SHIFT 8
 
+/*
+ * The process's state, in three parts: what the evaluators and hooks read on every event (hot,
+ * first, so it shares cache lines), how this process was configured at start (read on slow
+ * paths only), and the session and process image it records into (fork bookkeeping included).
+ */
 struct glass_global {
+	/* -- hot: read per event ------------------------------------------------------------- */
 	volatile int state;
-	int log_level; /* 0 quiet, 1 info (default), 2 debug */
+	uint32_t epoch; /* a thread records while T.epoch == G.epoch; bumped by fork and
+			 * switch-off, so one compare covers "ready, not forked, not off" */
 	int use_tsc;
-	uint32_t pid;
-	uint32_t chunk_size;
-	int extra_idx;
 	int extra_slot;	      /* extra_idx + 1: its place in co_extra (after the count) */
 	unsigned depth_limit; /* trace_depth, or UINT32_MAX for unlimited */
 	int rec_units; /* C recursion units given back per call (3.12+) */
-	uint32_t epoch; /* a thread records while T.epoch == G.epoch; bumped by fork and
-			 * switch-off, so one compare covers "ready, not forked, not off" */
 	glass_eval_fn real_eval;
+	const struct glass_engine *engine; /* the one installed (engine.h) */
+
+	/* -- configuration: set at start, read on slow paths ---------------------------------- */
+	int log_level; /* 0 quiet, 1 info (default), 2 debug */
+	uint32_t chunk_size;
+	int extra_idx;
 	struct glass_policy *policy;
 	PyObject *name_str; /* interned "__name__" */
 	PyObject *module_str; /* interned "__module__" */
+	char out_dir[PATH_MAX];
+	char policy_desc[1024];
+	char policy_mode[16];
+	char policy_path[PATH_MAX];
+	char script_dir[PATH_MAX];
+	int await_run; /* installed before cpython.run_*: the main script is not known yet */
+	uint64_t compress_budget_ns;
+	uint64_t max_bytes; /* GLASS_MAX_MB */
+
+	/* -- session and process image: where the records go ------------------------------------ */
+	uint32_t pid;
 	uint32_t next_code;
 	int proc_ready; /* the process directory exists (created at the first traced call) */
 	int proc_failed;
@@ -52,20 +71,11 @@ struct glass_global {
 	char parent_key[64];
 	char parent_meta[PATH_MAX + 16];
 	uint64_t fork_meta_size; /* the parent's meta file size at fork */
-	char out_dir[PATH_MAX];
 	char session_dir[PATH_MAX];
 	char registry_link[PATH_MAX];
-	char policy_desc[1024];
-	char policy_mode[16];
-	char policy_path[PATH_MAX];
-	char script_dir[PATH_MAX];
-	int await_run; /* installed before cpython.run_*: the main script is not known yet */
 	uint64_t start_ticks, start_mono, start_real;
-	uint64_t compress_budget_ns;
-	uint64_t max_bytes; /* GLASS_MAX_MB */
 	pthread_key_t thread_key;
 	struct glass_proc_writer proc;
-	const struct glass_engine *engine; /* the one installed (engine.h) */
 };
 
 /* Per-thread state (initial-exec TLS). */
@@ -77,8 +87,9 @@ struct glass_thread {
 	int ended; /* THREAD_END written (threading's bootstrap returned); sealing comes at exit */
 	int cap_depth; /* capture hooks nested on this thread (layered drivers) */
 	uint64_t next_op; /* captured operations numbered per thread stream */
-	uint32_t unsampled_epoch; /* != 0: recording paused for an unsampled HTTP request; the
-				   * epoch to restore (only if still current: not across fork) */
+	uint32_t unsampled_epoch; /* != 0: paused (glass_thread_paused) for an unsampled HTTP
+				   * request, epoch GLASS_EPOCH_NONE meanwhile; the epoch to
+				   * restore (only if still current: not across fork) */
 	uint64_t exc_seq;
 	PyObject *last_exc_type;
 	PyObject *last_exc_value;
@@ -89,8 +100,29 @@ struct glass_thread {
 			    * whose start was not recorded (their ends are skipped) */
 };
 
+/* Both defined in glass.c. */
 extern struct glass_global G;
 extern __thread struct glass_thread T __attribute__((tls_model("initial-exec")));
+
+/* T.epoch of a thread that does not record: not started yet, or paused. */
+#define GLASS_EPOCH_NONE 0
+
+int glass_thread_start(void);
+
+/* Is this thread's stream ready to record (starting it on first use)? */
+static inline int glass_thread_ready(void)
+{
+	if (GLASS_LIKELY(T.epoch == G.epoch))
+		return 1;
+	return T.tried != G.epoch && G.state == GLASS_ACTIVE && glass_thread_start() == 0;
+}
+
+/* Is recording paused on this thread for an unsampled HTTP request (capture.c)? Its epoch is
+ * GLASS_EPOCH_NONE until the request ends. */
+static inline int glass_thread_paused(void)
+{
+	return T.unsampled_epoch != 0;
+}
 
 static inline uint64_t glass_mono_ns(void)
 {
@@ -122,7 +154,6 @@ PyObject *glass_eval(PyThreadState *ts, glass_frame *f, int throwflag);
 PyObject *glass_eval_units(PyThreadState *ts, glass_frame *f, int throwflag);
 /* engine-common.c */
 int glass_proc_start(void);
-int glass_thread_start(void);
 void glass_thread_finish(struct glass_thread *t, uint32_t flags);
 void glass_write_meta_process(void);
 const char *glass_str_utf8(PyObject *o, size_t *len);
