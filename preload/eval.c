@@ -299,6 +299,7 @@ int glass_thread_start(void)
 	if (tid == G.pid)
 		glass_emit_thread_name(&T.s, glass_ticks(), "MainThread", 10);
 	pthread_setspecific(G.thread_key, &T);
+	glass_links_thread_started();
 out:
 	errno = saved;
 	return T.epoch == G.epoch ? 0 : -1;
@@ -365,10 +366,11 @@ static uintptr_t decide(PyObject *code, glass_frame *f)
 	snprintf(mod_z, sizeof(mod_z), "%.*s", (int)ml, module ? module : "");
 	snprintf(file_z, sizeof(file_z), "%.*s", (int)fl, file ? file : "");
 
-	/* threading's Thread._bootstrap: its thread's name and end are noted, traced or not */
-	int bootstrap = ql == 17 && memcmp(qual, "Thread._bootstrap", 17) == 0 && ml == 9 &&
-			memcmp(module, "threading", 9) == 0;
-	uintptr_t x = bootstrap ? GLASS_X_SPECIAL | 1 : GLASS_X_SKIP;
+	/* watched stdlib code (Thread._bootstrap: its thread's name and end are noted; the
+	 * hand-offs of span-links.c), traced or not */
+	enum glass_watch watch = glass_watch_kind(module, ml, qual, ql);
+	uintptr_t x = watch ? GLASS_X_SPECIAL | ((uintptr_t)watch << GLASS_X_WATCH_SHIFT) | 1
+			    : GLASS_X_SKIP;
 	if (glass_policy_match(G.policy, mod_z, file_z)) {
 		if (glass_proc_start() == 0) {
 			uint32_t id = ++G.next_code;
@@ -583,17 +585,27 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 		T.guard--;
 		errno = saved;
 	}
+	enum glass_watch watch = (enum glass_watch)((x & GLASS_X_WATCH_MASK) >> GLASS_X_WATCH_SHIFT);
+	if ((x & GLASS_X_SPECIAL) && watch != GLASS_WATCH_BOOTSTRAP) {
+		uintptr_t st = glass_watch_start(watch, glass_frame_local0(f));
+		PyObject *r = x & GLASS_X_TRACED ? eval_traced(ts, f, throwflag, x)
+						 : call_real(ts, f, throwflag);
+		glass_watch_end(watch, st);
+		return r;
+	}
 	if (x & GLASS_X_SPECIAL) {
 		int saved = errno;
 		T.guard++;
 		note_thread_name(f);
 		T.guard--;
 		errno = saved;
+		uintptr_t link = glass_watch_start(watch, glass_frame_local0(f));
 		/* The thread's Python work ends here, before join() can return: its end is written
 		 * now, so that it never depends on whether the process exits before this thread's
 		 * last C-level teardown (the stream is sealed then, or by the reader's tolerance). */
 		PyObject *r = x & GLASS_X_TRACED ? eval_traced(ts, f, throwflag, x)
 						 : call_real(ts, f, throwflag);
+		glass_watch_end(watch, link);
 		if (T.epoch == G.epoch && T.s.proc && !T.ended) {
 			saved = errno;
 			glass_emit_thread_cpu(&T.s, glass_ticks());

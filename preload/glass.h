@@ -26,6 +26,8 @@ enum glass_state {
 #define GLASS_X_TRACED ((uintptr_t)2)
 #define GLASS_X_GEN ((uintptr_t)4) /* generator, coroutine or async generator */
 #define GLASS_X_SPECIAL ((uintptr_t)8) /* look at it (threading's Thread._bootstrap), traced or not */
+#define GLASS_X_WATCH_SHIFT 4 /* bits 4-7 of a SPECIAL code: which (enum glass_watch) */
+#define GLASS_X_WATCH_MASK ((uintptr_t)0xf0)
 #define GLASS_X_ID_SHIFT 8
 
 struct glass_global {
@@ -64,6 +66,9 @@ struct glass_global {
 	uint64_t max_bytes; /* GLASS_MAX_MB */
 	pthread_key_t thread_key;
 	struct glass_proc_writer proc;
+	uint64_t next_link; /* LINK_OUT numbers handed out (atomic) */
+	uint64_t fork_link; /* LINK_OUT written by the thread that is forking (0: none) */
+	uint32_t fork_link_tidx;
 };
 
 /* Per-thread state (initial-exec TLS). */
@@ -106,6 +111,27 @@ static inline uint64_t glass_ticks(void)
 void glass_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Switches tracing off for the rest of the process after a persistent problem. */
 void glass_switch_off(const char *why);
+
+/* span-links.c: stdlib code watched to link spans across threads, work items and processes */
+enum glass_watch {
+	GLASS_WATCH_NONE,
+	GLASS_WATCH_BOOTSTRAP,	 /* threading.Thread._bootstrap: a thread's whole run */
+	GLASS_WATCH_THREAD_START, /* threading.Thread.start */
+	GLASS_WATCH_WORK_INIT,	 /* concurrent.futures.thread._WorkItem.__init__ (submit) */
+	GLASS_WATCH_WORK_RUN,	 /* concurrent.futures.thread._WorkItem.run (in a worker) */
+	GLASS_WATCH_SPAWN,	 /* subprocess.Popen._execute_child, multiprocessing's spawn */
+};
+/* Which watched code a (module, qualname) is, GLASS_WATCH_NONE for most. */
+enum glass_watch glass_watch_kind(const char *module, size_t ml, const char *qual, size_t ql);
+/* A watched frame starts (self: its first local) / ends. Called with T.guard raised by nobody:
+ * they raise it themselves around Python calls. start returns what end needs. Any engine
+ * calls them: they see only the code's kind and the frame's first local. */
+uintptr_t glass_watch_start(enum glass_watch w, PyObject *self);
+void glass_watch_end(enum glass_watch w, uintptr_t state);
+/* pthread_atfork prepare handler and the fork child's first stream start */
+void glass_links_prepare_fork(void);
+void glass_links_after_fork_parent(void);
+void glass_links_thread_started(void);
 
 /* session.c */
 int glass_session_attach(void);

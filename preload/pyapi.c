@@ -63,6 +63,7 @@ int glass_pyapi_resolve(const char **missing)
 	NEED(Object_GenericGetAttr, sym("PyObject_GenericGetAttr"), "PyObject_GenericGetAttr");
 	NEED(Long_AsLong, sym("PyLong_AsLong"), "PyLong_AsLong");
 	NEED(DecRef, sym("Py_DecRef"), "Py_DecRef");
+	NEED(IncRef, sym("Py_IncRef"), "Py_IncRef");
 	NEED(Code_Type, sym("PyCode_Type"), "PyCode_Type");
 	NEED(Unicode_Type, sym("PyUnicode_Type"), "PyUnicode_Type");
 	NEED(Dict_Type, sym("PyDict_Type"), "PyDict_Type");

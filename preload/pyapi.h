@@ -36,6 +36,7 @@ struct glass_pyapi {
 	void *Object_GenericGetAttr; /* compared, never called */
 	long (*Long_AsLong)(PyObject *);
 	void (*DecRef)(PyObject *);
+	void (*IncRef)(PyObject *);
 	PyTypeObject *Code_Type;
 	PyTypeObject *Unicode_Type;
 	PyTypeObject *Dict_Type;

@@ -51,7 +51,7 @@
 #include <stdint.h>
 
 #define GLASS_FORMAT_MAJOR 1
-#define GLASS_FORMAT_MINOR 2
+#define GLASS_FORMAT_MINOR 3
 
 #define GLASS_META_MAGIC "GLASSMT1"
 #define GLASS_CHUNK_MAGIC "GLCK"
@@ -168,7 +168,17 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(OP_END, 16, "uuusm", "dt,op,status,name,attrs") /* ...and ends; name nil keeps the  \
 						       begin's; attrs: OpenTelemetry names */ \
 	X(THREAD_CPU, 17, "uu", "dt,cpu_ns")        /* CPU time the thread used, user+system, \
-						       written just before THREAD_END */
+						       written just before THREAD_END */     \
+	X(LINK_OUT, 20, "uuu", "dt,link,child_pid") /* work handed to another thread, task  \
+						       or process from the current span: link \
+						       numbers the hand-off (process-wide);    \
+						       child_pid: a process it started, or 0  */\
+	X(LINK_IN, 21, "uuuus", "dt,link,kind,src_tidx,src_proc") /* what runs from here   \
+						       (until LINK_END, or for the whole      \
+						       thread) was handed off by LINK_OUT     \
+						       `link` of thread src_tidx of process   \
+						       image src_proc (nil: this process)     */\
+	X(LINK_END, 22, "u", "dt")                  /* ...the innermost LINK_IN ends */
 
 /* Meta records, appended to a process's meta file after its header. */
 #define GLASS_META_RECORDS(X)                                                                \
@@ -214,6 +224,11 @@ enum glass_record_tag {
 /* An OP_BEGIN attribute "glass.leaf" = true marks an operation that is never the parent of
  * what begins while it is open (pipelined wire commands, a pending non-blocking connect);
  * readers drop it from the attributes they show. */
+
+/* LINK_IN kinds */
+#define GLASS_LINK_THREAD 1  /* threading.Thread started by the span (the thread's whole run) */
+#define GLASS_LINK_WORK 2    /* a concurrent.futures work item submitted by the span */
+#define GLASS_LINK_PROCESS 3 /* a forked child: the whole process ran from the span */
 
 /* OP_END status */
 #define GLASS_OP_OK 0

@@ -731,6 +731,8 @@ struct glass_session {
 	size_t notices_dropped;
 	char dropped_text[96];
 	ZSTD_DCtx *dctx;
+	void *aux; /* a reader-side helper's state (glass_session_set_aux) */
+	void (*aux_free)(void *);
 };
 
 struct glass_stream {
@@ -1653,6 +1655,8 @@ void glass_session_close(struct glass_session *s)
 {
 	if (!s)
 		return;
+	if (s->aux_free)
+		s->aux_free(s->aux);
 	for (size_t i = 0; i < s->nprocs; i++)
 		proc_free(s->procs[i]);
 	free(s->procs);
@@ -2091,4 +2095,20 @@ int glass_stream_next(struct glass_stream *st, struct glass_record *rec)
 		if (!stream_next_chunk(st))
 			return 0;
 	}
+}
+
+struct glass_session *glass_proc_session(const struct glass_proc *p)
+{
+	return p ? p->s : NULL;
+}
+
+void *glass_session_aux(const struct glass_session *s)
+{
+	return s->aux;
+}
+
+void glass_session_set_aux(struct glass_session *s, void *aux, void (*aux_free)(void *))
+{
+	s->aux = aux;
+	s->aux_free = aux_free;
 }

@@ -154,4 +154,11 @@ double glass_proc_ns_per_tick(const struct glass_proc *p);
 struct glass_proc *glass_stream_proc(const struct glass_stream *st);
 uint32_t glass_stream_tidx(const struct glass_stream *st);
 
+/* The session a process belongs to. */
+struct glass_session *glass_proc_session(const struct glass_proc *p);
+/* One slot for state a reader-side helper keeps per session (tools/links.c), freed with
+ * aux_free by glass_session_close. */
+void *glass_session_aux(const struct glass_session *s);
+void glass_session_set_aux(struct glass_session *s, void *aux, void (*aux_free)(void *));
+
 #endif

@@ -578,3 +578,44 @@ void glass_emit_thread_name(struct glass_stream_writer *s, uint64_t now, const c
 {
 	emit_strings(s, now, GLASS_REC_THREAD_NAME, 0, 0, name, len, NULL, 0, 1);
 }
+
+void glass_emit_link_out(struct glass_stream_writer *s, uint64_t now, uint64_t link,
+			 uint64_t child_pid)
+{
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 3);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, link);
+	glass_mp_pack_uint64(&c, child_pid);
+	glass_publish(s, at, GLASS_REC_LINK_OUT, c.p);
+}
+
+void glass_emit_link_in(struct glass_stream_writer *s, uint64_t now, uint64_t link, unsigned kind,
+			uint32_t src_tidx, const char *src_proc, size_t src_len)
+{
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX + 8 + 64, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 5);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, link);
+	glass_mp_pack_uint64(&c, kind);
+	glass_mp_pack_uint64(&c, src_tidx);
+	glass_cursor_str(&c, src_proc, src_proc ? src_len : 0, 64);
+	glass_publish(s, at, GLASS_REC_LINK_IN, c.p);
+}
+
+void glass_emit_link_end(struct glass_stream_writer *s, uint64_t now)
+{
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 1);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_publish(s, at, GLASS_REC_LINK_END, c.p);
+}

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "spans.h"
+#include "links.h"
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -12,6 +13,8 @@ enum act_kind {
 	ACT_FUNC,
 	ACT_GEN,
 	ACT_HOLE, /* activations we know of but not what they are (after lost records) */
+	ACT_LINK, /* work handed off by a span elsewhere runs (LINK_IN): not an activation of
+		   * this stream (not counted in depth); spans opened on it are that span's */
 };
 
 /*
@@ -133,7 +136,30 @@ struct glass_spans {
 	struct trace_override over[TRACE_OVERRIDES];
 	size_t nover, over_next;
 	struct glass_attr *attrs; /* attributes of the operation being emitted */
+
+	/* links (LINK_OUT/LINK_IN): targets of this stream's hand-offs, by link number (open
+	 * addressing, key 0 free) and by child pid; the process's own link (a forked or spawned
+	 * child: the span that started it), under every root span */
+	struct glass_links *links;
+	struct lmap_entry *lmap;
+	size_t lmap_n, lmap_mask;
+	struct kid_entry *kids;
+	size_t nkids, kids_cap;
+	int base_state; /* BASE_UNKNOWN: ask the session once; BASE_NONE; BASE_SET */
+	struct glass_link_target base;
 };
+
+struct lmap_entry {
+	uint64_t link;
+	struct glass_link_target t;
+};
+
+struct kid_entry {
+	uint32_t pid;
+	struct glass_link_target t;
+};
+
+enum { BASE_UNKNOWN, BASE_NONE, BASE_SET };
 
 const char *glass_span_status_name(enum glass_span_status st)
 {
@@ -312,6 +338,13 @@ struct glass_spans *glass_spans_new(struct glass_proc *proc, uint32_t tidx,
 	}
 	b->free_head = NIL;
 	b->idle_head = b->idle_tail = NIL;
+	b->base_state = BASE_NONE;
+	if (proc) {
+		const char *o = glass_proc_info(proc)->origin;
+		/* a process started by another one of the session (not a fork: its LINK_IN says) */
+		if (o && (!strcmp(o, "child") || !strcmp(o, "exec")))
+			b->base_state = BASE_UNKNOWN;
+	}
 	return b;
 }
 
@@ -366,6 +399,8 @@ void glass_spans_free(struct glass_spans *b)
 		free(b->ops);
 	}
 	free(b->attrs);
+	free(b->lmap);
+	free(b->kids);
 	for (int i = 0; i < GLASS_SPANS_EXC_SLOTS; i++) {
 		free(b->exc[i].type);
 		free(b->exc[i].msg);
@@ -685,8 +720,10 @@ static struct act *push(struct glass_spans *b)
 	return &b->stack[b->n++];
 }
 
+static int base_link(struct glass_spans *b);
+
 /* Parent, root and depth for a span opened now. */
-static void parent_of_new(const struct glass_spans *b, uint64_t *parent, uint64_t *root,
+static void parent_of_new(struct glass_spans *b, uint64_t *parent, uint64_t *root,
 			  uint32_t *depth)
 {
 	if (unlikely(b->nops)) {
@@ -700,6 +737,14 @@ static void parent_of_new(const struct glass_spans *b, uint64_t *parent, uint64_
 				*depth = o->depth + 1;
 				return;
 			}
+		}
+	}
+	if (!b->n || !b->stack[b->n - 1].id) {
+		if (unlikely(b->base_state != BASE_NONE) && base_link(b)) {
+			*parent = b->base.parent;
+			*root = b->base.root;
+			*depth = b->base.depth + 1;
+			return;
 		}
 	}
 	if (!b->n) {
@@ -787,6 +832,12 @@ static void pop_one_inner(struct glass_spans *b, uint64_t ts, enum glass_span_st
 			  uint64_t exc, int have_exc, int want_gen)
 {
 	struct act *a = &b->stack[b->n - 1];
+	if (a->kind == ACT_LINK) {
+		/* not an activation: its children's time goes to what ran it */
+		b->n--;
+		add_child_time(b, a->child_ns);
+		return;
+	}
 	if (a->kind == ACT_HOLE) {
 		b->depth--;
 		a->depth--;
@@ -889,8 +940,16 @@ static int is_clean_gen_exit(const struct glass_str *t)
 	return 0;
 }
 
+/* A LINK_IN left open under a frame exit (its LINK_END was lost): it ends there. */
+static inline void drop_links_on_top(struct glass_spans *b)
+{
+	while (unlikely(b->n && b->stack[b->n - 1].kind == ACT_LINK))
+		pop_one(b, 0, GLASS_SPAN_OK, 0, 0, -1);
+}
+
 static void on_raise(struct glass_spans *b, uint64_t ts, uint64_t exc)
 {
+	drop_links_on_top(b);
 	if (!b->n) {
 		b->counts.unmatched_exits++;
 		return;
@@ -910,6 +969,7 @@ static void on_raise(struct glass_spans *b, uint64_t ts, uint64_t exc)
 
 static void on_leave(struct glass_spans *b, uint64_t ts, int want_gen)
 {
+	drop_links_on_top(b);
 	if (!b->n) {
 		b->counts.unmatched_exits++;
 		return;
@@ -1012,6 +1072,7 @@ static void on_gen_resume(struct glass_spans *b, uint64_t ts, uint64_t code, uin
 
 static void on_gen_yield(struct glass_spans *b, uint64_t ts)
 {
+	drop_links_on_top(b);
 	if (!b->n) {
 		b->counts.unmatched_exits++;
 		return;
@@ -1499,6 +1560,183 @@ static void close_ops(struct glass_spans *b, uint64_t ts)
 	}
 }
 
+/* ---- links ---------------------------------------------------------------------------------- */
+
+static int lmap_grow(struct glass_spans *b)
+{
+	size_t size = b->lmap ? (b->lmap_mask + 1) * 2 : 256;
+	struct lmap_entry *m = calloc(size, sizeof(*m));
+	if (!m)
+		return -1;
+	for (size_t i = 0; b->lmap && i <= b->lmap_mask; i++) {
+		if (!b->lmap[i].link)
+			continue;
+		size_t j = (size_t)(b->lmap[i].link * 0x9e3779b97f4a7c15ull) & (size - 1);
+		while (m[j].link)
+			j = (j + 1) & (size - 1);
+		m[j] = b->lmap[i];
+	}
+	free(b->lmap);
+	b->lmap = m;
+	b->lmap_mask = size - 1;
+	return 0;
+}
+
+int glass_spans_link_target(const struct glass_spans *b, uint64_t link,
+			    struct glass_link_target *out)
+{
+	if (!b->lmap || !link)
+		return 0;
+	for (size_t i = (size_t)(link * 0x9e3779b97f4a7c15ull) & b->lmap_mask;;
+	     i = (i + 1) & b->lmap_mask) {
+		if (!b->lmap[i].link)
+			return 0;
+		if (b->lmap[i].link == link) {
+			*out = b->lmap[i].t;
+			return 1;
+		}
+	}
+}
+
+int glass_spans_child_target(const struct glass_spans *b, uint32_t pid,
+			     struct glass_link_target *out)
+{
+	for (size_t i = b->nkids; i-- > 0;)
+		if (b->kids[i].pid == pid) {
+			*out = b->kids[i].t;
+			return 1;
+		}
+	return 0;
+}
+
+/* The trace id of spans whose root is `root` (a remote trace when its request had one). */
+static void trace_of_root(const struct glass_spans *b, uint64_t root, uint64_t *hi, uint64_t *lo)
+{
+	*hi = b->ids.trace_hi;
+	*lo = root;
+	for (size_t i = 0; i < b->nover; i++)
+		if (b->over[i].root == root) {
+			*hi = b->over[i].hi;
+			*lo = b->over[i].lo;
+			return;
+		}
+}
+
+/* Spans whose root is the target's root take the target's trace id. */
+static void adopt_trace(struct glass_spans *b, const struct glass_link_target *t)
+{
+	if (t->trace_hi == b->ids.trace_hi && t->trace_lo == t->root)
+		return;
+	for (size_t i = 0; i < b->nover; i++)
+		if (b->over[i].root == t->root)
+			return;
+	note_override(b, t->root, t->trace_hi, t->trace_lo);
+}
+
+static void on_link_out(struct glass_spans *b, const struct glass_record *rec)
+{
+	struct glass_link_target t;
+	parent_of_new(b, &t.parent, &t.root, &t.depth);
+	if (!t.parent)
+		return; /* nothing open: the work starts its own trace */
+	t.depth = t.depth ? t.depth - 1 : 0;
+	trace_of_root(b, t.root, &t.trace_hi, &t.trace_lo);
+	uint64_t link = rec->u[1];
+	if (link) {
+		if ((b->lmap_n + 1) * 2 > (b->lmap ? b->lmap_mask + 1 : 0) && lmap_grow(b) < 0)
+			return;
+		size_t i = (size_t)(link * 0x9e3779b97f4a7c15ull) & b->lmap_mask;
+		while (b->lmap[i].link && b->lmap[i].link != link)
+			i = (i + 1) & b->lmap_mask;
+		if (!b->lmap[i].link)
+			b->lmap_n++;
+		b->lmap[i].link = link;
+		b->lmap[i].t = t;
+	}
+	if (rec->u[2] && rec->u[2] <= UINT32_MAX) {
+		if (b->nkids == b->kids_cap) {
+			size_t cap = b->kids_cap ? b->kids_cap * 2 : 16;
+			struct kid_entry *k = realloc(b->kids, cap * sizeof(*k));
+			if (!k)
+				return;
+			b->kids = k;
+			b->kids_cap = cap;
+		}
+		b->kids[b->nkids].pid = (uint32_t)rec->u[2];
+		b->kids[b->nkids++].t = t;
+	}
+}
+
+/* The process's own link, asked of the session once (spawned children). */
+static int base_link(struct glass_spans *b)
+{
+	if (b->base_state == BASE_UNKNOWN) {
+		b->base_state = BASE_NONE;
+		if (!b->links)
+			b->links = glass_links_of(b->proc);
+		if (b->links && glass_links_spawned(b->links, b->proc, &b->base) && b->base.parent) {
+			b->base_state = BASE_SET;
+			adopt_trace(b, &b->base);
+		}
+	}
+	return b->base_state == BASE_SET;
+}
+
+static void on_link_in(struct glass_spans *b, const struct glass_record *rec)
+{
+	struct glass_link_target t;
+	int ok;
+	if (!rec->s[4].p && rec->u[3] == b->tidx) {
+		ok = glass_spans_link_target(b, rec->u[1], &t);
+	} else {
+		if (!b->links)
+			b->links = glass_links_of(b->proc);
+		ok = b->links && glass_links_resolve(b->links, b->proc, &rec->s[4],
+						     (uint32_t)rec->u[3], rec->u[1], &t);
+	}
+	if (!ok)
+		b->counts.links_unresolved++;
+	ok = ok && t.parent;
+	if (rec->u[2] == GLASS_LINK_PROCESS) {
+		/* a forked child: under everything that opens at its bottom, for good */
+		if (ok) {
+			b->base = t;
+			b->base_state = BASE_SET;
+			adopt_trace(b, &t);
+		}
+		return;
+	}
+	/* a LINK entry on the stack; unresolved, it is transparent (what the top gives) */
+	uint64_t parent, root;
+	uint32_t depth;
+	if (ok) {
+		parent = t.parent;
+		root = t.root;
+		depth = t.depth + 1;
+		adopt_trace(b, &t);
+	} else {
+		parent_of_new(b, &parent, &root, &depth);
+	}
+	if (b->n > GLASS_SPANS_MAX_DEPTH)
+		return;
+	struct act *a = push(b);
+	if (!a)
+		return;
+	b->depth--; /* not an activation */
+	memset(a, 0, sizeof(*a));
+	a->kind = ACT_LINK;
+	a->id = parent;
+	a->root = root;
+	a->depth = depth ? depth - 1 : 0;
+	a->start_ns = rec->ts_ns;
+}
+
+static void on_link_end(struct glass_spans *b, uint64_t ts)
+{
+	if (b->n && b->stack[b->n - 1].kind == ACT_LINK)
+		pop_one(b, ts, GLASS_SPAN_OK, 0, 0, -1);
+}
+
 static inline void note_time(struct glass_span_counts *c, uint64_t ts)
 {
 	if (unlikely(!c->first_ns))
@@ -1594,6 +1832,15 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 	case GLASS_REC_OP_END:
 		note_time(c, ts);
 		on_op_end(b, ts, rec);
+		break;
+	case GLASS_REC_LINK_OUT:
+		on_link_out(b, rec);
+		break;
+	case GLASS_REC_LINK_IN:
+		on_link_in(b, rec);
+		break;
+	case GLASS_REC_LINK_END:
+		on_link_end(b, ts);
 		break;
 	default:
 		break;

@@ -88,9 +88,24 @@ struct glass_span_counts {
 	uint64_t cpu_ns;	   /* THREAD_CPU: CPU time the thread used (0: not recorded) */
 	uint64_t unknown_ops;	   /* OP_BEGIN of a kind this reader does not know (skipped) */
 	uint64_t unmatched_ops;	   /* OP_END with no open OP_BEGIN (lost, or before the data) */
+	uint64_t links_unresolved; /* LINK_IN whose LINK_OUT was not found (spans stay roots) */
 };
 
 struct glass_spans;
+
+/* Where work handed off by a span (LINK_OUT) lands: under that span, in its trace. */
+struct glass_link_target {
+	uint64_t parent;	     /* the span (0: none was open; the work starts its own trace) */
+	uint64_t root;		     /* the root span of its trace */
+	uint64_t trace_hi, trace_lo; /* its trace id (a remote one when its request had one) */
+	uint32_t depth;		     /* the span's depth */
+};
+/* The target of LINK_OUT `link` fed to this builder so far; 1 if found. */
+int glass_spans_link_target(const struct glass_spans *b, uint64_t link,
+			    struct glass_link_target *out);
+/* The target of the LINK_OUT that names child process `pid` (a spawned child); 1 if found. */
+int glass_spans_child_target(const struct glass_spans *b, uint32_t pid,
+			     struct glass_link_target *out);
 
 typedef void (*glass_span_fn)(void *ctx, const struct glass_span *sp);
 typedef const struct glass_code_def *(*glass_code_lookup_fn)(void *ctx, uint32_t id);
