@@ -432,6 +432,8 @@ static const struct policy_key {
 	{ "redact", KEY_STRINGS },
 	{ "http_headers", KEY_STRINGS },
 	{ "service_name", KEY_STRING },
+	{ "log_level", KEY_STRING },
+	{ "exception_events", KEY_BOOL },
 };
 /* clang-format on */
 

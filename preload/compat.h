@@ -121,6 +121,12 @@ static inline PyObject *glass_frame_local0(glass_frame *f)
 	return GLASS_AT(f, glass_cx.frame_localsplus, PyObject *);
 }
 
+/* Local i of a frame (its arguments first); read at the frame's start only. */
+static inline PyObject *glass_frame_local(glass_frame *f, unsigned i)
+{
+	return GLASS_AT(f, glass_cx.frame_localsplus + 8 * i, PyObject *);
+}
+
 /* The generator object that embeds a frame owned by a generator. */
 static inline uintptr_t glass_frame_gen(glass_frame *f)
 {

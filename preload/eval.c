@@ -452,6 +452,11 @@ static uint64_t exc_ref(PyThreadState *ts)
 {
 	PyObject *type, *value;
 	glass_tstate_exc(ts, &type, &value);
+	return glass_exc_ref(type, value);
+}
+
+uint64_t glass_exc_ref(PyObject *type, PyObject *value)
+{
 	if (type == T.last_exc_type && value == T.last_exc_value && T.last_exc_ref)
 		return T.last_exc_ref; /* the same exception unwinding through more frames */
 	T.last_exc_type = type;
@@ -587,7 +592,8 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 	}
 	enum glass_watch watch = (enum glass_watch)((x & GLASS_X_WATCH_MASK) >> GLASS_X_WATCH_SHIFT);
 	if ((x & GLASS_X_SPECIAL) && watch != GLASS_WATCH_BOOTSTRAP) {
-		uintptr_t st = glass_watch_start(watch, glass_frame_local0(f));
+		uintptr_t st =
+		    glass_watch_start(watch, glass_frame_local0(f), glass_frame_local(f, 1));
 		PyObject *r = x & GLASS_X_TRACED ? eval_traced(ts, f, throwflag, x)
 						 : call_real(ts, f, throwflag);
 		glass_watch_end(watch, st);
@@ -599,7 +605,7 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 		note_thread_name(f);
 		T.guard--;
 		errno = saved;
-		uintptr_t link = glass_watch_start(watch, glass_frame_local0(f));
+		uintptr_t link = glass_watch_start(watch, glass_frame_local0(f), NULL);
 		/* The thread's Python work ends here, before join() can return: its end is written
 		 * now, so that it never depends on whether the process exits before this thread's
 		 * last C-level teardown (the stream is sealed then, or by the reader's tolerance). */

@@ -375,6 +375,7 @@ static void install(const char *event, PyObject *args)
 	G.epoch = 1;
 	G.state = GLASS_ACTIVE;
 	glass_py.SetEvalFrameFunc(interp, G.rec_units ? glass_eval_units : glass_eval);
+	glass_events_install();
 	if (G.await_run)
 		glass_log(2, "installed at audit event %s, before the main program", event);
 	glass_log(2, "tracing with policy: %s", G.policy_desc);

@@ -69,6 +69,7 @@ struct glass_global {
 	uint64_t next_link; /* LINK_OUT numbers handed out (atomic) */
 	uint64_t fork_link; /* LINK_OUT written by the thread that is forking (0: none) */
 	uint32_t fork_link_tidx;
+	int log_min; /* logging records at or above this levelno become LOG events; <0: none */
 };
 
 /* Per-thread state (initial-exec TLS). */
@@ -120,18 +121,23 @@ enum glass_watch {
 	GLASS_WATCH_WORK_INIT,	 /* concurrent.futures.thread._WorkItem.__init__ (submit) */
 	GLASS_WATCH_WORK_RUN,	 /* concurrent.futures.thread._WorkItem.run (in a worker) */
 	GLASS_WATCH_SPAWN,	 /* subprocess.Popen._execute_child, multiprocessing's spawn */
+	GLASS_WATCH_LOG,	 /* logging.Logger.callHandlers (a record that passed the filters) */
 };
 /* Which watched code a (module, qualname) is, GLASS_WATCH_NONE for most. */
 enum glass_watch glass_watch_kind(const char *module, size_t ml, const char *qual, size_t ql);
 /* A watched frame starts (self: its first local) / ends. Called with T.guard raised by nobody:
  * they raise it themselves around Python calls. start returns what end needs. Any engine
  * calls them: they see only the code's kind and the frame's first local. */
-uintptr_t glass_watch_start(enum glass_watch w, PyObject *self);
+uintptr_t glass_watch_start(enum glass_watch w, PyObject *self, PyObject *arg1);
 void glass_watch_end(enum glass_watch w, uintptr_t state);
 /* pthread_atfork prepare handler and the fork child's first stream start */
 void glass_links_prepare_fork(void);
 void glass_links_after_fork_parent(void);
 void glass_links_thread_started(void);
+
+/* span-events.c: events inside spans (caught exceptions, log records) */
+void glass_events_install(void);
+void glass_events_log(PyObject *record);
 
 /* session.c */
 int glass_session_attach(void);
@@ -147,6 +153,9 @@ int glass_thread_start(void);
 void glass_thread_finish(struct glass_thread *t, uint32_t flags);
 void glass_write_meta_process(void);
 const char *glass_str_utf8(PyObject *o, size_t *len);
+/* The EXC number of an exception (type, value), writing its EXC record the first time it is
+ * met (the same exception unwinding through more frames keeps its number). */
+uint64_t glass_exc_ref(PyObject *type, PyObject *value);
 void glass_watch_silent_close(void);
 
 #endif

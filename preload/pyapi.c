@@ -64,6 +64,9 @@ int glass_pyapi_resolve(const char **missing)
 	NEED(Long_AsLong, sym("PyLong_AsLong"), "PyLong_AsLong");
 	NEED(DecRef, sym("Py_DecRef"), "Py_DecRef");
 	NEED(IncRef, sym("Py_IncRef"), "Py_IncRef");
+	NEED(None, sym("_Py_NoneStruct"), "_Py_NoneStruct");
+	NEED(Object_CallMethod, sym("PyObject_CallMethod"), "PyObject_CallMethod");
+	NEED(CFunction_NewEx, sym("PyCFunction_NewEx"), "PyCFunction_NewEx");
 	NEED(Code_Type, sym("PyCode_Type"), "PyCode_Type");
 	NEED(Unicode_Type, sym("PyUnicode_Type"), "PyUnicode_Type");
 	NEED(Dict_Type, sym("PyDict_Type"), "PyDict_Type");

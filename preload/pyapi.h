@@ -37,6 +37,9 @@ struct glass_pyapi {
 	long (*Long_AsLong)(PyObject *);
 	void (*DecRef)(PyObject *);
 	void (*IncRef)(PyObject *);
+	PyObject *None;
+	PyObject *(*Object_CallMethod)(PyObject *, const char *, const char *, ...);
+	PyObject *(*CFunction_NewEx)(void *, PyObject *, PyObject *);
 	PyTypeObject *Code_Type;
 	PyTypeObject *Unicode_Type;
 	PyTypeObject *Dict_Type;

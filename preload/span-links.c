@@ -27,6 +27,7 @@ static const struct watched watched[] = {
     {"concurrent.futures.thread", "_WorkItem.run", GLASS_WATCH_WORK_RUN},
     {"subprocess", "Popen._execute_child", GLASS_WATCH_SPAWN},
     {"multiprocessing.popen_spawn_posix", "Popen._launch", GLASS_WATCH_SPAWN},
+    {"logging", "Logger.callHandlers", GLASS_WATCH_LOG},
 };
 
 enum glass_watch glass_watch_kind(const char *module, size_t ml, const char *qual, size_t ql)
@@ -151,7 +152,7 @@ static uint64_t popen_pid(PyObject *self)
 	return pid;
 }
 
-uintptr_t glass_watch_start(enum glass_watch w, PyObject *self)
+uintptr_t glass_watch_start(enum glass_watch w, PyObject *self, PyObject *arg1)
 {
 	int saved = errno;
 	uintptr_t state = 0;
@@ -170,6 +171,10 @@ uintptr_t glass_watch_start(enum glass_watch w, PyObject *self)
 					w == GLASS_WATCH_BOOTSTRAP ? GLASS_LINK_THREAD
 								   : GLASS_LINK_WORK,
 					tidx, NULL);
+		break;
+	case GLASS_WATCH_LOG:
+		if (arg1 && G.log_min >= 0 && stream_ready())
+			glass_events_log(arg1);
 		break;
 	case GLASS_WATCH_SPAWN:
 		/* the child's pid is known when the frame returns: keep self until then */

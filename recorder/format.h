@@ -178,7 +178,12 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 						       thread) was handed off by LINK_OUT     \
 						       `link` of thread src_tidx of process   \
 						       image src_proc (nil: this process)     */\
-	X(LINK_END, 22, "u", "dt")                  /* ...the innermost LINK_IN ends */
+	X(LINK_END, 22, "u", "dt")                  /* ...the innermost LINK_IN ends */    \
+	X(EXC_RAISED, 23, "uu", "dt,exc")           /* exception `exc` (EXC) was raised in, or \
+						       first reached, traced code: an event on \
+						       the innermost open span                */\
+	X(LOG, 24, "uuss", "dt,level,logger,message") /* a logging record (levelno, logger  \
+						       name, formatted message, cut/redacted) */
 
 /* Meta records, appended to a process's meta file after its header. */
 #define GLASS_META_RECORDS(X)                                                                \

@@ -619,3 +619,31 @@ void glass_emit_link_end(struct glass_stream_writer *s, uint64_t now)
 	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
 	glass_publish(s, at, GLASS_REC_LINK_END, c.p);
 }
+
+void glass_emit_exc_raised(struct glass_stream_writer *s, uint64_t now, uint64_t exc)
+{
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 2);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, exc);
+	glass_publish(s, at, GLASS_REC_EXC_RAISED, c.p);
+}
+
+void glass_emit_log(struct glass_stream_writer *s, uint64_t now, uint64_t level,
+		    const char *logger, size_t logger_len, const char *msg, size_t msg_len)
+{
+	size_t need = 1 + 1 + 2 * 9 + 2 * (5 + 8) + GLASS_MAX_NAME + GLASS_MAX_MESSAGE;
+	uint8_t *at = glass_reserve(s, need, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 4);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, level);
+	glass_cursor_str(&c, logger, logger_len, GLASS_MAX_NAME);
+	glass_cursor_str(&c, msg, msg_len, GLASS_MAX_MESSAGE);
+	glass_publish(s, at, GLASS_REC_LOG, c.p);
+}

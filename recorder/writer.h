@@ -209,6 +209,11 @@ void glass_emit_link_in(struct glass_stream_writer *s, uint64_t now, uint64_t li
 			uint32_t src_tidx, const char *src_proc, size_t src_len);
 void glass_emit_link_end(struct glass_stream_writer *s, uint64_t now);
 
+/* EXC_RAISED and LOG (span events; wrapped, the clock is not moved). */
+void glass_emit_exc_raised(struct glass_stream_writer *s, uint64_t now, uint64_t exc);
+void glass_emit_log(struct glass_stream_writer *s, uint64_t now, uint64_t level,
+		    const char *logger, size_t logger_len, const char *msg, size_t msg_len);
+
 /* ---- captured operations (OP_BEGIN / OP_END; slow path) --------------------------------- */
 
 /* One attribute of OP_END: key is an OpenTelemetry semantic-convention name. */

@@ -147,6 +147,14 @@ struct glass_spans {
 	size_t nkids, kids_cap;
 	int base_state; /* BASE_UNKNOWN: ask the session once; BASE_NONE; BASE_SET */
 	struct glass_link_target base;
+
+	/* span events: pending until their span ends, then handed out with it */
+	struct pev *pev;
+	size_t npev, pev_cap;
+	struct glass_span_event *out;
+	size_t out_cap;
+	uint64_t evented_exc; /* the last exception number that got an event */
+	uint64_t end_exc;     /* the exception the span being emitted ended with, 0 if none */
 };
 
 struct lmap_entry {
@@ -160,6 +168,14 @@ struct kid_entry {
 };
 
 enum { BASE_UNKNOWN, BASE_NONE, BASE_SET };
+
+/* An event waiting for the end of its span (owner). */
+struct pev {
+	uint64_t owner;
+	uint64_t exc; /* EXCEPTION: its EXC number */
+	struct glass_span_event e; /* name/text point into buf */
+	char *buf;
+};
 
 const char *glass_span_status_name(enum glass_span_status st)
 {
@@ -401,6 +417,10 @@ void glass_spans_free(struct glass_spans *b)
 	free(b->attrs);
 	free(b->lmap);
 	free(b->kids);
+	for (size_t i = 0; i < b->npev; i++)
+		free(b->pev[i].buf);
+	free(b->pev);
+	free(b->out);
 	for (int i = 0; i < GLASS_SPANS_EXC_SLOTS; i++) {
 		free(b->exc[i].type);
 		free(b->exc[i].msg);
@@ -479,17 +499,27 @@ static void emit_run(struct glass_spans *b, glass_span_fn fn, const struct act *
 }
 
 static void ops_note_child(struct glass_spans *b, struct glass_span *sp);
+static size_t events_collect(struct glass_spans *b, struct glass_span *sp);
+static void events_release(struct glass_spans *b, size_t n);
 
 static void emit_end(struct glass_spans *b, struct glass_span *sp)
 {
 	if (unlikely(b->nops || b->nover))
 		ops_note_child(b, sp);
+	size_t nev = 0;
+	sp->events = NULL;
+	sp->nevents = 0;
+	if (unlikely(b->npev || b->end_exc))
+		nev = events_collect(b, sp);
+	b->end_exc = 0;
 	b->counts.spans++;
 	if (!sp->parent_id)
 		b->counts.busy_ns +=
 		    sp->dur_ns - (sp->suspended_ns < sp->dur_ns ? sp->suspended_ns : sp->dur_ns);
 	if (b->on_end)
 		b->on_end(b->ctx, sp);
+	if (unlikely(nev))
+		events_release(b, nev);
 }
 
 static uint64_t span_dur(uint64_t start, uint64_t end)
@@ -642,8 +672,10 @@ static void gen_emit(struct glass_spans *b, uint32_t s, uint64_t end, enum glass
 		sp.gen = GLASS_GEN_GENERATOR;
 	sp.resumes = g->resumes;
 	sp.suspended_ns = g->susp_ns;
-	if (st == GLASS_SPAN_ERROR)
+	if (st == GLASS_SPAN_ERROR) {
 		set_error(b, &sp, exc, have_exc);
+		b->end_exc = have_exc ? exc : 0;
+	}
 	emit_end(b, &sp);
 }
 
@@ -870,8 +902,12 @@ static void pop_one_inner(struct glass_spans *b, uint64_t ts, enum glass_span_st
 		sp.gen = GLASS_GEN_NONE;
 		sp.resumes = 0;
 		sp.suspended_ns = 0;
-		if (st == GLASS_SPAN_ERROR)
+		sp.events = NULL;
+		sp.nevents = 0;
+		if (st == GLASS_SPAN_ERROR) {
 			set_error(b, &sp, exc, have_exc);
+			b->end_exc = have_exc ? exc : 0;
+		}
 		emit_end(b, &sp);
 		return;
 	}
@@ -1560,6 +1596,180 @@ static void close_ops(struct glass_spans *b, uint64_t ts)
 	}
 }
 
+/* ---- span events ---------------------------------------------------------------------------- */
+
+const char *glass_log_level_name(uint32_t level)
+{
+	switch (level) {
+	case 10:
+		return "DEBUG";
+	case 20:
+		return "INFO";
+	case 30:
+		return "WARNING";
+	case 40:
+		return "ERROR";
+	case 50:
+		return "CRITICAL";
+	}
+	return "LEVEL";
+}
+
+/* The innermost open span of this thread (an operation anchored where we are, or the top
+ * frame), 0 when none is (a link's remote span is not this thread's to end). */
+static uint64_t current_span(const struct glass_spans *b)
+{
+	uint64_t top = b->n ? b->stack[b->n - 1].id : 0;
+	for (size_t i = b->nops; i-- > 0;) {
+		const struct op *o = &b->ops[i];
+		if (o->height == b->n && o->anchor == top && !o->leaf)
+			return o->id;
+	}
+	if (b->n && (b->stack[b->n - 1].kind == ACT_FUNC || b->stack[b->n - 1].kind == ACT_GEN))
+		return top;
+	return 0;
+}
+
+static struct pev *pev_add(struct glass_spans *b, uint64_t owner, const struct glass_str *name,
+			   const struct glass_str *text)
+{
+	if (!owner || b->npev >= GLASS_SPANS_MAX_EVENTS) {
+		b->counts.events_dropped++;
+		return NULL;
+	}
+	if (b->npev == b->pev_cap) {
+		size_t cap = b->pev_cap ? b->pev_cap * 2 : 16;
+		struct pev *n = realloc(b->pev, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		b->pev = n;
+		b->pev_cap = cap;
+	}
+	uint32_t nl = name->p ? (name->len < GLASS_SPANS_MAX_TEXT ? name->len : GLASS_SPANS_MAX_TEXT)
+			      : 0;
+	uint32_t tl = text->p ? (text->len < GLASS_SPANS_MAX_TEXT ? text->len : GLASS_SPANS_MAX_TEXT)
+			      : 0;
+	char *buf = malloc(nl + tl + 1);
+	if (!buf)
+		return NULL;
+	struct pev *p = &b->pev[b->npev++];
+	memset(p, 0, sizeof(*p));
+	p->owner = owner;
+	p->buf = buf;
+	if (nl)
+		memcpy(buf, name->p, nl);
+	if (tl)
+		memcpy(buf + nl, text->p, tl);
+	p->e.name.p = name->p ? buf : NULL;
+	p->e.name.len = nl;
+	p->e.text.p = text->p ? buf + nl : NULL;
+	p->e.text.len = tl;
+	return p;
+}
+
+static void exc_texts(const struct glass_spans *b, uint64_t exc, struct glass_str *type,
+		      struct glass_str *msg)
+{
+	const struct exc_slot *e = &b->exc[exc % GLASS_SPANS_EXC_SLOTS];
+	type->p = msg->p = NULL;
+	type->len = msg->len = 0;
+	if (!e->used || e->num != exc)
+		return;
+	if (!e->tnil) {
+		type->p = e->type ? e->type : "";
+		type->len = e->tlen;
+	}
+	if (!e->mnil) {
+		msg->p = e->msg ? e->msg : "";
+		msg->len = e->mlen;
+	}
+}
+
+static void on_exc_raised(struct glass_spans *b, uint64_t ts, uint64_t exc)
+{
+	if (exc == b->evented_exc)
+		return; /* the same exception reaching another traced frame */
+	struct glass_str type, msg;
+	exc_texts(b, exc, &type, &msg);
+	struct pev *p = pev_add(b, current_span(b), &type, &msg);
+	if (!p)
+		return;
+	p->exc = exc;
+	p->e.kind = GLASS_EVENT_EXCEPTION;
+	p->e.ts_ns = ts;
+	p->e.handled = 1;
+	b->evented_exc = exc;
+}
+
+static void on_log(struct glass_spans *b, const struct glass_record *rec)
+{
+	struct pev *p = pev_add(b, current_span(b), &rec->s[2], &rec->s[3]);
+	if (!p)
+		return;
+	p->e.kind = GLASS_EVENT_LOG;
+	p->e.ts_ns = rec->ts_ns;
+	p->e.level = rec->u[1] <= UINT32_MAX ? (uint32_t)rec->u[1] : UINT32_MAX;
+}
+
+/* Moves the span's pending events (and, for an exception that escaped it without an event
+ * yet, that one) to the end of b->pev as the span's own, and points sp at them. Returns how
+ * many there are; events_release frees them after the callback. */
+static size_t events_collect(struct glass_spans *b, struct glass_span *sp)
+{
+	uint64_t escaped = sp->status == GLASS_SPAN_ERROR ? b->end_exc : 0;
+	if (escaped && escaped != b->evented_exc) {
+		struct glass_str type, msg;
+		exc_texts(b, escaped, &type, &msg);
+		struct pev *p = pev_add(b, sp->span_id, &type, &msg);
+		if (p) {
+			p->exc = escaped;
+			p->e.kind = GLASS_EVENT_EXCEPTION;
+			p->e.ts_ns = sp->start_ns + sp->dur_ns;
+			b->evented_exc = escaped;
+		}
+	}
+	/* stable partition: others first, this span's last */
+	size_t n = 0;
+	for (size_t i = 0; i < b->npev; i++)
+		n += b->pev[i].owner == sp->span_id;
+	if (!n)
+		return 0;
+	if (n > b->out_cap) {
+		struct glass_span_event *o = realloc(b->out, n * sizeof(*o));
+		if (!o)
+			return 0;
+		b->out = o;
+		b->out_cap = n;
+	}
+	struct pev *mine = malloc(n * sizeof(*mine));
+	if (!mine)
+		return 0;
+	size_t k = 0, m = 0;
+	for (size_t i = 0; i < b->npev; i++) {
+		if (b->pev[i].owner == sp->span_id)
+			mine[m++] = b->pev[i];
+		else
+			b->pev[k++] = b->pev[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		b->pev[k + i] = mine[i];
+		b->out[i] = mine[i].e;
+		if (mine[i].e.kind == GLASS_EVENT_EXCEPTION)
+			b->out[i].handled = !(escaped && mine[i].exc == escaped);
+	}
+	free(mine);
+	sp->events = b->out;
+	sp->nevents = n;
+	return n;
+}
+
+static void events_release(struct glass_spans *b, size_t n)
+{
+	for (size_t i = b->npev - n; i < b->npev; i++)
+		free(b->pev[i].buf);
+	b->npev -= n;
+}
+
 /* ---- links ---------------------------------------------------------------------------------- */
 
 static int lmap_grow(struct glass_spans *b)
@@ -1841,6 +2051,12 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 		break;
 	case GLASS_REC_LINK_END:
 		on_link_end(b, ts);
+		break;
+	case GLASS_REC_EXC_RAISED:
+		on_exc_raised(b, ts, rec->u[1]);
+		break;
+	case GLASS_REC_LOG:
+		on_log(b, rec);
 		break;
 	default:
 		break;
