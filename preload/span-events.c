@@ -245,7 +245,7 @@ void glass_events_install(void)
 {
 	const char *ll = glass_policy_option_str(G.policy, "log_level", "INFO");
 	G.log_min = level_of(ll);
-	if (glass_cx.minor >= 12 && glass_policy_option_int(G.policy, "exception_events", 1)) {
+	if (glass_cx.minor >= 12 && glass_policy_option_int(G.policy, "exception_events", 0)) {
 		struct saved se;
 		save_exc(&se);
 		T.guard++;
