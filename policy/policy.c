@@ -409,6 +409,7 @@ enum policy_key_kind {
 	KEY_STRINGS,
 	KEY_FRACTION,
 	KEY_STRING,
+	KEY_BOOL_OR_STRINGS, /* true/false, or a list of patterns */
 };
 
 /* clang-format off */
@@ -434,6 +435,10 @@ static const struct policy_key {
 	{ "service_name", KEY_STRING },
 	{ "log_level", KEY_STRING },
 	{ "exception_events", KEY_BOOL },
+	{ "capture_args", KEY_BOOL_OR_STRINGS },
+	{ "capture_result", KEY_BOOL_OR_STRINGS },
+	{ "max_field_length", KEY_COUNT },
+	{ "repr", KEY_STRING },
 };
 /* clang-format on */
 
@@ -567,6 +572,10 @@ static int loader_check_key(struct policy_loader *ld, const struct policy_key *k
 	case KEY_STRING:
 		if (!json_is_string(v))
 			what = "must be a string";
+		break;
+	case KEY_BOOL_OR_STRINGS:
+		if (!json_is_boolean(v))
+			return loader_check_strings(ld, k->name, v, 0);
 		break;
 	}
 	if (!what)

@@ -47,6 +47,10 @@ struct glass_compat {
 	uint16_t co_qualname;
 	uint16_t co_firstlineno;
 	uint16_t co_extra;
+	uint16_t co_argcount;	     /* positional parameters (int) */
+	uint16_t co_kwonlyargcount;  /* keyword-only parameters (int) */
+	uint16_t co_localsplusnames; /* tuple of names: parameters first */
+	int8_t state_created;	     /* frame state of a generator not started yet */
 	/* PyThreadState */
 	uint16_t ts_exc; /* 3.12+: current_exception; 3.11: curexc_type (curexc_value at +8) */
 	uint16_t ts_c_recursion; /* 3.12+: c_recursion_remaining; 0: none */
@@ -61,6 +65,8 @@ struct glass_compat {
 extern struct glass_compat glass_cx;
 
 #define GLASS_FRAME_OWNED_BY_GENERATOR 1
+#define GLASS_CO_VARARGS 0x04
+#define GLASS_CO_VARKEYWORDS 0x08
 #define GLASS_GEN_STATE_FROM_IFRAME (-5)
 
 /* Version-stable object layouts used by the accessors. */
@@ -119,6 +125,12 @@ static inline int glass_frame_owner(glass_frame *f)
 static inline PyObject *glass_frame_local0(glass_frame *f)
 {
 	return GLASS_AT(f, glass_cx.frame_localsplus, PyObject *);
+}
+
+/* A frame's locals (its parameters first). */
+static inline PyObject *const *glass_frame_locals(glass_frame *f)
+{
+	return (PyObject *const *)((char *)f + glass_cx.frame_localsplus);
 }
 
 /* Local i of a frame (its arguments first); read at the frame's start only. */

@@ -376,6 +376,7 @@ static uintptr_t decide(PyObject *code, glass_frame *f)
 			uint32_t id = ++G.next_code;
 			write_code_def(id, code, module, ml, file, fl, qual, ql, line, flags);
 			x |= ((uintptr_t)id << GLASS_X_ID_SHIFT) | GLASS_X_TRACED | 1;
+			x |= glass_capture_bits(mod_z, qual, ql);
 			if (flags & (GLASS_CO_GENERATOR | GLASS_CO_COROUTINE |
 				     GLASS_CO_ASYNC_GENERATOR))
 				x |= GLASS_X_GEN;
@@ -556,25 +557,48 @@ static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, u
 	uint32_t id = (uint32_t)(x >> GLASS_X_ID_SHIFT);
 	PyObject *r;
 
-	if (!(x & GLASS_X_GEN))
-		return trace_call(ts, f, throwflag, id);
+	if (!(x & GLASS_X_GEN)) {
+		if (GLASS_LIKELY(!(x & (GLASS_X_ARGS | GLASS_X_RESULT))))
+			return trace_call(ts, f, throwflag, id);
+		/* a call whose arguments or result are recorded */
+		glass_emit_call(s, glass_ticks(), id);
+		if (x & GLASS_X_ARGS)
+			glass_capture_args(glass_frame_code(f), glass_frame_locals(f));
+		r = call_real(ts, f, throwflag);
+		if (r && (x & GLASS_X_RESULT))
+			glass_capture_result(r);
+		if (GLASS_LIKELY(r != NULL))
+			glass_emit_return(s, glass_ticks());
+		else
+			emit_raise(ts);
+		return r;
+	}
 	if (glass_frame_owner(f) != GLASS_FRAME_OWNED_BY_GENERATOR) {
 		/* calling a generator function: the frame only builds and returns the object */
 		r = call_real(ts, f, throwflag);
-		if (r)
+		if (r) {
 			glass_emit_gen_create(s, glass_ticks(), id, (uintptr_t)r);
+			/* its arguments, from the frame the new object holds (before it runs) */
+			if (GLASS_UNLIKELY(x & GLASS_X_ARGS))
+				glass_capture_args(
+				    glass_frame_code(f),
+				    glass_frame_locals((glass_frame *)((char *)r + glass_cx.gen_iframe)));
+		}
 		return r;
 	}
 	uintptr_t gen = glass_frame_gen(f);
 	int8_t *state = glass_frame_gen_state(f);
 	glass_emit_gen_resume(s, glass_ticks(), id, gen);
 	r = call_real(ts, f, throwflag);
-	if (r == NULL)
+	if (r == NULL) {
 		emit_raise(ts);
-	else if (glass_gen_state_suspended(*state))
+	} else if (glass_gen_state_suspended(*state)) {
 		glass_emit_gen_yield(s, glass_ticks());
-	else
+	} else {
+		if (GLASS_UNLIKELY(x & GLASS_X_RESULT)) /* what its return statement gave */
+			glass_capture_result(r);
 		glass_emit_gen_return(s, glass_ticks());
+	}
 	return r;
 }
 
@@ -631,7 +655,8 @@ static PyObject *__attribute__((noinline))
 eval_more(PyThreadState *ts, glass_frame *f, int throwflag, uintptr_t x)
 {
 	/* a plain traced call on a ready thread: the one traced path that must be fast */
-	if (GLASS_LIKELY((x & (GLASS_X_TRACED | GLASS_X_GEN | GLASS_X_SPECIAL)) == GLASS_X_TRACED &&
+	if (GLASS_LIKELY((x & (GLASS_X_TRACED | GLASS_X_GEN | GLASS_X_SPECIAL | GLASS_X_ARGS |
+			       GLASS_X_RESULT)) == GLASS_X_TRACED &&
 			 T.epoch == G.epoch && !T.guard && T.s.depth < G.depth_limit)) {
 		return trace_call(ts, f, throwflag, (uint32_t)(x >> GLASS_X_ID_SHIFT));
 	}

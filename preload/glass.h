@@ -28,7 +28,9 @@ enum glass_state {
 #define GLASS_X_SPECIAL ((uintptr_t)8) /* look at it (threading's Thread._bootstrap), traced or not */
 #define GLASS_X_WATCH_SHIFT 4 /* bits 4-7 of a SPECIAL code: which (enum glass_watch) */
 #define GLASS_X_WATCH_MASK ((uintptr_t)0xf0)
-#define GLASS_X_ID_SHIFT 8
+#define GLASS_X_ARGS ((uintptr_t)1 << 8)   /* record its arguments (capture_args) */
+#define GLASS_X_RESULT ((uintptr_t)1 << 9) /* record what it returns (capture_result) */
+#define GLASS_X_ID_SHIFT 10
 
 struct glass_global {
 	volatile int state;
@@ -138,6 +140,14 @@ void glass_links_thread_started(void);
 /* span-events.c: events inside spans (caught exceptions, log records) */
 void glass_events_install(void);
 void glass_events_log(PyObject *record);
+
+/* args-render.c: arguments and results of traced calls (opt-in) */
+void glass_capture_install(void);
+/* GLASS_X_ARGS | GLASS_X_RESULT as the policy wants for this code (0 for most) */
+uintptr_t glass_capture_bits(const char *module, const char *qual, size_t ql);
+/* A traced frame starts (locals: its parameters first) / returns r: ARGS / RESULT records. */
+void glass_capture_args(PyObject *code, PyObject *const *locals);
+void glass_capture_result(PyObject *r);
 
 /* session.c */
 int glass_session_attach(void);

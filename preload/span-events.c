@@ -243,6 +243,7 @@ void glass_events_log(PyObject *record)
 
 void glass_events_install(void)
 {
+	glass_capture_install();
 	const char *ll = glass_policy_option_str(G.policy, "log_level", "INFO");
 	G.log_min = level_of(ll);
 	if (glass_cx.minor >= 12 && glass_policy_option_int(G.policy, "exception_events", 0)) {

@@ -183,7 +183,11 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 						       first reached, traced code: an event on \
 						       the innermost open span                */\
 	X(LOG, 24, "uuss", "dt,level,logger,message") /* a logging record (levelno, logger  \
-						       name, formatted message, cut/redacted) */
+						       name, formatted message, cut/redacted) */\
+	X(ARGS, 25, "us", "dt,text")                /* the arguments of the span just opened \
+						       ("f(a=1, *args=(2,))", cut, redacted)  */\
+	X(RESULT, 26, "us", "dt,text")              /* what the innermost span returns (just  \
+						       before its RETURN or GEN_RETURN)       */
 
 /* Meta records, appended to a process's meta file after its header. */
 #define GLASS_META_RECORDS(X)                                                                \

@@ -647,3 +647,17 @@ void glass_emit_log(struct glass_stream_writer *s, uint64_t now, uint64_t level,
 	glass_cursor_str(&c, msg, msg_len, GLASS_MAX_MESSAGE);
 	glass_publish(s, at, GLASS_REC_LOG, c.p);
 }
+
+void glass_emit_text(struct glass_stream_writer *s, uint64_t now, uint8_t tag, const char *text,
+		     size_t len)
+{
+	uint8_t *at = glass_reserve(s, 1 + 1 + 9 + 5 + len, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 2);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_str(&c, (uint32_t)len);
+	glass_mp_pack_str_body(&c, text, len);
+	glass_publish(s, at, tag, c.p);
+}

@@ -214,6 +214,10 @@ void glass_emit_exc_raised(struct glass_stream_writer *s, uint64_t now, uint64_t
 void glass_emit_log(struct glass_stream_writer *s, uint64_t now, uint64_t level,
 		    const char *logger, size_t logger_len, const char *msg, size_t msg_len);
 
+/* ARGS or RESULT (tag): one text field; wrapped, the clock is not moved. */
+void glass_emit_text(struct glass_stream_writer *s, uint64_t now, uint8_t tag, const char *text,
+		     size_t len);
+
 /* ---- captured operations (OP_BEGIN / OP_END; slow path) --------------------------------- */
 
 /* One attribute of OP_END: key is an OpenTelemetry semantic-convention name. */

@@ -125,6 +125,14 @@ static void on_span(void *ctx, const struct glass_span *sp)
 				 (unsigned long long)sp->remote_parent_id);
 	if (sp->nevents)
 		put_events(b, sp);
+	if (sp->args.p) {
+		put_key(b, "args");
+		glass_json_str(b, sp->args.p, sp->args.len);
+	}
+	if (sp->result.p) {
+		put_key(b, "result");
+		glass_json_str(b, sp->result.p, sp->result.len);
+	}
 	if (sp->kind != GLASS_KIND_PYTHON) {
 		glass_buf_puts(b, ",\"attributes\":{");
 		for (size_t i = 0; i < sp->nattrs; i++) {
@@ -166,9 +174,18 @@ static void glimpse_entry(struct jsonl *J, const struct glass_span *sp, int end)
 		put_cstr(b, sp->code->qualname);
 	else
 		glass_buf_printf(b, "\"<code %u>\"", sp->code_id);
-	glass_buf_printf(b, ",\"args\":null,\"stage\":\"%s\",\"timestamp\":\"%s\"",
-			 end ? "END" : "START", ts);
-	glass_buf_puts(b, ",\"result\":null");
+	put_key(b, "args");
+	if (sp->args.p)
+		glass_json_str(b, sp->args.p, sp->args.len);
+	else
+		glass_buf_puts(b, "null");
+	glass_buf_printf(b, ",\"stage\":\"%s\",\"timestamp\":\"%s\"", end ? "END" : "START",
+			 ts);
+	put_key(b, "result");
+	if (end && sp->result.p)
+		glass_json_str(b, sp->result.p, sp->result.len);
+	else
+		glass_buf_puts(b, "null");
 	if (end)
 		glass_buf_printf(b, ",\"duration_ms\":%.3f", (double)sp->dur_ns / 1e6);
 	else

@@ -155,6 +155,10 @@ struct glass_spans {
 	size_t out_cap;
 	uint64_t evented_exc; /* the last exception number that got an event */
 	uint64_t end_exc;     /* the exception the span being emitted ended with, 0 if none */
+	uint64_t created_gen; /* key of the generator GEN_CREATE made by the last record, or 0 */
+	/* on_start of a Python span waits for the next record, which may be its ARGS */
+	struct glass_span pstart;
+	int pstart_set;
 };
 
 struct lmap_entry {
@@ -168,6 +172,10 @@ struct kid_entry {
 };
 
 enum { BASE_UNKNOWN, BASE_NONE, BASE_SET };
+
+/* Not events of the span but carried the same way until it ends: its ARGS and RESULT. */
+#define PEV_ARGS ((enum glass_event_kind)100)
+#define PEV_RESULT ((enum glass_event_kind)101)
 
 /* An event waiting for the end of its span (owner). */
 struct pev {
@@ -474,7 +482,24 @@ static void emit_start(struct glass_spans *b, uint64_t id, uint64_t parent, uint
 		if (sp.gen == GLASS_GEN_NONE)
 			sp.gen = GLASS_GEN_GENERATOR;
 	}
+	if (!b->on_run_start) {
+		b->pstart = sp;
+		b->pstart_set = 1;
+		return;
+	}
 	b->on_start(b->ctx, &sp);
+}
+
+/* Hands out the span start held back (with its arguments when rec is its ARGS record). */
+static void flush_start(struct glass_spans *b, const struct glass_record *rec)
+{
+	if (rec && rec->tag == GLASS_REC_ARGS)
+		b->pstart.args = rec->s[1];
+	for (size_t i = 0; i < b->npev && !b->pstart.args.p; i++) /* a generator's, from its creation */
+		if (b->pev[i].owner == b->pstart.span_id && b->pev[i].e.kind == PEV_ARGS)
+			b->pstart.args = b->pev[i].e.text;
+	b->pstart_set = 0;
+	b->on_start(b->ctx, &b->pstart);
 }
 
 /* One run of a generator activation `a` (on_run_start: dur 0; on_run_end: its length and self
@@ -509,6 +534,8 @@ static void emit_end(struct glass_spans *b, struct glass_span *sp)
 	size_t nev = 0;
 	sp->events = NULL;
 	sp->nevents = 0;
+	sp->args.p = sp->result.p = NULL;
+	sp->args.len = sp->result.len = 0;
 	if (unlikely(b->npev || b->end_exc))
 		nev = events_collect(b, sp);
 	b->end_exc = 0;
@@ -1041,6 +1068,7 @@ static void on_gen_create(struct glass_spans *b, uint64_t ts, uint64_t code, uin
 	g->creator_depth = depth;
 	g->start_ns = ts;
 	idle_append(b, s);
+	b->created_gen = key; /* its ARGS may come next */
 }
 
 static void on_gen_resume(struct glass_spans *b, uint64_t ts, uint64_t code, uint64_t key)
@@ -1069,6 +1097,10 @@ static void on_gen_resume(struct glass_spans *b, uint64_t ts, uint64_t code, uin
 	parent_of_new(b, &parent, &root, &depth);
 	if (g->state == GEN_CREATED || !g->id) {
 		g->id = new_id(b);
+		/* arguments recorded when it was created are its span's */
+		for (size_t i = 0; i < b->npev; i++)
+			if (b->pev[i].owner == ~key)
+				b->pev[i].owner = g->id;
 		if (g->creator) {
 			g->parent = g->creator;
 			g->root = g->creator_root;
@@ -1701,6 +1733,18 @@ static void on_exc_raised(struct glass_spans *b, uint64_t ts, uint64_t exc)
 	b->evented_exc = exc;
 }
 
+static void on_text(struct glass_spans *b, const struct glass_record *rec, enum glass_event_kind k)
+{
+	static const struct glass_str none = {NULL, 0};
+	/* a generator's arguments follow its GEN_CREATE: held under ~key until its first run */
+	uint64_t owner = k == PEV_ARGS && b->created_gen ? ~b->created_gen : current_span(b);
+	struct pev *p = pev_add(b, owner, &none, &rec->s[1]);
+	if (!p)
+		return;
+	p->e.kind = k;
+	p->e.ts_ns = rec->ts_ns;
+}
+
 static void on_log(struct glass_spans *b, const struct glass_record *rec)
 {
 	struct pev *p = pev_add(b, current_span(b), &rec->s[2], &rec->s[3]);
@@ -1751,15 +1795,25 @@ static size_t events_collect(struct glass_spans *b, struct glass_span *sp)
 		else
 			b->pev[k++] = b->pev[i];
 	}
+	size_t nout = 0;
 	for (size_t i = 0; i < n; i++) {
 		b->pev[k + i] = mine[i];
-		b->out[i] = mine[i].e;
+		if (mine[i].e.kind == PEV_ARGS) {
+			sp->args = mine[i].e.text;
+			continue;
+		}
+		if (mine[i].e.kind == PEV_RESULT) {
+			sp->result = mine[i].e.text;
+			continue;
+		}
+		b->out[nout] = mine[i].e;
 		if (mine[i].e.kind == GLASS_EVENT_EXCEPTION)
-			b->out[i].handled = !(escaped && mine[i].exc == escaped);
+			b->out[nout].handled = !(escaped && mine[i].exc == escaped);
+		nout++;
 	}
 	free(mine);
-	sp->events = b->out;
-	sp->nevents = n;
+	sp->events = nout ? b->out : NULL;
+	sp->nevents = nout;
 	return n;
 }
 
@@ -1960,6 +2014,10 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 	struct glass_span_counts *c = &b->counts;
 	uint8_t tag = rec->tag;
 	uint64_t ts = rec->ts_ns;
+	if (unlikely(b->pstart_set))
+		flush_start(b, rec);
+	uint64_t created_gen = b->created_gen;
+	b->created_gen = 0;
 	c->records++;
 	c->by_tag[tag & GLASS_REC_MAX_TAG]++;
 	switch (tag) {
@@ -2058,6 +2116,14 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 	case GLASS_REC_LOG:
 		on_log(b, rec);
 		break;
+	case GLASS_REC_ARGS:
+		b->created_gen = created_gen;
+		on_text(b, rec, PEV_ARGS);
+		b->created_gen = 0;
+		break;
+	case GLASS_REC_RESULT:
+		on_text(b, rec, PEV_RESULT);
+		break;
 	default:
 		break;
 	}
@@ -2065,6 +2131,8 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 
 void glass_spans_finish(struct glass_spans *b)
 {
+	if (b->pstart_set)
+		flush_start(b, NULL);
 	uint64_t end = b->counts.last_ns;
 	/* Frames still open at the end of the data: the process ended first (a crash, SIGKILL,
 	 * os._exit: unfinished), unless it exited normally after losing records and this thread's

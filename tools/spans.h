@@ -85,6 +85,8 @@ struct glass_span {
 	uint64_t suspended_ns; /* generator spans: time between a yield and the next resume */
 	const struct glass_span_event *events; /* on_end only: in time order */
 	size_t nevents;
+	struct glass_str args;	 /* on_end only: "f(a=1, b='x')" when recorded, else p NULL */
+	struct glass_str result; /* on_end only: what it returned, when recorded */
 };
 
 /* Counters of one builder, for `info`. */

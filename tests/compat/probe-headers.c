@@ -27,6 +27,10 @@ int main(void)
 	P("co_flags", offsetof(PyCodeObject, co_flags));
 	P("co_filename", offsetof(PyCodeObject, co_filename));
 	P("co_qualname", offsetof(PyCodeObject, co_qualname));
+	P("co_argcount", offsetof(PyCodeObject, co_argcount));
+	P("co_kwonlyargcount", offsetof(PyCodeObject, co_kwonlyargcount));
+	P("co_localsplusnames", offsetof(PyCodeObject, co_localsplusnames));
+	P("state_created", FRAME_CREATED);
 	P("co_firstlineno", offsetof(PyCodeObject, co_firstlineno));
 	P("co_extra", offsetof(PyCodeObject, co_extra));
 #if PY_VERSION_HEX >= 0x030c0000

@@ -21,6 +21,10 @@ int main(int argc, char **argv)
 	P("co_flags", glass_cx.co_flags);
 	P("co_filename", glass_cx.co_filename);
 	P("co_qualname", glass_cx.co_qualname);
+	P("co_argcount", glass_cx.co_argcount);
+	P("co_kwonlyargcount", glass_cx.co_kwonlyargcount);
+	P("co_localsplusnames", glass_cx.co_localsplusnames);
+	P("state_created", glass_cx.state_created);
 	P("co_firstlineno", glass_cx.co_firstlineno);
 	P("co_extra", glass_cx.co_extra);
 	P("ts_exc", glass_cx.ts_exc);
