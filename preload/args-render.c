@@ -41,6 +41,11 @@ struct capture_policy {
 
 static struct capture_policy C;
 
+/* Which parameters of a code object are secret, found once: bit i for parameter i (the first
+ * 62), bit 63 "computed"; kept in a co_extra slot of our own. */
+static int mask_idx = -1;
+static uint64_t secret_mask(PyObject *code, PyObject *names, int n);
+
 static __thread char buf[ARGS_MAX + 8] __attribute__((tls_model("initial-exec")));
 
 void glass_capture_install(void)
@@ -71,7 +76,11 @@ void glass_capture_install(void)
 	*(void **)&C.dict_next = dlsym(RTLD_DEFAULT, "PyDict_Next");
 	*(void **)&C.set_next = dlsym(RTLD_DEFAULT, "_PySet_NextEntry");
 	*(void **)&C.long_overflow = dlsym(RTLD_DEFAULT, "PyLong_AsLongLongAndOverflow");
-	if (!C.repr || !C.dict_next || !C.long_overflow) {
+	intptr_t idx = glass_py.RequestCodeExtraIndex(NULL);
+	if (idx < 0)
+		glass_py.Err_Clear();
+	mask_idx = (int)idx;
+	if (!C.repr || !C.dict_next || !C.long_overflow || mask_idx < 0) {
 		glass_log(1, "this Python lacks what capture_args needs; arguments are not recorded");
 		C.args_all = C.result_all = 0;
 		C.nargs = C.nresult = 0;
@@ -124,7 +133,12 @@ struct out {
 	int full;
 };
 
-static void put(struct out *o, const char *s, size_t n)
+static void __attribute__((noinline)) put_long(char *d, const char *s, size_t n)
+{
+	memcpy(d, s, n);
+}
+
+static inline void put(struct out *o, const char *s, size_t n)
 {
 	if (o->full)
 		return;
@@ -132,13 +146,34 @@ static void put(struct out *o, const char *s, size_t n)
 		n = o->cap - o->n;
 		o->full = 1;
 	}
-	memcpy(o->p + o->n, s, n);
+	char *d = o->p + o->n;
 	o->n += n;
+	if (n > 16) {
+		put_long(d, s, n);
+		return;
+	}
+	while (n--) /* short pieces: no call */
+		*d++ = *s++;
 }
 
-static void puts_(struct out *o, const char *s)
+static inline void puts_(struct out *o, const char *s)
 {
-	put(o, s, strlen(s));
+	put(o, s, strlen(s)); /* inlined: strlen of a literal is a constant */
+}
+
+/* Decimal text of v, without printf. */
+static void put_int(struct out *o, long long v)
+{
+	char tmp[24];
+	int i = sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	put(o, tmp + i, sizeof(tmp) - (size_t)i);
 }
 
 static size_t finish(struct out *o)
@@ -270,8 +305,7 @@ static void render(struct out *o, PyObject *v, int depth)
 			glass_py.Err_Clear();
 			puts_(o, overflow > 0 ? "<int > 2**63>" : "<int < -2**63>");
 		} else {
-			snprintf(num, sizeof(num), "%lld", x);
-			puts_(o, num);
+			put_int(o, x);
 		}
 	} else if (t == C.float_t) {
 		double d = GLASS_AT(v, 16, double);
@@ -376,27 +410,19 @@ static int secret_param(const char *s, size_t n)
 	return 0;
 }
 
-struct saved {
-	PyObject *a, *b, *c;
-};
-
-static void save(struct saved *s)
+static uint64_t secret_mask(PyObject *code, PyObject *names, int n)
 {
-	if (glass_py.Err_GetRaisedException) {
-		s->a = glass_py.Err_GetRaisedException();
-		s->b = s->c = NULL;
-	} else {
-		glass_py.Err_Fetch(&s->a, &s->b, &s->c);
+	uint64_t m = 1ull << 63;
+	for (int i = 0; i < n && i < 62; i++) {
+		size_t nl;
+		const char *name =
+		    glass_str_utf8(((PyObject **)((char *)names + GLASS_TUPLE_ITEMS_OFF))[i], &nl);
+		if (name && secret_param(name, nl))
+			m |= 1ull << i;
 	}
-}
-
-static void restore(struct saved *s)
-{
-	glass_py.Err_Clear();
-	if (glass_py.Err_SetRaisedException)
-		glass_py.Err_SetRaisedException(s->a);
-	else
-		glass_py.Err_Restore(s->a, s->b, s->c);
+	if (glass_py.Code_SetExtra(code, mask_idx, (void *)(uintptr_t)m) != 0)
+		glass_py.Err_Clear();
+	return m;
 }
 
 void glass_capture_args(PyObject *code, PyObject *const *locals)
@@ -405,8 +431,8 @@ void glass_capture_args(PyObject *code, PyObject *const *locals)
 		return;
 	int saved_errno = errno;
 	T.guard++; /* repr() may run the program's code: it is not recorded */
-	struct saved se;
-	save(&se);
+	/* no exception is pending when a function is called (or has returned a value): the
+	 * repr() calls save nothing; they clear what they raise */
 	struct out o = {buf, 0, C.max_len, 0};
 	size_t ql;
 	const char *q = glass_str_utf8(GLASS_AT(code, glass_cx.co_qualname, PyObject *), &ql);
@@ -425,6 +451,9 @@ void glass_capture_args(PyObject *code, PyObject *const *locals)
 	int n = npos + nkw + !!(flags & GLASS_CO_VARARGS) + !!(flags & GLASS_CO_VARKEYWORDS);
 	PyObject *names = GLASS_AT(code, glass_cx.co_localsplusnames, PyObject *);
 	intptr_t nn = names ? GLASS_AT(names, GLASS_VAR_SIZE_OFF, intptr_t) : 0;
+	uint64_t secret = glass_code_extra(code, mask_idx);
+	if (!secret)
+		secret = secret_mask(code, names, n < nn ? n : (int)nn);
 	for (int i = 0; i < n && i < nn && !o.full; i++) {
 		if (i)
 			puts_(&o, ", ");
@@ -438,14 +467,13 @@ void glass_capture_args(PyObject *code, PyObject *const *locals)
 		if (name)
 			put(&o, name, nl);
 		puts_(&o, "=");
-		if (name && secret_param(name, nl))
+		if (i < 62 ? (secret >> i) & 1 : name && secret_param(name, nl))
 			puts_(&o, "***");
 		else
 			render(&o, locals[i], 0);
 	}
 	puts_(&o, ")");
 	size_t len = finish(&o);
-	restore(&se);
 	if (T.epoch == G.epoch)
 		glass_emit_text(&T.s, glass_ticks(), GLASS_REC_ARGS, buf, len);
 	T.guard--;
@@ -458,12 +486,9 @@ void glass_capture_result(PyObject *r)
 		return;
 	int saved_errno = errno;
 	T.guard++;
-	struct saved se;
-	save(&se);
 	struct out o = {buf, 0, C.max_len, 0};
 	render(&o, r, 0);
 	size_t len = finish(&o);
-	restore(&se);
 	if (T.epoch == G.epoch)
 		glass_emit_text(&T.s, glass_ticks(), GLASS_REC_RESULT, buf, len);
 	T.guard--;
