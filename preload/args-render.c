@@ -60,7 +60,9 @@ void glass_capture_install(void)
 	const char *r = glass_policy_option_str(p, "repr", "call");
 	C.repr_call = strcmp(r, "safe") != 0;
 	if (strcmp(r, "safe") && strcmp(r, "call"))
-		glass_log(1, "policy: repr '%s' is neither call nor safe; call is used", r);
+		glass_log(1, "%s: repr '%s' is neither call nor safe; call is used (fix the policy "
+			     "file)",
+			  G.policy_path[0] ? G.policy_path : "policy", r);
 	if (!C.args_all && !C.result_all && !C.nargs && !C.nresult)
 		return;
 	C.float_t = dlsym(RTLD_DEFAULT, "PyFloat_Type");

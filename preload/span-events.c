@@ -138,8 +138,9 @@ static int level_of(const char *s)
 	long v = strtol(s, &end, 10);
 	if (end != s && !*end && v >= 0 && v < 1000)
 		return (int)v;
-	glass_log(1, "policy: log_level '%s' is not off, DEBUG, INFO, WARNING, ERROR, CRITICAL or "
-		     "a number; INFO is used", s);
+	glass_log(1, "%s: log_level '%s' is not off, DEBUG, INFO, WARNING, ERROR, CRITICAL or a "
+		     "number; INFO is used (fix the policy file)",
+		  G.policy_path[0] ? G.policy_path : "policy", s);
 	return 20;
 }
 
