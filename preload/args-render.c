@@ -477,7 +477,7 @@ void glass_capture_args(PyObject *code, PyObject *const *locals)
 	puts_(&o, ")");
 	size_t len = finish(&o);
 	if (T.epoch == G.epoch)
-		glass_emit_text(&T.s, glass_ticks(), GLASS_REC_ARGS, buf, len);
+		glass_emit_text(&T.s, T.s.prev, GLASS_REC_ARGS, buf, len); /* at its CALL */
 	T.guard--;
 	errno = saved_errno;
 }
@@ -492,7 +492,7 @@ void glass_capture_result(PyObject *r)
 	render(&o, r, 0);
 	size_t len = finish(&o);
 	if (T.epoch == G.epoch)
-		glass_emit_text(&T.s, glass_ticks(), GLASS_REC_RESULT, buf, len);
+		glass_emit_text(&T.s, T.s.prev, GLASS_REC_RESULT, buf, len); /* its last record */
 	T.guard--;
 	errno = saved_errno;
 }
