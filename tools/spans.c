@@ -663,9 +663,13 @@ static void idle_append(struct glass_spans *b, uint32_t s)
 	b->idle_tail = s;
 }
 
+static void pev_drop_owner(struct glass_spans *b, uint64_t owner);
+
 static void gen_release(struct glass_spans *b, uint32_t s)
 {
 	struct gen *g = &b->gens[s];
+	if (unlikely(b->npev) && g->state == GEN_CREATED)
+		pev_drop_owner(b, ~g->key); /* arguments of a generator that never ran */
 	if (g->state == GEN_CREATED || g->state == GEN_SUSPENDED)
 		idle_unlink(b, s);
 	tab_remove(b, s);
@@ -1697,6 +1701,18 @@ static struct pev *pev_add(struct glass_spans *b, uint64_t owner, const struct g
 	p->e.text.p = text->p ? buf + nl : NULL;
 	p->e.text.len = tl;
 	return p;
+}
+
+static void pev_drop_owner(struct glass_spans *b, uint64_t owner)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < b->npev; i++) {
+		if (b->pev[i].owner == owner)
+			free(b->pev[i].buf);
+		else
+			b->pev[k++] = b->pev[i];
+	}
+	b->npev = k;
 }
 
 static void exc_texts(const struct glass_spans *b, uint64_t exc, struct glass_str *type,
