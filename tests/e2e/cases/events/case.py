@@ -79,3 +79,16 @@ def case_log_levels(t):
     # AND GIVEN log_level off THEN no log events at all
     rep = record(t, dict(POLICY, log_level="off"))
     eq([s.name for s in rep.spans if events(s, "log")], [], "spans with log events when off")
+
+
+def case_log_on_http_request(t):
+    # GIVEN an http.server on loopback whose handler code the policy leaves out, logging once
+    path = t.workdir / "policy.json"
+    path.write_text(json.dumps({"included_packages": ["nothing_here"], "include_main": False}))
+    runs = t.run_both([t.python, "web.py"], glass_env={"GLASS_POLICY": str(path)})
+    eq(runs.plain.stdout, "serving /users/1\nb'ok'\n", "program output")
+    rep = t.report(runs.traced)
+    (req,) = [s for s in rep.spans if s.kind == "http_server"]
+    # THEN the record is a log event of the request span (no Python span was open)
+    eq([(e["level"], e["logger"], e["message"]) for e in events(req, "log")],
+       [("WARNING", "web", "serving /users/1")], "the request's log events")
