@@ -21,9 +21,9 @@
 
 #include "policy/policy.h"
 
-#define ARGS_MAX 4096 /* largest max_field_length */
-#define ITEMS_MAX 10  /* items of a container shown, then "..." */
-#define DEPTH_MAX 3   /* containers inside containers */
+#define ARGS_MAX  4096 /* largest max_field_length */
+#define ITEMS_MAX 10   /* items of a container shown, then "..." */
+#define DEPTH_MAX 3    /* containers inside containers */
 
 struct capture_policy {
 	int args_all, result_all;
@@ -60,8 +60,9 @@ void glass_capture_install(void)
 	const char *r = glass_policy_option_str(p, "repr", "call");
 	C.repr_call = strcmp(r, "safe") != 0;
 	if (strcmp(r, "safe") && strcmp(r, "call"))
-		glass_log(1, "%s: repr '%s' is neither call nor safe; call is used (fix the policy "
-			     "file)",
+		glass_log(1,
+			  "%s: repr '%s' is neither call nor safe; call is used (fix the policy "
+			  "file)",
 			  G.policy_path[0] ? G.policy_path : "policy", r);
 	if (!C.args_all && !C.result_all && !C.nargs && !C.nresult)
 		return;
@@ -83,7 +84,8 @@ void glass_capture_install(void)
 		glass_py.Err_Clear();
 	mask_idx = (int)idx;
 	if (!C.repr || !C.dict_next || !C.long_overflow || mask_idx < 0) {
-		glass_log(1, "this Python lacks what capture_args needs; arguments are not recorded");
+		glass_log(1,
+			  "this Python lacks what capture_args needs; arguments are not recorded");
 		C.args_all = C.result_all = 0;
 		C.nargs = C.nresult = 0;
 	}
@@ -356,8 +358,8 @@ static void render(struct out *o, PyObject *v, int depth)
 			render(o, k, depth + 1);
 			puts_(o, ": ");
 			size_t kl;
-			const char *ks = k->ob_type == glass_py.Unicode_Type ? glass_str_utf8(k, &kl)
-									     : NULL;
+			const char *ks =
+			    k->ob_type == glass_py.Unicode_Type ? glass_str_utf8(k, &kl) : NULL;
 			if (ks && glass_cap_is_secret(ks, kl))
 				puts_(o, "'***'");
 			else
@@ -391,9 +393,9 @@ static void render(struct out *o, PyObject *v, int depth)
 /* Parameter names the issue and glimpse treat as secret, and the policy's redact list. */
 static int secret_param(const char *s, size_t n)
 {
-	static const char *const names[] = {"password", "passwd", "secret", "token", "api_key",
-					    "apikey", "authorization", "cookie", "session",
-					    "credential"};
+	static const char *const names[] = {"password", "passwd",    "secret",	      "token",
+					    "api_key",	"apikey",    "authorization", "cookie",
+					    "session",	"credential"};
 	char low[64];
 	if (n >= sizeof(low))
 		return 0;
@@ -464,8 +466,8 @@ void glass_capture_args(PyObject *code, PyObject *const *locals)
 		else if ((flags & GLASS_CO_VARKEYWORDS) && i == n - 1)
 			puts_(&o, "**");
 		size_t nl;
-		const char *name = glass_str_utf8(
-		    ((PyObject **)((char *)names + GLASS_TUPLE_ITEMS_OFF))[i], &nl);
+		const char *name =
+		    glass_str_utf8(((PyObject **)((char *)names + GLASS_TUPLE_ITEMS_OFF))[i], &nl);
 		if (name)
 			put(&o, name, nl);
 		puts_(&o, "=");

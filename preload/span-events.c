@@ -102,15 +102,15 @@ static void watch_raises(void)
 	if (ev)
 		glass_py.DecRef(ev);
 	PyObject *fn = raise_ev > 0 ? glass_py.CFunction_NewEx(&raise_def, NULL, NULL) : NULL;
-	PyObject *a = fn ? glass_py.Object_CallMethod(mon, "use_tool_id", "is", GLASS_MON_TOOL,
-						     "glass")
-			 : NULL;
+	PyObject *a =
+	    fn ? glass_py.Object_CallMethod(mon, "use_tool_id", "is", GLASS_MON_TOOL, "glass")
+	       : NULL;
 	PyObject *b = a ? glass_py.Object_CallMethod(mon, "register_callback", "ilO",
-						    GLASS_MON_TOOL, raise_ev, fn)
+						     GLASS_MON_TOOL, raise_ev, fn)
 			: NULL;
-	PyObject *c = b ? glass_py.Object_CallMethod(mon, "set_events", "il", GLASS_MON_TOOL,
-						    raise_ev)
-			: NULL;
+	PyObject *c =
+	    b ? glass_py.Object_CallMethod(mon, "set_events", "il", GLASS_MON_TOOL, raise_ev)
+	      : NULL;
 	if (!c)
 		glass_log(2, "sys.monitoring refused glass's RAISE callback: caught exceptions are "
 			     "not recorded");
@@ -128,9 +128,8 @@ static int level_of(const char *s)
 	static const struct {
 		const char *name;
 		int level;
-	} names[] = {{"OFF", -1},	{"NONE", -1},	 {"DEBUG", 10},	    {"INFO", 20},
-		     {"WARNING", 30}, {"WARN", 30},	 {"ERROR", 40},	    {"CRITICAL", 50},
-		     {"FATAL", 50},	{"NOTSET", 0}};
+	} names[] = {{"OFF", -1},  {"NONE", -1},  {"DEBUG", 10},    {"INFO", 20},  {"WARNING", 30},
+		     {"WARN", 30}, {"ERROR", 40}, {"CRITICAL", 50}, {"FATAL", 50}, {"NOTSET", 0}};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcasecmp(s, names[i].name))
 			return names[i].level;
@@ -138,8 +137,9 @@ static int level_of(const char *s)
 	long v = strtol(s, &end, 10);
 	if (end != s && !*end && v >= 0 && v < 1000)
 		return (int)v;
-	glass_log(1, "%s: log_level '%s' is not off, DEBUG, INFO, WARNING, ERROR, CRITICAL or a "
-		     "number; INFO is used (fix the policy file)",
+	glass_log(1,
+		  "%s: log_level '%s' is not off, DEBUG, INFO, WARNING, ERROR, CRITICAL or a "
+		  "number; INFO is used (fix the policy file)",
 		  G.policy_path[0] ? G.policy_path : "policy", s);
 	return 20;
 }
@@ -153,7 +153,8 @@ static size_t redact_text(char *s, size_t n, size_t cap)
 {
 	size_t i = 0;
 	while (i < n) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_')) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      s[i] == '_')) {
 			i++;
 			continue;
 		}
@@ -175,8 +176,9 @@ static size_t redact_text(char *s, size_t n, size_t cap)
 		if (q)
 			j++;
 		size_t v = j;
-		while (j < n && (q ? s[j] != q : !(s[j] == ' ' || s[j] == ',' || s[j] == ';' ||
-						   s[j] == '&' || s[j] == ')' || s[j] == '}')))
+		while (j < n && (q ? s[j] != q
+				   : !(s[j] == ' ' || s[j] == ',' || s[j] == ';' || s[j] == '&' ||
+				       s[j] == ')' || s[j] == '}')))
 			j++;
 		if (j == v)
 			continue;

@@ -167,10 +167,9 @@ uintptr_t glass_watch_start(enum glass_watch w, PyObject *self, PyObject *arg1)
 	case GLASS_WATCH_BOOTSTRAP:
 	case GLASS_WATCH_WORK_RUN:
 		if (self && table_take((uintptr_t)self, &tidx, &link))
-			state = link_in(link,
-					w == GLASS_WATCH_BOOTSTRAP ? GLASS_LINK_THREAD
-								   : GLASS_LINK_WORK,
-					tidx, NULL);
+			state = link_in(
+			    link, w == GLASS_WATCH_BOOTSTRAP ? GLASS_LINK_THREAD : GLASS_LINK_WORK,
+			    tidx, NULL);
 		break;
 	case GLASS_WATCH_LOG:
 		if (arg1 && G.log_min >= 0 && stream_ready())

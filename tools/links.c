@@ -113,8 +113,8 @@ static struct peer *peer_of(struct glass_links *L, struct glass_proc *p, uint32_
 }
 
 /* Reads the peer on until `stop` says what was asked for is there (or the stream ends). */
-static int peer_advance(struct peer *e, int (*stop)(struct peer *, const struct glass_record *,
-						    const void *),
+static int peer_advance(struct peer *e,
+			int (*stop)(struct peer *, const struct glass_record *, const void *),
 			const void *arg)
 {
 	if (e->busy || e->done)
@@ -157,7 +157,8 @@ int glass_links_resolve(struct glass_links *L, struct glass_proc *proc,
 		for (size_t i = 0; i < glass_session_nprocs(L->s) && !p; i++) {
 			struct glass_proc *q = glass_session_proc(L->s, i);
 			const char *k = glass_proc_info(q)->key;
-			if (k && strlen(k) == src_proc->len && !memcmp(k, src_proc->p, src_proc->len))
+			if (k && strlen(k) == src_proc->len &&
+			    !memcmp(k, src_proc->p, src_proc->len))
 				p = q;
 		}
 	}
