@@ -410,6 +410,7 @@ enum policy_key_kind {
 	KEY_FRACTION,
 	KEY_STRING,
 	KEY_ENGINE,
+	KEY_BOOL_OR_STRINGS, /* true/false, or a list of patterns */
 };
 
 /* clang-format off */
@@ -439,6 +440,12 @@ static const struct policy_key {
 	{ "sample_clock", KEY_STRING },
 	/* which engine sees the activations (preload/engine.h) */
 	{ "engine", KEY_ENGINE },
+	{ "log_level", KEY_STRING },
+	{ "exception_events", KEY_BOOL },
+	{ "capture_args", KEY_BOOL_OR_STRINGS },
+	{ "capture_result", KEY_BOOL_OR_STRINGS },
+	{ "max_field_length", KEY_COUNT },
+	{ "repr", KEY_STRING },
 };
 /* clang-format on */
 
@@ -578,6 +585,10 @@ static int loader_check_key(struct policy_loader *ld, const struct policy_key *k
 		if (!s || (strcmp(s, "auto") != 0 && strcmp(s, "eval") != 0 &&
 			   strcmp(s, "monitoring") != 0))
 			what = "must be \"auto\", \"eval\" or \"monitoring\"";
+		break;
+	case KEY_BOOL_OR_STRINGS:
+		if (!json_is_boolean(v))
+			return loader_check_strings(ld, k->name, v, 0);
 		break;
 	}
 	if (!what)

@@ -61,6 +61,10 @@ struct glass_compat {
 	uint16_t co_consts;
 	uint16_t co_firstlineno;
 	uint16_t co_extra;
+	uint16_t co_argcount;	     /* positional parameters (int) */
+	uint16_t co_kwonlyargcount;  /* keyword-only parameters (int) */
+	uint16_t co_localsplusnames; /* tuple of names: parameters first */
+	int8_t state_created;	     /* frame state of a generator not started yet */
 	/* PyThreadState */
 	uint16_t ts_exc; /* 3.12+: current_exception; 3.11: curexc_type (curexc_value at +8) */
 	uint16_t ts_c_recursion; /* 3.12+: c_recursion_remaining; 0: none */
@@ -90,6 +94,8 @@ extern struct glass_compat glass_cx;
 #define GLASS_OP_LOAD_BUILD_CLASS 71
 #define GLASS_OP_STORE_NAME 90
 #define GLASS_OP_LOAD_NAME 101
+#define GLASS_CO_VARARGS 0x04
+#define GLASS_CO_VARKEYWORDS 0x08
 #define GLASS_GEN_STATE_FROM_IFRAME (-5)
 
 /* Version-stable object layouts used by the accessors. */
@@ -160,6 +166,18 @@ static inline int glass_frame_is_gen_resume(glass_frame *f)
 static inline PyObject *glass_frame_local0(glass_frame *f)
 {
 	return GLASS_AT(f, glass_cx.frame_localsplus, PyObject *);
+}
+
+/* A frame's locals (its parameters first). */
+static inline PyObject *const *glass_frame_locals(glass_frame *f)
+{
+	return (PyObject *const *)((char *)f + glass_cx.frame_localsplus);
+}
+
+/* Local i of a frame (its arguments first); read at the frame's start only. */
+static inline PyObject *glass_frame_local(glass_frame *f, unsigned i)
+{
+	return GLASS_AT(f, glass_cx.frame_localsplus + 8 * i, PyObject *);
 }
 
 /* The generator object that embeds (3.11+) or owns (3.9, 3.10) a generator's frame. */

@@ -289,6 +289,7 @@ int glass_thread_start(void)
 		glass_emit_thread_name(&T.s, glass_ticks(), "MainThread", 10);
 	pthread_setspecific(G.thread_key, &T);
 	glass_native_thread_start();
+	glass_links_thread_started();
 out:
 	errno = saved;
 	return T.epoch == G.epoch ? 0 : -1;
@@ -368,16 +369,18 @@ uintptr_t glass_code_decide(PyObject *code, PyObject *globals)
 	snprintf(mod_z, sizeof(mod_z), "%.*s", (int)ml, module ? module : "");
 	snprintf(file_z, sizeof(file_z), "%.*s", (int)fl, file ? file : "");
 
-	/* threading's Thread._bootstrap: its thread's name and end are noted, traced or not */
-	int bootstrap = ql == 17 && memcmp(qual, "Thread._bootstrap", 17) == 0 && ml == 9 &&
-			memcmp(module, "threading", 9) == 0;
-	uintptr_t x = bootstrap ? GLASS_X_SPECIAL | 1 : GLASS_X_SKIP;
+	/* watched stdlib code (Thread._bootstrap: its thread's name and end are noted; the
+	 * hand-offs of span-links.c; logging), traced or not */
+	enum glass_watch watch = glass_watch_kind(module, ml, qual, ql);
+	uintptr_t x = watch ? GLASS_X_SPECIAL | ((uintptr_t)watch << GLASS_X_WATCH_SHIFT) | 1
+			    : GLASS_X_SKIP;
 	if (glass_policy_match(G.policy, mod_z, file_z)) {
 		glass_watch_generators(globals);
 		if (glass_proc_start() == 0) {
 			uint32_t id = ++G.next_code;
 			write_code_def(id, code, module, ml, file, fl, qual, ql, line, flags);
 			x |= ((uintptr_t)id << GLASS_X_ID_SHIFT) | GLASS_X_TRACED | 1;
+			x |= glass_capture_bits(mod_z, qual, ql);
 			if (flags & (GLASS_CO_GENERATOR | GLASS_CO_COROUTINE |
 				     GLASS_CO_ASYNC_GENERATOR))
 				x |= GLASS_X_GEN;

@@ -120,8 +120,60 @@ static inline glass_frame *current_frame(void)
 	return ts ? glass_tstate_frame(ts) : NULL;
 }
 
+/* Watched stdlib frames open on this thread (span-links.c, logging): what their end needs.
+ * Watched code is plain functions, so starts and ends pair; an entry is taken off only by the
+ * end of its own code object. */
+#define WATCH_MAX 32
+static __thread struct {
+	PyObject *code;
+	uintptr_t state;
+	uint8_t kind;
+} watch_stack[WATCH_MAX];
+static __thread unsigned watch_depth;
+
+static void watch_begin(PyObject *code, uintptr_t x, glass_frame *f)
+{
+	enum glass_watch w = (enum glass_watch)((x & GLASS_X_WATCH_MASK) >> GLASS_X_WATCH_SHIFT);
+	if (!f)
+		f = current_frame();
+	if (!f)
+		return;
+	int saved = errno;
+	uintptr_t st;
+	if (w == GLASS_WATCH_BOOTSTRAP) {
+		glass_note_thread_name(glass_frame_local0(f));
+		st = glass_watch_start(w, glass_frame_local0(f), NULL);
+	} else {
+		st = glass_watch_start(w, glass_frame_local0(f), glass_frame_local(f, 1));
+	}
+	if (watch_depth < WATCH_MAX)
+		watch_stack[watch_depth] =
+		    (__typeof__(watch_stack[0])){.code = code, .state = st, .kind = (uint8_t)w};
+	watch_depth++;
+	errno = saved;
+}
+
+static void watch_finish(PyObject *code)
+{
+	if (!watch_depth)
+		return;
+	unsigned i = watch_depth - 1;
+	if (i < WATCH_MAX && watch_stack[i].code != code)
+		return; /* not the innermost watched frame (its start was not seen) */
+	watch_depth--;
+	if (i >= WATCH_MAX)
+		return;
+	int saved = errno;
+	enum glass_watch w = (enum glass_watch)watch_stack[i].kind;
+	glass_watch_end(w, watch_stack[i].state);
+	/* threading's Thread._bootstrap returned: the thread's Python work is over (eval.c) */
+	if (w == GLASS_WATCH_BOOTSTRAP)
+		glass_note_thread_end();
+	errno = saved;
+}
+
 /* A traced activation starts (call, first run or resume of a generator). */
-static void begin(uintptr_t x, glass_frame *f)
+static void begin(PyObject *code, uintptr_t x, glass_frame *f)
 {
 	if (T.mon_over || !glass_thread_ready() || T.s.depth >= G.depth_limit) {
 		T.mon_over++;
@@ -130,6 +182,8 @@ static void begin(uintptr_t x, glass_frame *f)
 	uint32_t id = (uint32_t)(x >> GLASS_X_ID_SHIFT);
 	if (!(x & GLASS_X_GEN)) {
 		glass_emit_call(&T.s, glass_ticks(), id);
+		if (GLASS_UNLIKELY(x & GLASS_X_ARGS) && code && (f || (f = current_frame())))
+			glass_capture_args(code, glass_frame_locals(f));
 		return;
 	}
 	if (!f)
@@ -154,23 +208,17 @@ static PyObject *__attribute__((noinline)) start_slow(PyObject *code, uintptr_t 
 	}
 	if (x == GLASS_X_SKIP)
 		return M.disable;
-	if (x & GLASS_X_SPECIAL) {
-		if (!f)
-			f = current_frame();
-		if (f) {
-			int saved = errno;
-			glass_note_thread_name(glass_frame_local0(f));
-			errno = saved;
-		}
-	}
+	if (x & GLASS_X_SPECIAL)
+		watch_begin(code, x, f);
 	if (x & GLASS_X_TRACED)
-		begin(x, f);
+		begin(code, x, f);
 	return ret_none();
 }
 
 /* A traced activation ends (event PY_RETURN, PY_YIELD or PY_UNWIND): RETURN, GEN_RETURN,
  * GEN_YIELD or RAISE, unless its start was not recorded. */
-static void __attribute__((noinline)) end_slow(uintptr_t x, int event, PyObject *exc)
+static void __attribute__((noinline))
+end_slow(PyObject *code, uintptr_t x, int event, PyObject *exc, PyObject *value)
 {
 	if (x & GLASS_X_TRACED) {
 		if (T.mon_over) {
@@ -182,20 +230,22 @@ static void __attribute__((noinline)) end_slow(uintptr_t x, int event, PyObject 
 			errno = saved;
 		} else if (event == MON_PY_YIELD) {
 			glass_emit_gen_yield(&T.s, glass_ticks());
-		} else if (x & GLASS_X_GEN) {
-			glass_emit_gen_return(&T.s, glass_ticks());
 		} else {
-			glass_emit_return(&T.s, glass_ticks());
+			if (GLASS_UNLIKELY(x & GLASS_X_RESULT) && value)
+				glass_capture_result(value); /* what its return statement gave */
+			if (x & GLASS_X_GEN)
+				glass_emit_gen_return(&T.s, glass_ticks());
+			else
+				glass_emit_return(&T.s, glass_ticks());
 		}
 	}
-	/* threading's Thread._bootstrap returned: the thread's Python work is over (eval.c) */
 	if ((x & GLASS_X_SPECIAL) && event != MON_PY_YIELD)
-		glass_note_thread_end();
+		watch_finish(code);
 }
 
 /* ---- the callbacks ------------------------------------------------------------------------- */
 
-#define HOT (GLASS_X_TRACED | GLASS_X_GEN | GLASS_X_SPECIAL)
+#define HOT (GLASS_X_TRACED | GLASS_X_GEN | GLASS_X_SPECIAL | GLASS_X_ARGS | GLASS_X_RESULT)
 
 /* PY_START(code, offset): a plain traced call on a recording thread is the fast path. */
 static PyObject *on_start(PyObject *self, PyObject *const *args, intptr_t nargs)
@@ -223,7 +273,7 @@ static PyObject *on_resume(PyObject *self, PyObject *const *args, intptr_t nargs
 	if (x == 0 && G.state == GLASS_ACTIVE)
 		x = first_sight(args[0], current_frame()); /* thrown into before its first run */
 	if (x & GLASS_X_TRACED)
-		begin(x, NULL);
+		begin(NULL, x, NULL);
 	return ret_none();
 }
 
@@ -238,7 +288,7 @@ static PyObject *on_return(PyObject *self, PyObject *const *args, intptr_t nargs
 		glass_emit_return(&T.s, glass_ticks());
 		return ret_none();
 	}
-	end_slow(x, MON_PY_RETURN, NULL);
+	end_slow(args[0], x, MON_PY_RETURN, NULL, nargs >= 3 ? args[2] : NULL);
 	return ret_none();
 }
 
@@ -248,7 +298,7 @@ static PyObject *on_yield(PyObject *self, PyObject *const *args, intptr_t nargs)
 	(void)self;
 	if (GLASS_UNLIKELY(nargs < 1))
 		return ret_none();
-	end_slow(glass_code_x(args[0]), MON_PY_YIELD, NULL);
+	end_slow(args[0], glass_code_x(args[0]), MON_PY_YIELD, NULL, NULL);
 	return ret_none();
 }
 
@@ -261,7 +311,7 @@ static PyObject *on_unwind(PyObject *self, PyObject *const *args, intptr_t nargs
 	uintptr_t x = glass_code_x(args[0]);
 	if (GLASS_LIKELY(!(x & (GLASS_X_TRACED | GLASS_X_SPECIAL))))
 		return ret_none();
-	end_slow(x, MON_PY_UNWIND, args[2]);
+	end_slow(args[0], x, MON_PY_UNWIND, args[2], NULL);
 	return ret_none();
 }
 
@@ -493,3 +543,8 @@ static int mon_install(PyInterpreterState *interp)
 }
 
 const struct glass_engine glass_engine_monitoring = {"monitoring", mon_install};
+
+int glass_monitoring_tool(void)
+{
+	return G.engine == &glass_engine_monitoring ? M.tool : -1;
+}

@@ -59,4 +59,8 @@ void glass_note_thread_end(void);
 uint64_t glass_exc_ref(PyObject *type, PyObject *value);
 
 
+/* The sys.monitoring tool id the monitoring engine holds, -1 when it is not the engine (other
+ * event users of glass, span-events.c, add their events to it instead of taking a second id). */
+int glass_monitoring_tool(void);
+
 #endif

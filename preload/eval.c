@@ -105,24 +105,48 @@ static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, u
 	uint32_t id = (uint32_t)(x >> GLASS_X_ID_SHIFT);
 	PyObject *r;
 
-	if (!(x & GLASS_X_GEN))
-		return trace_call(ts, f, throwflag, id);
-	if (!glass_frame_is_gen_resume(f)) {
-		/* calling a generator function: the frame only builds and returns the object */
+	if (!(x & GLASS_X_GEN)) {
+		if (GLASS_LIKELY(!(x & (GLASS_X_ARGS | GLASS_X_RESULT))))
+			return trace_call(ts, f, throwflag, id);
+		/* a call whose arguments or result are recorded */
+		glass_emit_call(s, glass_ticks(), id);
+		if (x & GLASS_X_ARGS)
+			glass_capture_args(glass_frame_code(f), glass_frame_locals(f));
 		r = call_real(ts, f, throwflag);
-		if (r)
+		if (r && (x & GLASS_X_RESULT))
+			glass_capture_result(r);
+		if (GLASS_LIKELY(r != NULL))
+			glass_emit_return(s, glass_ticks());
+		else
+			emit_raise(ts);
+		return r;
+	}
+	if (!glass_frame_is_gen_resume(f)) {
+		/* calling a generator function: the frame only builds and returns the object
+		 * (3.11+; 3.9 and 3.10 never evaluate it: glass_gen_created) */
+		r = call_real(ts, f, throwflag);
+		if (r) {
 			glass_emit_gen_create(s, glass_ticks(), id, (uintptr_t)r);
+			/* its arguments, from the frame the new object holds (before it runs) */
+			if (GLASS_UNLIKELY(x & GLASS_X_ARGS))
+				glass_capture_args(
+				    glass_frame_code(f),
+				    glass_frame_locals((glass_frame *)((char *)r + glass_cx.gen_iframe)));
+		}
 		return r;
 	}
 	uintptr_t gen = glass_frame_gen(f);
 	glass_emit_gen_resume(s, glass_ticks(), id, gen);
 	r = call_real(ts, f, throwflag);
-	if (r == NULL)
+	if (r == NULL) {
 		emit_raise(ts);
-	else if (glass_frame_gen_suspended(f))
+	} else if (glass_frame_gen_suspended(f)) {
 		glass_emit_gen_yield(s, glass_ticks());
-	else
+	} else {
+		if (GLASS_UNLIKELY(x & GLASS_X_RESULT)) /* what its return statement gave */
+			glass_capture_result(r);
 		glass_emit_gen_return(s, glass_ticks());
+	}
 	return r;
 }
 
@@ -138,17 +162,28 @@ eval_slow(PyThreadState *ts, glass_frame *f, int throwflag, PyObject *code, uint
 		T.guard--;
 		errno = saved;
 	}
+	enum glass_watch watch = (enum glass_watch)((x & GLASS_X_WATCH_MASK) >> GLASS_X_WATCH_SHIFT);
+	if ((x & GLASS_X_SPECIAL) && watch != GLASS_WATCH_BOOTSTRAP) {
+		uintptr_t st =
+		    glass_watch_start(watch, glass_frame_local0(f), glass_frame_local(f, 1));
+		PyObject *r = x & GLASS_X_TRACED ? eval_traced(ts, f, throwflag, x)
+						 : call_real(ts, f, throwflag);
+		glass_watch_end(watch, st);
+		return r;
+	}
 	if (x & GLASS_X_SPECIAL) {
 		int saved = errno;
 		T.guard++;
 		glass_note_thread_name(glass_frame_local0(f));
 		T.guard--;
 		errno = saved;
+		uintptr_t link = glass_watch_start(watch, glass_frame_local0(f), NULL);
 		/* The thread's Python work ends here, before join() can return: its end is written
 		 * now, so that it never depends on whether the process exits before this thread's
 		 * last C-level teardown (the stream is sealed then, or by the reader's tolerance). */
 		PyObject *r = x & GLASS_X_TRACED ? eval_traced(ts, f, throwflag, x)
 						 : call_real(ts, f, throwflag);
+		glass_watch_end(watch, link);
 		glass_note_thread_end();
 		return r;
 	}
@@ -162,7 +197,8 @@ static PyObject *__attribute__((noinline))
 eval_more(PyThreadState *ts, glass_frame *f, int throwflag, uintptr_t x)
 {
 	/* a plain traced call on a ready thread: the one traced path that must be fast */
-	if (GLASS_LIKELY((x & (GLASS_X_TRACED | GLASS_X_GEN | GLASS_X_SPECIAL)) == GLASS_X_TRACED &&
+	if (GLASS_LIKELY((x & (GLASS_X_TRACED | GLASS_X_GEN | GLASS_X_SPECIAL | GLASS_X_ARGS |
+			       GLASS_X_RESULT)) == GLASS_X_TRACED &&
 			 T.epoch == G.epoch && !T.guard && T.s.depth < G.depth_limit)) {
 		return trace_call(ts, f, throwflag, (uint32_t)(x >> GLASS_X_ID_SHIFT));
 	}

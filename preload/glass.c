@@ -358,7 +358,7 @@ static void install(const char *event, PyObject *args)
 	if (pthread_key_create(&G.thread_key, thread_key_destructor) != 0)
 		return;
 	on_exit(on_exit_handler, NULL);
-	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_atfork(glass_links_prepare_fork, glass_links_after_fork_parent, atfork_child);
 	/* The session exists from the start of the run, so that every process of it (gunicorn
 	 * workers forked from a master that traces nothing themselves) records into it. The process
 	 * directory comes with the first traced call. */
@@ -380,6 +380,7 @@ static void install(const char *event, PyObject *args)
 	}
 	G.engine = engine;
 	glass_native_install();
+	glass_events_install();
 	glass_watch_silent_close();
 	if (G.await_run)
 		glass_log(2, "installed at audit event %s, before the main program", event);

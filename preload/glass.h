@@ -27,7 +27,11 @@ enum glass_state {
 #define GLASS_X_TRACED ((uintptr_t)2)
 #define GLASS_X_GEN ((uintptr_t)4) /* generator, coroutine or async generator */
 #define GLASS_X_SPECIAL ((uintptr_t)8) /* look at it (threading's Thread._bootstrap), traced or not */
-#define GLASS_X_ID_SHIFT 8
+#define GLASS_X_WATCH_SHIFT 4 /* bits 4-7 of a SPECIAL code: which (enum glass_watch) */
+#define GLASS_X_WATCH_MASK ((uintptr_t)0xf0)
+#define GLASS_X_ARGS ((uintptr_t)1 << 8)   /* record its arguments (capture_args) */
+#define GLASS_X_RESULT ((uintptr_t)1 << 9) /* record what it returns (capture_result) */
+#define GLASS_X_ID_SHIFT 10
 
 /*
  * The process's state, in three parts: what the evaluators and hooks read on every event (hot,
@@ -76,6 +80,10 @@ struct glass_global {
 	uint64_t start_ticks, start_mono, start_real;
 	pthread_key_t thread_key;
 	struct glass_proc_writer proc;
+	uint64_t next_link; /* LINK_OUT numbers handed out (atomic) */
+	uint64_t fork_link; /* LINK_OUT written by the thread that is forking (0: none) */
+	uint32_t fork_link_tidx;
+	int log_min; /* logging records at or above this levelno become LOG events; <0: none */
 };
 
 /* Per-thread state (initial-exec TLS). */
@@ -143,6 +151,40 @@ void glass_log(int level, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Switches tracing off for the rest of the process after a persistent problem. */
 void glass_switch_off(const char *why);
 
+/* span-links.c: stdlib code watched to link spans across threads, work items and processes */
+enum glass_watch {
+	GLASS_WATCH_NONE,
+	GLASS_WATCH_BOOTSTRAP,	 /* threading.Thread._bootstrap: a thread's whole run */
+	GLASS_WATCH_THREAD_START, /* threading.Thread.start */
+	GLASS_WATCH_WORK_INIT,	 /* concurrent.futures.thread._WorkItem.__init__ (submit) */
+	GLASS_WATCH_WORK_RUN,	 /* concurrent.futures.thread._WorkItem.run (in a worker) */
+	GLASS_WATCH_SPAWN,	 /* subprocess.Popen._execute_child, multiprocessing's spawn */
+	GLASS_WATCH_LOG,	 /* logging.Logger.callHandlers (a record that passed the filters) */
+};
+/* Which watched code a (module, qualname) is, GLASS_WATCH_NONE for most. */
+enum glass_watch glass_watch_kind(const char *module, size_t ml, const char *qual, size_t ql);
+/* A watched frame starts (self: its first local) / ends. Called with T.guard raised by nobody:
+ * they raise it themselves around Python calls. start returns what end needs. Any engine
+ * calls them: they see only the code's kind and the frame's first local. */
+uintptr_t glass_watch_start(enum glass_watch w, PyObject *self, PyObject *arg1);
+void glass_watch_end(enum glass_watch w, uintptr_t state);
+/* pthread_atfork prepare handler and the fork child's first stream start */
+void glass_links_prepare_fork(void);
+void glass_links_after_fork_parent(void);
+void glass_links_thread_started(void);
+
+/* span-events.c: events inside spans (caught exceptions, log records) */
+void glass_events_install(void);
+void glass_events_log(PyObject *record);
+
+/* args-render.c: arguments and results of traced calls (opt-in) */
+void glass_capture_install(void);
+/* GLASS_X_ARGS | GLASS_X_RESULT as the policy wants for this code (0 for most) */
+uintptr_t glass_capture_bits(const char *module, const char *qual, size_t ql);
+/* A traced frame starts (locals: its parameters first) / returns r: ARGS / RESULT records. */
+void glass_capture_args(PyObject *code, PyObject *const *locals);
+void glass_capture_result(PyObject *r);
+
 /* session.c */
 int glass_session_attach(void);
 void glass_session_detach(void);
@@ -157,6 +199,9 @@ int glass_proc_start(void);
 void glass_thread_finish(struct glass_thread *t, uint32_t flags);
 void glass_write_meta_process(void);
 const char *glass_str_utf8(PyObject *o, size_t *len);
+/* The EXC number of an exception (type, value), writing its EXC record the first time it is
+ * met (the same exception unwinding through more frames keeps its number). */
+uint64_t glass_exc_ref(PyObject *type, PyObject *value);
 void glass_watch_silent_close(void);
 /* native.c: loaded objects, crash reports, CPU samples (symbols/capture) */
 void glass_native_install(void);

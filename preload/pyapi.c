@@ -71,6 +71,8 @@ int glass_pyapi_resolve(const char **missing)
 	glass_py.Gen_Types[0] = sym("PyGen_Type");
 	glass_py.Gen_Types[1] = sym("PyCoro_Type");
 	glass_py.Gen_Types[2] = sym("PyAsyncGen_Type");
+	NEED(None, sym("_Py_NoneStruct"), "_Py_NoneStruct");
+	NEED(Object_CallMethod, sym("PyObject_CallMethod"), "PyObject_CallMethod");
 	NEED(Code_Type, sym("PyCode_Type"), "PyCode_Type");
 	NEED(Unicode_Type, sym("PyUnicode_Type"), "PyUnicode_Type");
 	NEED(Dict_Type, sym("PyDict_Type"), "PyDict_Type");
@@ -78,6 +80,5 @@ int glass_pyapi_resolve(const char **missing)
 	glass_py.ThreadState_Get = sym("PyThreadState_Get");
 	glass_py.CFunction_NewEx = sym("PyCFunction_NewEx");
 	glass_py.Object_CallFunction = sym("PyObject_CallFunction");
-	glass_py.None = sym("_Py_NoneStruct");
 	return 0;
 }

@@ -44,6 +44,7 @@ struct glass_pyapi {
 	int (*Dict_Next)(PyObject *, intptr_t *, PyObject **, PyObject **);
 	PyTypeObject *Function_Type;
 	PyTypeObject *Gen_Types[3]; /* PyGen_Type, PyCoro_Type, PyAsyncGen_Type */
+	PyObject *(*Object_CallMethod)(PyObject *, const char *, const char *, ...);
 	PyTypeObject *Code_Type;
 	PyTypeObject *Unicode_Type;
 	PyTypeObject *Dict_Type;
@@ -52,7 +53,7 @@ struct glass_pyapi {
 	PyThreadState *(*ThreadState_Get)(void);
 	PyObject *(*CFunction_NewEx)(struct glass_methoddef *, PyObject *, PyObject *);
 	PyObject *(*Object_CallFunction)(PyObject *, const char *, ...);
-	PyObject *None;
+	PyObject *None; /* _Py_NoneStruct (needed: it is there on every version) */
 };
 
 extern struct glass_pyapi glass_py;

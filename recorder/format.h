@@ -180,7 +180,26 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 						       frames are the open spans; missed:       \
 						       samples not recorded since the last one */\
 	X(CRASH, 19, "uuuub", "dt,signal,code,addr,ips") /* a fatal signal on this thread   \
-						       (si_code, fault address), native stack */
+						       (si_code, fault address), native stack */\
+	X(LINK_OUT, 20, "uuu", "dt,link,child_pid") /* work handed to another thread, task  \
+						       or process from the current span: link \
+						       numbers the hand-off (process-wide);    \
+						       child_pid: a process it started, or 0  */\
+	X(LINK_IN, 21, "uuuus", "dt,link,kind,src_tidx,src_proc") /* what runs from here   \
+						       (until LINK_END, or for the whole      \
+						       thread) was handed off by LINK_OUT     \
+						       `link` of thread src_tidx of process   \
+						       image src_proc (nil: this process)     */\
+	X(LINK_END, 22, "u", "dt")                  /* ...the innermost LINK_IN ends */    \
+	X(EXC_RAISED, 23, "uu", "dt,exc")           /* exception `exc` (EXC) was raised in, or \
+						       first reached, traced code: an event on \
+						       the innermost open span                */\
+	X(LOG, 24, "uuss", "dt,level,logger,message") /* a logging record (levelno, logger  \
+						       name, formatted message, cut/redacted) */\
+	X(ARGS, 25, "us", "dt,text")                /* the arguments of the span just opened \
+						       ("f(a=1, *args=(2,))", cut, redacted)  */\
+	X(RESULT, 26, "us", "dt,text")              /* what the innermost span returns (just  \
+						       before its RETURN or GEN_RETURN)       */
 
 /* Meta records, appended to a process's meta file after its header. */
 #define GLASS_META_RECORDS(X)                                                                \
@@ -237,6 +256,11 @@ enum glass_record_tag {
 /* An OP_BEGIN attribute "glass.leaf" = true marks an operation that is never the parent of
  * what begins while it is open (pipelined wire commands, a pending non-blocking connect);
  * readers drop it from the attributes they show. */
+
+/* LINK_IN kinds */
+#define GLASS_LINK_THREAD 1  /* threading.Thread started by the span (the thread's whole run) */
+#define GLASS_LINK_WORK 2    /* a concurrent.futures work item submitted by the span */
+#define GLASS_LINK_PROCESS 3 /* a forked child: the whole process ran from the span */
 
 /* OP_END status */
 #define GLASS_OP_OK 0

@@ -769,6 +769,8 @@ struct glass_session {
 	size_t notices_dropped;
 	char dropped_text[96];
 	ZSTD_DCtx *dctx;
+	void *aux; /* a reader-side helper's state (glass_session_set_aux) */
+	void (*aux_free)(void *);
 };
 
 struct glass_stream {
@@ -1695,6 +1697,8 @@ void glass_session_close(struct glass_session *s)
 {
 	if (!s)
 		return;
+	if (s->aux_free)
+		s->aux_free(s->aux);
 	for (size_t i = 0; i < s->nprocs; i++)
 		proc_free(s->procs[i]);
 	free(s->procs);
@@ -2171,4 +2175,20 @@ int glass_decode_record(const uint8_t *buf, size_t len, size_t *off, uint64_t *t
 		*off = (size_t)(q - buf);
 		return 1;
 	}
+}
+
+struct glass_session *glass_proc_session(const struct glass_proc *p)
+{
+	return p ? p->s : NULL;
+}
+
+void *glass_session_aux(const struct glass_session *s)
+{
+	return s->aux;
+}
+
+void glass_session_set_aux(struct glass_session *s, void *aux, void (*aux_free)(void *))
+{
+	s->aux = aux;
+	s->aux_free = aux_free;
 }

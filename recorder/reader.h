@@ -166,4 +166,11 @@ uint32_t glass_stream_tidx(const struct glass_stream *st);
 int glass_decode_record(const uint8_t *buf, size_t len, size_t *off, uint64_t *ticks,
 			struct glass_record *rec);
 
+/* The session a process belongs to. */
+struct glass_session *glass_proc_session(const struct glass_proc *p);
+/* One slot for state a reader-side helper keeps per session (tools/links.c), freed with
+ * aux_free by glass_session_close. */
+void *glass_session_aux(const struct glass_session *s);
+void glass_session_set_aux(struct glass_session *s, void *aux, void (*aux_free)(void *));
+
 #endif

@@ -592,3 +592,86 @@ void glass_emit_thread_name(struct glass_stream_writer *s, uint64_t now, const c
 {
 	emit_strings(s, now, GLASS_REC_THREAD_NAME, 0, 0, name, len, NULL, 0, 1);
 }
+
+void glass_emit_link_out(struct glass_stream_writer *s, uint64_t now, uint64_t link,
+			 uint64_t child_pid)
+{
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 3);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, link);
+	glass_mp_pack_uint64(&c, child_pid);
+	glass_publish(s, at, GLASS_REC_LINK_OUT, c.p);
+}
+
+void glass_emit_link_in(struct glass_stream_writer *s, uint64_t now, uint64_t link, unsigned kind,
+			uint32_t src_tidx, const char *src_proc, size_t src_len)
+{
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX + 8 + 64, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 5);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, link);
+	glass_mp_pack_uint64(&c, kind);
+	glass_mp_pack_uint64(&c, src_tidx);
+	glass_cursor_str(&c, src_proc, src_proc ? src_len : 0, 64);
+	glass_publish(s, at, GLASS_REC_LINK_IN, c.p);
+}
+
+void glass_emit_link_end(struct glass_stream_writer *s, uint64_t now)
+{
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 1);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_publish(s, at, GLASS_REC_LINK_END, c.p);
+}
+
+void glass_emit_exc_raised(struct glass_stream_writer *s, uint64_t now, uint64_t exc)
+{
+	uint8_t *at = glass_reserve(s, GLASS_HOT_MAX, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 2);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, exc);
+	glass_publish(s, at, GLASS_REC_EXC_RAISED, c.p);
+}
+
+void glass_emit_log(struct glass_stream_writer *s, uint64_t now, uint64_t level,
+		    const char *logger, size_t logger_len, const char *msg, size_t msg_len)
+{
+	size_t need = 1 + 1 + 2 * 9 + 2 * (5 + 8) + GLASS_MAX_NAME + GLASS_MAX_MESSAGE;
+	uint8_t *at = glass_reserve(s, need, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 4);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_uint64(&c, level);
+	glass_cursor_str(&c, logger, logger_len, GLASS_MAX_NAME);
+	glass_cursor_str(&c, msg, msg_len, GLASS_MAX_MESSAGE);
+	glass_publish(s, at, GLASS_REC_LOG, c.p);
+}
+
+void glass_emit_text(struct glass_stream_writer *s, uint64_t now, uint8_t tag, const char *text,
+		     size_t len)
+{
+	uint8_t *at = glass_reserve(s, 1 + 1 + 9 + 5 + len, now);
+	if (GLASS_UNLIKELY(!at))
+		return;
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_array(&c, 2);
+	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
+	glass_mp_pack_str(&c, (uint32_t)len);
+	glass_mp_pack_str_body(&c, text, len);
+	glass_publish(s, at, tag, c.p);
+}

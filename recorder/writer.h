@@ -223,6 +223,24 @@ void glass_emit_exc(struct glass_stream_writer *s, uint64_t now, uint64_t exc, c
 void glass_emit_thread_name(struct glass_stream_writer *s, uint64_t now, const char *name,
 			    size_t len);
 
+/* ---- links between spans across threads, tasks and processes (slow path) ---------------- */
+
+/* LINK_OUT, LINK_IN, LINK_END (format.h); wrapped, the clock is not moved. */
+void glass_emit_link_out(struct glass_stream_writer *s, uint64_t now, uint64_t link,
+			 uint64_t child_pid);
+void glass_emit_link_in(struct glass_stream_writer *s, uint64_t now, uint64_t link, unsigned kind,
+			uint32_t src_tidx, const char *src_proc, size_t src_len);
+void glass_emit_link_end(struct glass_stream_writer *s, uint64_t now);
+
+/* EXC_RAISED and LOG (span events; wrapped, the clock is not moved). */
+void glass_emit_exc_raised(struct glass_stream_writer *s, uint64_t now, uint64_t exc);
+void glass_emit_log(struct glass_stream_writer *s, uint64_t now, uint64_t level,
+		    const char *logger, size_t logger_len, const char *msg, size_t msg_len);
+
+/* ARGS or RESULT (tag): one text field; wrapped, the clock is not moved. */
+void glass_emit_text(struct glass_stream_writer *s, uint64_t now, uint8_t tag, const char *text,
+		     size_t len);
+
 /* ---- captured operations (OP_BEGIN / OP_END; slow path) --------------------------------- */
 
 /* One attribute of OP_END: key is an OpenTelemetry semantic-convention name. */

@@ -113,6 +113,10 @@ static void put_args(struct chrome *C, const struct glass_span *sp, int async)
 				 (unsigned)(sp->suspended_ns % 1000));
 	if (async && sp->thread) /* async tracks belong to the process */
 		put_cstr(b, "thread", sp->thread);
+	if (sp->args.p)
+		put_str(b, "call_args", sp->args.p, sp->args.len);
+	if (sp->result.p)
+		put_str(b, "result", sp->result.p, sp->result.len);
 	if (sp->kind != GLASS_KIND_PYTHON) {
 		glass_buf_puts(b, ",\"attributes\":");
 		glass_span_attrs_json(b, sp);
@@ -134,6 +138,32 @@ static void put_head(struct glass_buf *b, const struct glass_span *sp, const cha
 			 glass_span_kind_name(sp->kind), ph, sp->pid, sp->tid);
 }
 
+/* The span's events as instant events on its thread ("exception", "log"). */
+static void put_instants(struct chrome *C, const struct glass_span *sp)
+{
+	struct glass_buf *b = &C->ev;
+	for (size_t i = 0; i < sp->nevents; i++) {
+		const struct glass_span_event *e = &sp->events[i];
+		int log = e->kind == GLASS_EVENT_LOG;
+		glass_buf_printf(b, "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\","
+				 "\"pid\":%u,\"tid\":%u",
+				 log ? "log" : "exception", log ? "log" : "exception", sp->pid, sp->tid);
+		put_us(b, "ts", e->ts_ns, C->base_ns);
+		glass_buf_printf(b, ",\"args\":{\"span_id\":\"%016llx\"",
+				 (unsigned long long)sp->span_id);
+		if (log)
+			glass_buf_printf(b, ",\"level\":\"%s\"", glass_log_level_name(e->level));
+		else
+			glass_buf_printf(b, ",\"handled\":%s", e->handled ? "true" : "false");
+		if (e->name.p)
+			put_str(b, log ? "logger" : "type", e->name.p, e->name.len);
+		if (e->text.p)
+			put_str(b, "message", e->text.p, e->text.len);
+		glass_buf_puts(b, "}}");
+		put_event(C);
+	}
+}
+
 static void on_span(void *ctx, const struct glass_span *sp)
 {
 	struct chrome *C = ctx;
@@ -141,6 +171,8 @@ static void on_span(void *ctx, const struct glass_span *sp)
 	if (C->failed)
 		return;
 	C->spans++;
+	if (sp->nevents)
+		put_instants(C, sp);
 	if (sp->kind == GLASS_KIND_PYTHON && sp->gen == GLASS_GEN_NONE) {
 		put_head(b, sp, "X");
 		put_us(b, "ts", sp->start_ns, C->base_ns);

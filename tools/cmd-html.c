@@ -95,12 +95,49 @@ static void html_dur(struct glass_buf *b, uint64_t ns)
 
 /* ---- what is gathered ----------------------------------------------------------------------- */
 
+/* What a span says beyond its timing: "args → result", then its events ("caught KeyError:
+ * ...", "log WARNING app: ..."), joined with " · "; NULL when it has none. */
+static char *span_note(const struct glass_span *sp)
+{
+	if (!sp->args.p && !sp->result.p && !sp->nevents)
+		return NULL;
+	struct glass_buf d = {0};
+	if (sp->args.p || sp->result.p) {
+		glass_buf_put(&d, sp->args.p ? sp->args.p : "(...)", sp->args.p ? sp->args.len : 5);
+		if (sp->result.p) {
+			glass_buf_puts(&d, " → ");
+			glass_buf_put(&d, sp->result.p, sp->result.len);
+		}
+	}
+	for (size_t i = 0; i < sp->nevents; i++) {
+		const struct glass_span_event *e = &sp->events[i];
+		if (d.len)
+			glass_buf_puts(&d, " · ");
+		if (e->kind == GLASS_EVENT_LOG)
+			glass_buf_printf(&d, "log %s ", glass_log_level_name(e->level));
+		else
+			glass_buf_puts(&d, e->handled ? "caught " : "raised ");
+		if (e->name.p)
+			glass_buf_put(&d, e->name.p, e->name.len);
+		if (e->text.p) {
+			glass_buf_puts(&d, ": ");
+			glass_buf_put(&d, e->text.p, e->text.len > 512 ? 512 : e->text.len);
+		}
+	}
+	glass_buf_put(&d, "", 1);
+	char *s = d.oom ? NULL : d.p;
+	if (!s)
+		glass_buf_free(&d);
+	return s;
+}
+
 struct wspan { /* a span of a kept request's trace */
 	char *label;
 	uint64_t start_ns, dur_ns;
 	uint32_t depth;
 	uint8_t kind, status;
 	char *err;
+	char *note; /* arguments → result, caught exceptions, log records (malloc, or NULL) */
 };
 
 struct request {
@@ -178,6 +215,7 @@ static void wspan_free(struct wspan *w)
 {
 	free(w->label);
 	free(w->err);
+	free(w->note);
 }
 
 static void request_free(struct request *r)
@@ -322,6 +360,7 @@ static void buffer_span(struct html *H, struct pending *p, const struct glass_sp
 	w->kind = (uint8_t)sp->kind;
 	w->status = (uint8_t)sp->status;
 	w->err = err && sp->err_type.p ? dupn(sp->err_type.p, sp->err_type.len) : NULL;
+	w->note = span_note(sp);
 }
 
 /* A served request ended: kept, with its trace's spans, among the slowest or failed ones. */
@@ -524,6 +563,11 @@ static void waterfall(struct glass_buf *b, const struct request *r)
 		if (i && r->spans[i - 1].err) {
 			glass_buf_puts(b, " <span class=\"err\">");
 			html_cstr(b, r->spans[i - 1].err);
+			glass_buf_puts(b, "</span>");
+		}
+		if (i && r->spans[i - 1].note) {
+			glass_buf_puts(b, " <span class=\"muted note\">");
+			html_cstr(b, r->spans[i - 1].note);
 			glass_buf_puts(b, "</span>");
 		}
 		glass_buf_printf(b,

@@ -39,6 +39,35 @@ static void put_cstr(struct glass_buf *b, const char *s)
 	glass_json_str(b, s, s ? strlen(s) : 0);
 }
 
+/* "events":[...]: exceptions raised in the span and log records emitted in it */
+static void put_events(struct glass_buf *b, const struct glass_span *sp)
+{
+	glass_buf_puts(b, ",\"events\":[");
+	for (size_t i = 0; i < sp->nevents; i++) {
+		const struct glass_span_event *e = &sp->events[i];
+		glass_buf_printf(b, "%s{\"name\":\"%s\",\"time_ns\":%llu", i ? "," : "",
+				 e->kind == GLASS_EVENT_LOG ? "log" : "exception",
+				 (unsigned long long)e->ts_ns);
+		if (e->kind == GLASS_EVENT_LOG) {
+			glass_buf_printf(b, ",\"level\":\"%s\",\"levelno\":%u,\"logger\":",
+					 glass_log_level_name(e->level), e->level);
+		} else {
+			glass_buf_printf(b, ",\"handled\":%s,\"type\":", e->handled ? "true" : "false");
+		}
+		if (e->name.p)
+			glass_json_str(b, e->name.p, e->name.len);
+		else
+			glass_buf_puts(b, "null");
+		glass_buf_puts(b, ",\"message\":");
+		if (e->text.p)
+			glass_json_str(b, e->text.p, e->text.len);
+		else
+			glass_buf_puts(b, "null");
+		glass_buf_put(b, "}", 1);
+	}
+	glass_buf_put(b, "]", 1);
+}
+
 static void on_span(void *ctx, const struct glass_span *sp)
 {
 	struct jsonl *J = ctx;
@@ -93,6 +122,16 @@ static void on_span(void *ctx, const struct glass_span *sp)
 	if (sp->remote_parent_id)
 		glass_buf_printf(b, ",\"remote_parent_id\":\"%016llx\"",
 				 (unsigned long long)sp->remote_parent_id);
+	if (sp->nevents)
+		put_events(b, sp);
+	if (sp->args.p) {
+		put_key(b, "args");
+		glass_json_str(b, sp->args.p, sp->args.len);
+	}
+	if (sp->result.p) {
+		put_key(b, "result");
+		glass_json_str(b, sp->result.p, sp->result.len);
+	}
 	if (sp->kind != GLASS_KIND_PYTHON) {
 		glass_buf_puts(b, ",\"attributes\":");
 		glass_span_attrs_json(b, sp);
@@ -121,9 +160,18 @@ static void glimpse_entry(struct jsonl *J, const struct glass_span *sp, int end)
 		put_cstr(b, sp->code->qualname);
 	else
 		glass_buf_printf(b, "\"<code %u>\"", sp->code_id);
-	glass_buf_printf(b, ",\"args\":null,\"stage\":\"%s\",\"timestamp\":\"%s\"",
-			 end ? "END" : "START", ts);
-	glass_buf_puts(b, ",\"result\":null");
+	put_key(b, "args");
+	if (sp->args.p)
+		glass_json_str(b, sp->args.p, sp->args.len);
+	else
+		glass_buf_puts(b, "null");
+	glass_buf_printf(b, ",\"stage\":\"%s\",\"timestamp\":\"%s\"", end ? "END" : "START",
+			 ts);
+	put_key(b, "result");
+	if (end && sp->result.p)
+		glass_json_str(b, sp->result.p, sp->result.len);
+	else
+		glass_buf_puts(b, "null");
 	if (end)
 		glass_buf_printf(b, ",\"duration_ms\":%.3f", (double)sp->dur_ns / 1e6);
 	else
@@ -152,8 +200,45 @@ static void on_glimpse_start(void *ctx, const struct glass_span *sp)
 	glimpse_entry(ctx, sp, 0);
 }
 
+/* Glimpse's EXCEPTION entry: one per exception raised in the call, before its END. */
+static void glimpse_exception(struct jsonl *J, const struct glass_span *sp,
+			      const struct glass_span_event *e)
+{
+	struct glass_buf *b = &J->line;
+	char ts[64];
+	glass_fmt_time(ts, sizeof(ts), e->ts_ns, 1, 0);
+	glass_buf_printf(b, "{\"entry_id\":\"%u-%08llx-%06llu\"", sp->pid,
+			 (unsigned long long)(J->session_id & 0xffffffffu),
+			 (unsigned long long)++J->entries);
+	glass_buf_printf(b, ",\"call_id\":\"%016llx\",\"trace_id\":\"%016llx%016llx\"",
+			 (unsigned long long)sp->span_id, (unsigned long long)sp->trace_hi,
+			 (unsigned long long)sp->trace_lo);
+	glass_buf_puts(b, ",\"level\":\"ERROR\"");
+	put_key(b, "function");
+	if (sp->code)
+		put_cstr(b, sp->code->qualname);
+	else
+		glass_buf_printf(b, "\"<code %u>\"", sp->code_id);
+	glass_buf_printf(b, ",\"args\":null,\"stage\":\"EXCEPTION\",\"timestamp\":\"%s\"", ts);
+	glass_buf_puts(b, ",\"result\":null,\"duration_ms\":null");
+	struct glass_buf x = {0};
+	glass_buf_put(&x, e->name.p ? e->name.p : "Exception", e->name.p ? e->name.len : 9);
+	if (e->text.p) {
+		glass_buf_put(&x, ": ", 2);
+		glass_buf_put(&x, e->text.p, e->text.len);
+	}
+	put_key(b, "exception");
+	glass_json_str(b, x.p ? x.p : "", x.len);
+	glass_buf_free(&x);
+	glass_buf_printf(b, ",\"handled\":%s}", e->handled ? "true" : "false");
+	flush_line(J);
+}
+
 static void on_glimpse_end(void *ctx, const struct glass_span *sp)
 {
+	for (size_t i = 0; i < sp->nevents; i++)
+		if (sp->events[i].kind == GLASS_EVENT_EXCEPTION)
+			glimpse_exception(ctx, sp, &sp->events[i]);
 	glimpse_entry(ctx, sp, 1);
 }
 
@@ -169,7 +254,8 @@ static void usage(FILE *f)
 	    "dur_ns, self_ns, status (ok|error|lost|unfinished), error ({type,message} or null),\n"
 	    "depth, thread; generator and coroutine spans add generator, resumes and\n"
 	    "suspended_ns; captured operations add attributes (OpenTelemetry names) and, for a\n"
-	    "request with a traceparent, remote_parent_id. docs/report.md describes them.\n"
+	    "request with a traceparent, remote_parent_id; spans with events add events\n"
+	    "(exceptions raised in them, log records). docs/report.md describes them.\n"
 	    "\n"
 	    "  -o, --output FILE    write to FILE instead of standard output\n"
 	    "  -f, --format FORMAT  spans (default) or glimpse: Glimpse-style log entries, a "

@@ -462,6 +462,44 @@ static void code_attrs(struct glass_buf *b, int *n, const struct glass_code_def 
 		attr_int(b, n, "code.lineno", d->line);
 }
 
+/* OpenTelemetry's severity numbers for Python's logging levels (logs data model). */
+static int otel_severity(uint32_t level)
+{
+	return level >= 50 ? 21 : level >= 40 ? 17 : level >= 30 ? 13 : level >= 20 ? 9 : 5;
+}
+
+/* The span's events: exceptions raised in it ("exception", exception.escaped false when it
+ * was caught inside the span) and log records ("log"). Returns how many were written. */
+static size_t write_events(struct glass_buf *b, const struct glass_span *sp, int *has_exc)
+{
+	*has_exc = 0;
+	for (size_t i = 0; i < sp->nevents; i++) {
+		const struct glass_span_event *e = &sp->events[i];
+		int n = 0;
+		glass_buf_printf(b, "%s{\"timeUnixNano\":\"%llu\",\"name\":\"%s\",\"attributes\":[",
+				 i ? "," : "", (unsigned long long)e->ts_ns,
+				 e->kind == GLASS_EVENT_LOG ? "log" : "exception");
+		if (e->kind == GLASS_EVENT_EXCEPTION) {
+			*has_exc = 1;
+			if (e->name.p)
+				attr_str(b, &n, "exception.type", e->name.p, e->name.len);
+			if (e->text.p)
+				attr_str(b, &n, "exception.message", e->text.p, e->text.len);
+			attr_key(b, &n, "exception.escaped", 17);
+			glass_buf_printf(b, "{\"boolValue\":%s}}", e->handled ? "false" : "true");
+		} else {
+			attr_cstr(b, &n, "log.severity", glass_log_level_name(e->level));
+			attr_int(b, &n, "log.severity_number", otel_severity(e->level));
+			if (e->name.p)
+				attr_str(b, &n, "log.logger", e->name.p, e->name.len);
+			if (e->text.p)
+				attr_str(b, &n, "log.message", e->text.p, e->text.len);
+		}
+		glass_buf_puts(b, "]}");
+	}
+	return sp->nevents;
+}
+
 /* The span's attributes: its code, the captured operation's, its thread and generator. */
 static void span_attrs(struct glass_buf *b, const struct glass_span *sp)
 {
@@ -490,24 +528,33 @@ static void span_attrs(struct glass_buf *b, const struct glass_span *sp)
 	}
 	if (sp->status == GLASS_SPAN_LOST || sp->status == GLASS_SPAN_UNFINISHED)
 		attr_cstr(b, &n, "glass.status", glass_span_status_name(sp->status));
+	if (sp->args.p)
+		attr_str(b, &n, "glass.args", sp->args.p, sp->args.len);
+	if (sp->result.p)
+		attr_str(b, &n, "glass.result", sp->result.p, sp->result.len);
 	glass_buf_put(b, "]", 1);
 }
 
 /* A Python exception: an "exception" event, and "Type: message" as the status message (as
  * OpenTelemetry's Python SDK writes them). Ends the span. */
-static void span_exception(struct glass_buf *b, const struct glass_span *sp, uint64_t end)
+static void span_exception(struct glass_buf *b, const struct glass_span *sp, uint64_t end,
+			   int has_exc)
 {
 	struct glass_str type = sp->err_type, msg = sp->err_msg;
 	int en = 0;
-	glass_buf_printf(b,
-			 ",\"events\":[{\"timeUnixNano\":\"%llu\",\"name\":\"exception\","
-			 "\"attributes\":[",
-			 (unsigned long long)end);
-	if (type.p)
-		attr_str(b, &en, "exception.type", type.p, type.len);
-	if (msg.p)
-		attr_str(b, &en, "exception.message", msg.p, msg.len);
-	glass_buf_puts(b, "]}],\"status\":{\"code\":2");
+	if (!has_exc) { /* (an exception that came up from a callee: its event is there) */
+		glass_buf_printf(b,
+				 "%s{\"timeUnixNano\":\"%llu\",\"name\":\"exception\","
+				 "\"attributes\":[",
+				 sp->nevents ? "," : ",\"events\":[", (unsigned long long)end);
+		if (type.p)
+			attr_str(b, &en, "exception.type", type.p, type.len);
+		if (msg.p)
+			attr_str(b, &en, "exception.message", msg.p, msg.len);
+		attr_key(b, &en, "exception.escaped", 17);
+		glass_buf_puts(b, "{\"boolValue\":true}}]}]");
+	}
+	glass_buf_puts(b, ",\"status\":{\"code\":2");
 	if (type.p || msg.p) {
 		struct glass_buf m = {0};
 		if (type.p)
@@ -541,12 +588,19 @@ static void write_span(struct otlp *O, struct glass_buf *b, const struct glass_s
 	    b, ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
 	    otlp_kind(sp->kind), (unsigned long long)sp->start_ns, (unsigned long long)end);
 	span_attrs(b, sp);
+	int has_exc = 0;
+	if (sp->nevents) {
+		glass_buf_puts(b, ",\"events\":[");
+		write_events(b, sp, &has_exc);
+		if (sp->status != GLASS_SPAN_ERROR || has_exc || sp->kind != GLASS_KIND_PYTHON)
+			glass_buf_put(b, "]", 1);
+	}
 	if (sp->status != GLASS_SPAN_ERROR) {
 		glass_buf_puts(b, ",\"status\":{}}");
 		return;
 	}
 	if (sp->kind == GLASS_KIND_PYTHON) {
-		span_exception(b, sp, end);
+		span_exception(b, sp, end, has_exc);
 		return;
 	}
 	/* A failed operation (HTTP 5xx, a database error) is not an exception: its error.type

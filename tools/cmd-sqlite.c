@@ -59,11 +59,18 @@ static const char schema_sql[] =
     "  db_system TEXT, db_statement TEXT, db_query TEXT, db_operation TEXT, db_rows INTEGER,\n"
     "  http_method TEXT, http_route TEXT, http_target TEXT, http_status INTEGER,\n"
     "  server_address TEXT, server_port INTEGER, attrs TEXT);\n"
+    /* arguments and results (capture_args / capture_result), and span events: exceptions
+     * raised in a span (handled: caught inside it) and logging records */
+    "CREATE TABLE span_args (span_id INTEGER PRIMARY KEY, args TEXT, result TEXT);\n"
+    "CREATE TABLE events (\n"
+    "  span_id INTEGER, n INTEGER, name TEXT, time_ns INTEGER, handled INTEGER,\n"
+    "  level TEXT, levelno INTEGER, type TEXT, logger TEXT, message TEXT);\n"
     "CREATE TABLE warnings (n INTEGER, kind TEXT, text TEXT);\n";
 
 /* Built once all rows are in: a sort of every row, the biggest cost after the rows, but less
  * than keeping the index up to date row by row. */
 static const char index_sql[] = "CREATE INDEX span_data_parent ON span_data(parent_id);\n"
+				"CREATE INDEX events_span ON events(span_id);\n"
 				"CREATE INDEX span_ops_kind ON span_ops(kind);\n"
 				"CREATE INDEX functions_name ON functions(function);\n";
 
@@ -79,8 +86,9 @@ static const char spans_view_tail[] =
     "  s.generator, s.resumes, s.suspended_ns, o.db_system, o.db_statement, o.db_query,\n"
     "  o.db_operation, o.db_rows, o.http_method, o.http_route, o.http_target,\n"
     "  o.http_status, o.server_address, o.server_port, o.attrs, s.function_id, s.stream,\n"
-    "  s.trace_lo\n"
+    "  s.trace_lo, a.args, a.result\n"
     "FROM span_data s LEFT JOIN threads t ON t.stream = s.stream\n"
+    "  LEFT JOIN span_args a ON a.span_id = s.span_id\n"
     "  LEFT JOIN functions f ON f.id = s.function_id\n"
     "  LEFT JOIN span_ops o ON o.span_id = s.span_id\n"
     "  LEFT JOIN span_errors e ON e.span_id = s.span_id;\n";
@@ -276,7 +284,7 @@ struct fn_row {
 
 struct sq {
 	sqlite3 *db;
-	sqlite3_stmt *ins_span, *ins_op, *ins_err;
+	sqlite3_stmt *ins_span, *ins_op, *ins_err, *ins_args, *ins_event;
 	const char *output;
 	uint64_t session_id;
 	uint64_t stream;
@@ -901,6 +909,37 @@ static void on_span(void *ctx, const struct glass_span *sp)
 		bind_text(st, 3, err[1].p, err[1].len);
 		step_other(Q, st, "inserting an error");
 	}
+	if (sp->args.p || sp->result.p) {
+		sqlite3_stmt *st = Q->ins_args;
+		bind_u64(st, 1, sp->span_id);
+		bind_text(st, 2, sp->args.p, sp->args.len);
+		bind_text(st, 3, sp->result.p, sp->result.len);
+		step_other(Q, st, "inserting arguments");
+	}
+	for (size_t i = 0; i < sp->nevents; i++) {
+		const struct glass_span_event *e = &sp->events[i];
+		int log = e->kind == GLASS_EVENT_LOG;
+		sqlite3_stmt *st = Q->ins_event;
+		bind_u64(st, 1, sp->span_id);
+		bind_u64(st, 2, i);
+		bind_cstr(st, 3, log ? "log" : "exception");
+		bind_u64(st, 4, e->ts_ns);
+		if (log) {
+			sqlite3_bind_null(st, 5);
+			bind_cstr(st, 6, glass_log_level_name(e->level));
+			bind_u64(st, 7, e->level);
+			sqlite3_bind_null(st, 8);
+			bind_text(st, 9, e->name.p, e->name.len);
+		} else {
+			sqlite3_bind_int(st, 5, e->handled);
+			sqlite3_bind_null(st, 6);
+			sqlite3_bind_null(st, 7);
+			bind_text(st, 8, e->name.p, e->name.len);
+			sqlite3_bind_null(st, 9);
+		}
+		bind_text(st, 10, e->text.p, e->text.len);
+		step_other(Q, st, "inserting an event");
+	}
 	reorder_add(Q, &r);
 }
 
@@ -1358,8 +1397,11 @@ static int write_db(struct sq *Q, struct glass_session *s, const char *tmp)
 	Q->ins_span = prepare_insert(Q, "span_data", D_COUNT);
 	Q->ins_op = prepare_insert(Q, "span_ops", O_COUNT);
 	Q->ins_err = prepare_insert(Q, "span_errors", 3);
+	Q->ins_args = prepare_insert(Q, "span_args", 3);
+	Q->ins_event = prepare_insert(Q, "events", 10);
 	ins_thread = prepare_insert(Q, "threads", 13);
-	if (!Q->ins_span || !Q->ins_op || !Q->ins_err || !ins_thread)
+	if (!Q->ins_span || !Q->ins_op || !Q->ins_err || !Q->ins_args || !Q->ins_event ||
+	    !ins_thread)
 		goto out;
 	Q->row_status = -1;
 	Q->heap = malloc(sizeof(*Q->heap));
@@ -1374,6 +1416,8 @@ out:
 	sqlite3_finalize(Q->ins_span);
 	sqlite3_finalize(Q->ins_op);
 	sqlite3_finalize(Q->ins_err);
+	sqlite3_finalize(Q->ins_args);
+	sqlite3_finalize(Q->ins_event);
 	if (Q->db && sqlite3_close(Q->db) != SQLITE_OK && !rc) {
 		report_error("cannot write %s: %s", Q->output, sqlite3_errmsg(Q->db));
 		rc = GLASS_EXIT_OUTPUT;

@@ -16,6 +16,8 @@
 #define NOTE_COLS	  120	 /* error messages and statements are cut there */
 
 /* A completed span waiting for its tree to be printed. */
+#define DETAIL_SEP '\x1e'
+
 struct tspan {
 	uint64_t id, parent;
 	uint64_t trace_hi, trace_lo;
@@ -24,7 +26,8 @@ struct tspan {
 	uint64_t hidden_n;  /* spans left out below it */
 	const struct glass_code_def *code;
 	char *name;	      /* captured operations: their name (malloc) */
-	char *detail;	      /* a DB statement (malloc) */
+	char *detail;	      /* a DB statement; a function's arguments, result and events, one
+			       * line each, separated by DETAIL_SEP (malloc) */
 	char *err;	      /* "Type: message" (malloc) */
 	uint32_t first, next; /* children (newest first), next sibling */
 	uint32_t depth, code_id, resumes;
@@ -294,6 +297,35 @@ static uint32_t span_keep(struct tree *T, const struct glass_span *sp, const str
 		a = glass_span_attr(sp, "http.response.status_code");
 		if (a && a->type == GLASS_ATTR_INT && a->i >= 0 && a->i < 1000)
 			s->http_status = (int32_t)a->i;
+	}
+	if (sp->kind == GLASS_KIND_PYTHON && (sp->args.p || sp->result.p || sp->nevents)) {
+		/* lines under the span: "args → result", then its events in time order */
+		struct glass_buf d = {0};
+		if (sp->args.p || sp->result.p) {
+			glass_buf_put(&d, sp->args.p ? sp->args.p : "(...)",
+				      sp->args.p ? sp->args.len : 5);
+			if (sp->result.p) {
+				glass_buf_puts(&d, " → ");
+				glass_buf_put(&d, sp->result.p, sp->result.len);
+			}
+		}
+		for (size_t i = 0; i < sp->nevents; i++) {
+			const struct glass_span_event *e = &sp->events[i];
+			if (d.len)
+				glass_buf_put(&d, "\x1e", 1);
+			if (e->kind == GLASS_EVENT_LOG)
+				glass_buf_printf(&d, "log %s ", glass_log_level_name(e->level));
+			else
+				glass_buf_puts(&d, e->handled ? "caught " : "raised ");
+			if (e->name.p)
+				glass_buf_put(&d, e->name.p, e->name.len);
+			if (e->text.p) {
+				glass_buf_puts(&d, ": ");
+				glass_buf_put(&d, e->text.p, e->text.len > 1024 ? 1024 : e->text.len);
+			}
+		}
+		s->detail = d.oom ? NULL : dup_str(T, d.p ? d.p : "", d.len);
+		glass_buf_free(&d);
 	}
 	if (sp->status == GLASS_SPAN_ERROR && (sp->err_type.p || sp->err_msg.p)) {
 		struct glass_buf e = {0};
@@ -657,8 +689,11 @@ static void print_span_line(struct tree *T, const struct lines *L, const struct 
 		color(T, C_OFF);
 	}
 	fputc('\n', T->out);
-	if (s->detail) {
-		/* the statement under its operation, aligned with its children */
+	for (const char *dl = s->detail; dl;) {
+		/* the statement under its operation (a function's arguments and events), aligned
+		 * with its children */
+		const char *sep = strchr(dl, DETAIL_SEP);
+		size_t dlen = sep ? (size_t)(sep - dl) : strlen(dl);
 		const char *p = L->text.p + l->prefix;
 		size_t plen = l->plen;
 		if (plen >= strlen("├─ ")) {
@@ -668,9 +703,10 @@ static void print_span_line(struct tree *T, const struct lines *L, const struct 
 		}
 		fputs(l->has_kids ? "│   " : "    ", T->out);
 		color(T, C_DIM);
-		put_term(T, s->detail, strlen(s->detail), NOTE_COLS, 0);
+		put_term(T, dl, dlen, NOTE_COLS, 0);
 		color(T, C_OFF);
 		fputc('\n', T->out);
+		dl = sep ? sep + 1 : NULL;
 	}
 	if (T->natt)
 		print_attached(T, L, l, s->id);

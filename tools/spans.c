@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "spans.h"
+#include "links.h"
 #include "text.h"
 
 #define likely(x)   __builtin_expect(!!(x), 1)
@@ -13,6 +14,8 @@ enum act_kind {
 	ACT_FUNC,
 	ACT_GEN,
 	ACT_HOLE, /* activations we know of but not what they are (after lost records) */
+	ACT_LINK, /* work handed off by a span elsewhere runs (LINK_IN): not an activation of
+		   * this stream (not counted in depth); spans opened on it are that span's */
 };
 
 /*
@@ -138,6 +141,53 @@ struct glass_spans {
 	uint64_t salt;	  /* span ids in a trace shared with other recordings are xor'ed with it */
 	uint64_t keep_id; /* the span being emitted has the id it sent out (not salted) */
 	struct glass_attr *attrs; /* attributes of the operation being emitted */
+
+	/* links (LINK_OUT/LINK_IN): targets of this stream's hand-offs, by link number (open
+	 * addressing, key 0 free) and by child pid; the process's own link (a forked or spawned
+	 * child: the span that started it), under every root span */
+	struct glass_links *links;
+	struct lmap_entry *lmap;
+	size_t lmap_n, lmap_mask;
+	struct kid_entry *kids;
+	size_t nkids, kids_cap;
+	int base_state; /* BASE_UNKNOWN: ask the session once; BASE_NONE; BASE_SET */
+	struct glass_link_target base;
+
+	/* span events: pending until their span ends, then handed out with it */
+	struct pev *pev;
+	size_t npev, pev_cap;
+	struct glass_span_event *out;
+	size_t out_cap;
+	uint64_t evented_exc; /* the last exception number that got an event */
+	uint64_t end_exc;     /* the exception the span being emitted ended with, 0 if none */
+	uint64_t created_gen; /* key of the generator GEN_CREATE made by the last record, or 0 */
+	/* on_start of a Python span waits for the next record, which may be its ARGS */
+	struct glass_span pstart;
+	int pstart_set;
+};
+
+struct lmap_entry {
+	uint64_t link;
+	struct glass_link_target t;
+};
+
+struct kid_entry {
+	uint32_t pid;
+	struct glass_link_target t;
+};
+
+enum { BASE_UNKNOWN, BASE_NONE, BASE_SET };
+
+/* Not events of the span but carried the same way until it ends: its ARGS and RESULT. */
+#define PEV_ARGS ((enum glass_event_kind)100)
+#define PEV_RESULT ((enum glass_event_kind)101)
+
+/* An event waiting for the end of its span (owner). */
+struct pev {
+	uint64_t owner;
+	uint64_t exc; /* EXCEPTION: its EXC number */
+	struct glass_span_event e; /* name/text point into buf */
+	char *buf;
 };
 
 const char *glass_span_status_name(enum glass_span_status st)
@@ -317,6 +367,13 @@ struct glass_spans *glass_spans_new(struct glass_proc *proc, uint32_t tidx,
 	}
 	b->free_head = NIL;
 	b->idle_head = b->idle_tail = NIL;
+	b->base_state = BASE_NONE;
+	if (proc) {
+		const char *o = glass_proc_info(proc)->origin;
+		/* a process started by another one of the session (not a fork: its LINK_IN says) */
+		if (o && (!strcmp(o, "child") || !strcmp(o, "exec")))
+			b->base_state = BASE_UNKNOWN;
+	}
 	return b;
 }
 
@@ -371,6 +428,12 @@ void glass_spans_free(struct glass_spans *b)
 		free(b->ops);
 	}
 	free(b->attrs);
+	free(b->lmap);
+	free(b->kids);
+	for (size_t i = 0; i < b->npev; i++)
+		free(b->pev[i].buf);
+	free(b->pev);
+	free(b->out);
 	for (int i = 0; i < GLASS_SPANS_EXC_SLOTS; i++) {
 		free(b->exc[i].type);
 		free(b->exc[i].msg);
@@ -428,7 +491,24 @@ static void emit_start(struct glass_spans *b, uint64_t id, uint64_t parent, uint
 		if (sp.gen == GLASS_GEN_NONE)
 			sp.gen = GLASS_GEN_GENERATOR;
 	}
+	if (!b->on_run_start) {
+		b->pstart = sp;
+		b->pstart_set = 1;
+		return;
+	}
 	b->on_start(b->ctx, &sp);
+}
+
+/* Hands out the span start held back (with its arguments when rec is its ARGS record). */
+static void flush_start(struct glass_spans *b, const struct glass_record *rec)
+{
+	if (rec && rec->tag == GLASS_REC_ARGS)
+		b->pstart.args = rec->s[1];
+	for (size_t i = 0; i < b->npev && !b->pstart.args.p; i++) /* a generator's, from its creation */
+		if (b->pev[i].owner == b->pstart.span_id && b->pev[i].e.kind == PEV_ARGS)
+			b->pstart.args = b->pev[i].e.text;
+	b->pstart_set = 0;
+	b->on_start(b->ctx, &b->pstart);
 }
 
 /* One run of a generator activation `a` (on_run_start: dur 0; on_run_end: its length and self
@@ -455,6 +535,8 @@ static void emit_run(struct glass_spans *b, glass_span_fn fn, const struct act *
 }
 
 static void ops_note_child(struct glass_spans *b, struct glass_span *sp);
+static size_t events_collect(struct glass_spans *b, struct glass_span *sp);
+static void events_release(struct glass_spans *b, size_t n);
 
 /* A span of a root whose trace is a remote or propagated one takes that trace id. In a request
  * served, ids are salted with the session's, since other recordings' spans share the trace
@@ -486,12 +568,22 @@ static void emit_end(struct glass_spans *b, struct glass_span *sp)
 {
 	if (unlikely(b->nops || b->nover))
 		ops_note_child(b, sp);
+	size_t nev = 0;
+	sp->events = NULL;
+	sp->nevents = 0;
+	sp->args.p = sp->result.p = NULL;
+	sp->args.len = sp->result.len = 0;
+	if (unlikely(b->npev || b->end_exc))
+		nev = events_collect(b, sp);
+	b->end_exc = 0;
 	b->counts.spans++;
 	if (!sp->parent_id)
 		b->counts.busy_ns +=
 		    sp->dur_ns - (sp->suspended_ns < sp->dur_ns ? sp->suspended_ns : sp->dur_ns);
 	if (b->on_end)
 		b->on_end(b->ctx, sp);
+	if (unlikely(nev))
+		events_release(b, nev);
 }
 
 static uint64_t span_dur(uint64_t start, uint64_t end)
@@ -608,9 +700,13 @@ static void idle_append(struct glass_spans *b, uint32_t s)
 	b->idle_tail = s;
 }
 
+static void pev_drop_owner(struct glass_spans *b, uint64_t owner);
+
 static void gen_release(struct glass_spans *b, uint32_t s)
 {
 	struct gen *g = &b->gens[s];
+	if (unlikely(b->npev) && g->state == GEN_CREATED)
+		pev_drop_owner(b, ~g->key); /* arguments of a generator that never ran */
 	if (g->state == GEN_CREATED || g->state == GEN_SUSPENDED)
 		idle_unlink(b, s);
 	tab_remove(b, s);
@@ -644,8 +740,10 @@ static void gen_emit(struct glass_spans *b, uint32_t s, uint64_t end, enum glass
 		sp.gen = GLASS_GEN_GENERATOR;
 	sp.resumes = g->resumes;
 	sp.suspended_ns = g->susp_ns;
-	if (st == GLASS_SPAN_ERROR)
+	if (st == GLASS_SPAN_ERROR) {
 		set_error(b, &sp, exc, have_exc);
+		b->end_exc = have_exc ? exc : 0;
+	}
 	emit_end(b, &sp);
 }
 
@@ -722,8 +820,10 @@ static struct act *push(struct glass_spans *b)
 	return &b->stack[b->n++];
 }
 
+static int base_link(struct glass_spans *b);
+
 /* Parent, root and depth for a span opened now. */
-static void parent_of_new(const struct glass_spans *b, uint64_t *parent, uint64_t *root,
+static void parent_of_new(struct glass_spans *b, uint64_t *parent, uint64_t *root,
 			  uint32_t *depth)
 {
 	if (unlikely(b->nops)) {
@@ -737,6 +837,14 @@ static void parent_of_new(const struct glass_spans *b, uint64_t *parent, uint64_
 				*depth = o->depth + 1;
 				return;
 			}
+		}
+	}
+	if (!b->n || !b->stack[b->n - 1].id) {
+		if (unlikely(b->base_state != BASE_NONE) && base_link(b)) {
+			*parent = b->base.parent;
+			*root = b->base.root;
+			*depth = b->base.depth + 1;
+			return;
 		}
 	}
 	if (!b->n) {
@@ -824,6 +932,12 @@ static void pop_one_inner(struct glass_spans *b, uint64_t ts, enum glass_span_st
 			  uint64_t exc, int have_exc, int want_gen)
 {
 	struct act *a = &b->stack[b->n - 1];
+	if (a->kind == ACT_LINK) {
+		/* not an activation: its children's time goes to what ran it */
+		b->n--;
+		add_child_time(b, a->child_ns);
+		return;
+	}
 	if (a->kind == ACT_HOLE) {
 		b->depth--;
 		a->depth--;
@@ -856,8 +970,12 @@ static void pop_one_inner(struct glass_spans *b, uint64_t ts, enum glass_span_st
 		sp.gen = GLASS_GEN_NONE;
 		sp.resumes = 0;
 		sp.suspended_ns = 0;
-		if (st == GLASS_SPAN_ERROR)
+		sp.events = NULL;
+		sp.nevents = 0;
+		if (st == GLASS_SPAN_ERROR) {
 			set_error(b, &sp, exc, have_exc);
+			b->end_exc = have_exc ? exc : 0;
+		}
 		emit_end(b, &sp);
 		return;
 	}
@@ -926,8 +1044,16 @@ static int is_clean_gen_exit(const struct glass_str *t)
 	return 0;
 }
 
+/* A LINK_IN left open under a frame exit (its LINK_END was lost): it ends there. */
+static inline void drop_links_on_top(struct glass_spans *b)
+{
+	while (unlikely(b->n && b->stack[b->n - 1].kind == ACT_LINK))
+		pop_one(b, 0, GLASS_SPAN_OK, 0, 0, -1);
+}
+
 static void on_raise(struct glass_spans *b, uint64_t ts, uint64_t exc)
 {
+	drop_links_on_top(b);
 	if (!b->n) {
 		b->counts.unmatched_exits++;
 		return;
@@ -947,6 +1073,7 @@ static void on_raise(struct glass_spans *b, uint64_t ts, uint64_t exc)
 
 static void on_leave(struct glass_spans *b, uint64_t ts, int want_gen)
 {
+	drop_links_on_top(b);
 	if (!b->n) {
 		b->counts.unmatched_exits++;
 		return;
@@ -982,6 +1109,7 @@ static void on_gen_create(struct glass_spans *b, uint64_t ts, uint64_t code, uin
 	g->creator_depth = depth;
 	g->start_ns = ts;
 	idle_append(b, s);
+	b->created_gen = key; /* its ARGS may come next */
 }
 
 static void on_gen_resume(struct glass_spans *b, uint64_t ts, uint64_t code, uint64_t key)
@@ -1010,6 +1138,10 @@ static void on_gen_resume(struct glass_spans *b, uint64_t ts, uint64_t code, uin
 	parent_of_new(b, &parent, &root, &depth);
 	if (g->state == GEN_CREATED || !g->id) {
 		g->id = new_id(b);
+		/* arguments recorded when it was created are its span's */
+		for (size_t i = 0; i < b->npev; i++)
+			if (b->pev[i].owner == ~key)
+				b->pev[i].owner = g->id;
 		if (g->creator) {
 			g->parent = g->creator;
 			g->root = g->creator_root;
@@ -1049,6 +1181,7 @@ static void on_gen_resume(struct glass_spans *b, uint64_t ts, uint64_t code, uin
 
 static void on_gen_yield(struct glass_spans *b, uint64_t ts)
 {
+	drop_links_on_top(b);
 	if (!b->n) {
 		b->counts.unmatched_exits++;
 		return;
@@ -1573,6 +1706,391 @@ static void close_ops(struct glass_spans *b, uint64_t ts)
 	}
 }
 
+/* ---- span events ---------------------------------------------------------------------------- */
+
+const char *glass_log_level_name(uint32_t level)
+{
+	switch (level) {
+	case 10:
+		return "DEBUG";
+	case 20:
+		return "INFO";
+	case 30:
+		return "WARNING";
+	case 40:
+		return "ERROR";
+	case 50:
+		return "CRITICAL";
+	}
+	return "LEVEL";
+}
+
+/* The innermost open span of this thread (an operation anchored where we are, or the top
+ * frame), 0 when none is (a link's remote span is not this thread's to end). */
+static uint64_t current_span(const struct glass_spans *b)
+{
+	uint64_t top = b->n ? b->stack[b->n - 1].id : 0;
+	for (size_t i = b->nops; i-- > 0;) {
+		const struct op *o = &b->ops[i];
+		if (o->height == b->n && o->anchor == top && !o->leaf)
+			return o->id;
+	}
+	if (b->n && (b->stack[b->n - 1].kind == ACT_FUNC || b->stack[b->n - 1].kind == ACT_GEN))
+		return top;
+	return 0;
+}
+
+static struct pev *pev_add(struct glass_spans *b, uint64_t owner, const struct glass_str *name,
+			   const struct glass_str *text)
+{
+	if (!owner || b->npev >= GLASS_SPANS_MAX_EVENTS) {
+		b->counts.events_dropped++;
+		return NULL;
+	}
+	if (b->npev == b->pev_cap) {
+		size_t cap = b->pev_cap ? b->pev_cap * 2 : 16;
+		struct pev *n = realloc(b->pev, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		b->pev = n;
+		b->pev_cap = cap;
+	}
+	uint32_t nl = name->p ? (name->len < GLASS_SPANS_MAX_TEXT ? name->len : GLASS_SPANS_MAX_TEXT)
+			      : 0;
+	uint32_t tl = text->p ? (text->len < GLASS_SPANS_MAX_TEXT ? text->len : GLASS_SPANS_MAX_TEXT)
+			      : 0;
+	char *buf = malloc(nl + tl + 1);
+	if (!buf)
+		return NULL;
+	struct pev *p = &b->pev[b->npev++];
+	memset(p, 0, sizeof(*p));
+	p->owner = owner;
+	p->buf = buf;
+	if (nl)
+		memcpy(buf, name->p, nl);
+	if (tl)
+		memcpy(buf + nl, text->p, tl);
+	p->e.name.p = name->p ? buf : NULL;
+	p->e.name.len = nl;
+	p->e.text.p = text->p ? buf + nl : NULL;
+	p->e.text.len = tl;
+	return p;
+}
+
+static void pev_drop_owner(struct glass_spans *b, uint64_t owner)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < b->npev; i++) {
+		if (b->pev[i].owner == owner)
+			free(b->pev[i].buf);
+		else
+			b->pev[k++] = b->pev[i];
+	}
+	b->npev = k;
+}
+
+static void exc_texts(const struct glass_spans *b, uint64_t exc, struct glass_str *type,
+		      struct glass_str *msg)
+{
+	const struct exc_slot *e = &b->exc[exc % GLASS_SPANS_EXC_SLOTS];
+	type->p = msg->p = NULL;
+	type->len = msg->len = 0;
+	if (!e->used || e->num != exc)
+		return;
+	if (!e->tnil) {
+		type->p = e->type ? e->type : "";
+		type->len = e->tlen;
+	}
+	if (!e->mnil) {
+		msg->p = e->msg ? e->msg : "";
+		msg->len = e->mlen;
+	}
+}
+
+static void on_exc_raised(struct glass_spans *b, uint64_t ts, uint64_t exc)
+{
+	if (exc == b->evented_exc)
+		return; /* the same exception reaching another traced frame */
+	struct glass_str type, msg;
+	exc_texts(b, exc, &type, &msg);
+	struct pev *p = pev_add(b, current_span(b), &type, &msg);
+	if (!p)
+		return;
+	p->exc = exc;
+	p->e.kind = GLASS_EVENT_EXCEPTION;
+	p->e.ts_ns = ts;
+	p->e.handled = 1;
+	b->evented_exc = exc;
+}
+
+static void on_text(struct glass_spans *b, const struct glass_record *rec, enum glass_event_kind k)
+{
+	static const struct glass_str none = {NULL, 0};
+	/* a generator's arguments follow its GEN_CREATE: held under ~key until its first run */
+	uint64_t owner = k == PEV_ARGS && b->created_gen ? ~b->created_gen : current_span(b);
+	struct pev *p = pev_add(b, owner, &none, &rec->s[1]);
+	if (!p)
+		return;
+	p->e.kind = k;
+	p->e.ts_ns = rec->ts_ns;
+}
+
+static void on_log(struct glass_spans *b, const struct glass_record *rec)
+{
+	struct pev *p = pev_add(b, current_span(b), &rec->s[2], &rec->s[3]);
+	if (!p)
+		return;
+	p->e.kind = GLASS_EVENT_LOG;
+	p->e.ts_ns = rec->ts_ns;
+	p->e.level = rec->u[1] <= UINT32_MAX ? (uint32_t)rec->u[1] : UINT32_MAX;
+}
+
+/* Moves the span's pending events (and, for an exception that escaped it without an event
+ * yet, that one) to the end of b->pev as the span's own, and points sp at them. Returns how
+ * many there are; events_release frees them after the callback. */
+static size_t events_collect(struct glass_spans *b, struct glass_span *sp)
+{
+	uint64_t escaped = sp->status == GLASS_SPAN_ERROR ? b->end_exc : 0;
+	if (escaped && escaped != b->evented_exc) {
+		struct glass_str type, msg;
+		exc_texts(b, escaped, &type, &msg);
+		struct pev *p = pev_add(b, sp->span_id, &type, &msg);
+		if (p) {
+			p->exc = escaped;
+			p->e.kind = GLASS_EVENT_EXCEPTION;
+			p->e.ts_ns = sp->start_ns + sp->dur_ns;
+			b->evented_exc = escaped;
+		}
+	}
+	/* stable partition: others first, this span's last */
+	size_t n = 0;
+	for (size_t i = 0; i < b->npev; i++)
+		n += b->pev[i].owner == sp->span_id;
+	if (!n)
+		return 0;
+	if (n > b->out_cap) {
+		struct glass_span_event *o = realloc(b->out, n * sizeof(*o));
+		if (!o)
+			return 0;
+		b->out = o;
+		b->out_cap = n;
+	}
+	struct pev *mine = malloc(n * sizeof(*mine));
+	if (!mine)
+		return 0;
+	size_t k = 0, m = 0;
+	for (size_t i = 0; i < b->npev; i++) {
+		if (b->pev[i].owner == sp->span_id)
+			mine[m++] = b->pev[i];
+		else
+			b->pev[k++] = b->pev[i];
+	}
+	size_t nout = 0;
+	for (size_t i = 0; i < n; i++) {
+		b->pev[k + i] = mine[i];
+		if (mine[i].e.kind == PEV_ARGS) {
+			sp->args = mine[i].e.text;
+			continue;
+		}
+		if (mine[i].e.kind == PEV_RESULT) {
+			sp->result = mine[i].e.text;
+			continue;
+		}
+		b->out[nout] = mine[i].e;
+		if (mine[i].e.kind == GLASS_EVENT_EXCEPTION)
+			b->out[nout].handled = !(escaped && mine[i].exc == escaped);
+		nout++;
+	}
+	free(mine);
+	sp->events = nout ? b->out : NULL;
+	sp->nevents = nout;
+	return n;
+}
+
+static void events_release(struct glass_spans *b, size_t n)
+{
+	for (size_t i = b->npev - n; i < b->npev; i++)
+		free(b->pev[i].buf);
+	b->npev -= n;
+}
+
+/* ---- links ---------------------------------------------------------------------------------- */
+
+static int lmap_grow(struct glass_spans *b)
+{
+	size_t size = b->lmap ? (b->lmap_mask + 1) * 2 : 256;
+	struct lmap_entry *m = calloc(size, sizeof(*m));
+	if (!m)
+		return -1;
+	for (size_t i = 0; b->lmap && i <= b->lmap_mask; i++) {
+		if (!b->lmap[i].link)
+			continue;
+		size_t j = (size_t)(b->lmap[i].link * 0x9e3779b97f4a7c15ull) & (size - 1);
+		while (m[j].link)
+			j = (j + 1) & (size - 1);
+		m[j] = b->lmap[i];
+	}
+	free(b->lmap);
+	b->lmap = m;
+	b->lmap_mask = size - 1;
+	return 0;
+}
+
+int glass_spans_link_target(const struct glass_spans *b, uint64_t link,
+			    struct glass_link_target *out)
+{
+	if (!b->lmap || !link)
+		return 0;
+	for (size_t i = (size_t)(link * 0x9e3779b97f4a7c15ull) & b->lmap_mask;;
+	     i = (i + 1) & b->lmap_mask) {
+		if (!b->lmap[i].link)
+			return 0;
+		if (b->lmap[i].link == link) {
+			*out = b->lmap[i].t;
+			return 1;
+		}
+	}
+}
+
+int glass_spans_child_target(const struct glass_spans *b, uint32_t pid,
+			     struct glass_link_target *out)
+{
+	for (size_t i = b->nkids; i-- > 0;)
+		if (b->kids[i].pid == pid) {
+			*out = b->kids[i].t;
+			return 1;
+		}
+	return 0;
+}
+
+/* The trace id of spans whose root is `root` (a remote trace when its request had one). */
+static void trace_of_root(const struct glass_spans *b, uint64_t root, uint64_t *hi, uint64_t *lo)
+{
+	*hi = b->ids.trace_hi;
+	*lo = root;
+	for (size_t i = 0; i < b->nover; i++)
+		if (b->over[i].root == root) {
+			*hi = b->over[i].hi;
+			*lo = b->over[i].lo;
+			return;
+		}
+}
+
+/* Spans whose root is the target's root take the target's trace id. */
+static void adopt_trace(struct glass_spans *b, const struct glass_link_target *t)
+{
+	if (t->trace_hi == b->ids.trace_hi && t->trace_lo == t->root)
+		return;
+	for (size_t i = 0; i < b->nover; i++)
+		if (b->over[i].root == t->root)
+			return;
+	note_override(b, t->root, t->trace_hi, t->trace_lo, 0); /* one recording: no salt */
+}
+
+static void on_link_out(struct glass_spans *b, const struct glass_record *rec)
+{
+	struct glass_link_target t;
+	parent_of_new(b, &t.parent, &t.root, &t.depth);
+	if (!t.parent)
+		return; /* nothing open: the work starts its own trace */
+	t.depth = t.depth ? t.depth - 1 : 0;
+	trace_of_root(b, t.root, &t.trace_hi, &t.trace_lo);
+	uint64_t link = rec->u[1];
+	if (link) {
+		if ((b->lmap_n + 1) * 2 > (b->lmap ? b->lmap_mask + 1 : 0) && lmap_grow(b) < 0)
+			return;
+		size_t i = (size_t)(link * 0x9e3779b97f4a7c15ull) & b->lmap_mask;
+		while (b->lmap[i].link && b->lmap[i].link != link)
+			i = (i + 1) & b->lmap_mask;
+		if (!b->lmap[i].link)
+			b->lmap_n++;
+		b->lmap[i].link = link;
+		b->lmap[i].t = t;
+	}
+	if (rec->u[2] && rec->u[2] <= UINT32_MAX) {
+		if (b->nkids == b->kids_cap) {
+			size_t cap = b->kids_cap ? b->kids_cap * 2 : 16;
+			struct kid_entry *k = realloc(b->kids, cap * sizeof(*k));
+			if (!k)
+				return;
+			b->kids = k;
+			b->kids_cap = cap;
+		}
+		b->kids[b->nkids].pid = (uint32_t)rec->u[2];
+		b->kids[b->nkids++].t = t;
+	}
+}
+
+/* The process's own link, asked of the session once (spawned children). */
+static int base_link(struct glass_spans *b)
+{
+	if (b->base_state == BASE_UNKNOWN) {
+		b->base_state = BASE_NONE;
+		if (!b->links)
+			b->links = glass_links_of(b->proc);
+		if (b->links && glass_links_spawned(b->links, b->proc, &b->base) && b->base.parent) {
+			b->base_state = BASE_SET;
+			adopt_trace(b, &b->base);
+		}
+	}
+	return b->base_state == BASE_SET;
+}
+
+static void on_link_in(struct glass_spans *b, const struct glass_record *rec)
+{
+	struct glass_link_target t;
+	int ok;
+	if (!rec->s[4].p && rec->u[3] == b->tidx) {
+		ok = glass_spans_link_target(b, rec->u[1], &t);
+	} else {
+		if (!b->links)
+			b->links = glass_links_of(b->proc);
+		ok = b->links && glass_links_resolve(b->links, b->proc, &rec->s[4],
+						     (uint32_t)rec->u[3], rec->u[1], &t);
+	}
+	if (!ok)
+		b->counts.links_unresolved++;
+	ok = ok && t.parent;
+	if (rec->u[2] == GLASS_LINK_PROCESS) {
+		/* a forked child: under everything that opens at its bottom, for good */
+		if (ok) {
+			b->base = t;
+			b->base_state = BASE_SET;
+			adopt_trace(b, &t);
+		}
+		return;
+	}
+	/* a LINK entry on the stack; unresolved, it is transparent (what the top gives) */
+	uint64_t parent, root;
+	uint32_t depth;
+	if (ok) {
+		parent = t.parent;
+		root = t.root;
+		depth = t.depth + 1;
+		adopt_trace(b, &t);
+	} else {
+		parent_of_new(b, &parent, &root, &depth);
+	}
+	if (b->n > GLASS_SPANS_MAX_DEPTH)
+		return;
+	struct act *a = push(b);
+	if (!a)
+		return;
+	b->depth--; /* not an activation */
+	memset(a, 0, sizeof(*a));
+	a->kind = ACT_LINK;
+	a->id = parent;
+	a->root = root;
+	a->depth = depth ? depth - 1 : 0;
+	a->start_ns = rec->ts_ns;
+}
+
+static void on_link_end(struct glass_spans *b, uint64_t ts)
+{
+	if (b->n && b->stack[b->n - 1].kind == ACT_LINK)
+		pop_one(b, ts, GLASS_SPAN_OK, 0, 0, -1);
+}
+
 static inline void note_time(struct glass_span_counts *c, uint64_t ts)
 {
 	if (unlikely(!c->first_ns))
@@ -1586,6 +2104,10 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 	struct glass_span_counts *c = &b->counts;
 	uint8_t tag = rec->tag;
 	uint64_t ts = rec->ts_ns;
+	if (unlikely(b->pstart_set))
+		flush_start(b, rec);
+	uint64_t created_gen = b->created_gen;
+	b->created_gen = 0;
 	c->records++;
 	c->by_tag[tag & GLASS_REC_MAX_TAG]++;
 	switch (tag) {
@@ -1669,6 +2191,29 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 		note_time(c, ts);
 		on_op_end(b, ts, rec);
 		break;
+	case GLASS_REC_LINK_OUT:
+		on_link_out(b, rec);
+		break;
+	case GLASS_REC_LINK_IN:
+		on_link_in(b, rec);
+		break;
+	case GLASS_REC_LINK_END:
+		on_link_end(b, ts);
+		break;
+	case GLASS_REC_EXC_RAISED:
+		on_exc_raised(b, ts, rec->u[1]);
+		break;
+	case GLASS_REC_LOG:
+		on_log(b, rec);
+		break;
+	case GLASS_REC_ARGS:
+		b->created_gen = created_gen;
+		on_text(b, rec, PEV_ARGS);
+		b->created_gen = 0;
+		break;
+	case GLASS_REC_RESULT:
+		on_text(b, rec, PEV_RESULT);
+		break;
 	default:
 		break;
 	}
@@ -1676,6 +2221,8 @@ void glass_spans_feed(struct glass_spans *b, const struct glass_record *rec)
 
 void glass_spans_finish(struct glass_spans *b)
 {
+	if (b->pstart_set)
+		flush_start(b, NULL);
 	uint64_t end = b->counts.last_ns;
 	/* Frames still open at the end of the data: the process ended first (a crash, SIGKILL,
 	 * os._exit: unfinished), unless it exited normally after losing records and this thread's

@@ -42,6 +42,20 @@ struct glass_attr {
 	int64_t i;	    /* GLASS_ATTR_INT, GLASS_ATTR_BOOL (0/1) */
 };
 
+/* Something that happened inside a span: an exception raised in it (handled: caught before
+ * the span ended), or a logging record emitted while it was the innermost open span. */
+enum glass_event_kind { GLASS_EVENT_EXCEPTION, GLASS_EVENT_LOG };
+struct glass_span_event {
+	enum glass_event_kind kind;
+	uint64_t ts_ns;
+	int handled;		/* EXCEPTION: caught inside the span */
+	uint32_t level;		/* LOG: logging levelno (10 DEBUG ... 50 CRITICAL) */
+	struct glass_str name;	/* EXCEPTION: type; LOG: logger name (p NULL: unknown) */
+	struct glass_str text;	/* the message (p NULL: none) */
+};
+/* "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", or "LEVEL" for other numbers. */
+const char *glass_log_level_name(uint32_t level);
+
 /* A span as handed to the callbacks; pointers are valid during the callback only. */
 struct glass_span {
 	enum glass_span_kind kind;
@@ -69,6 +83,10 @@ struct glass_span {
 	enum glass_gen_kind gen;	    /* GLASS_GEN_NONE for plain functions */
 	uint32_t resumes;      /* generator spans: times it ran, the first start included */
 	uint64_t suspended_ns; /* generator spans: time between a yield and the next resume */
+	const struct glass_span_event *events; /* on_end only: in time order */
+	size_t nevents;
+	struct glass_str args;	 /* on_end only: "f(a=1, b='x')" when recorded, else p NULL */
+	struct glass_str result; /* on_end only: what it returned, when recorded */
 };
 
 /* Counters of one builder, for `info`. */
@@ -88,9 +106,26 @@ struct glass_span_counts {
 	uint64_t cpu_ns;	   /* THREAD_CPU: CPU time the thread used (0: not recorded) */
 	uint64_t unknown_ops;	   /* OP_BEGIN of a kind this reader does not know (skipped) */
 	uint64_t unmatched_ops;	   /* OP_END with no open OP_BEGIN (lost, or before the data) */
+	uint64_t links_unresolved; /* LINK_IN whose LINK_OUT was not found (spans stay roots) */
+	uint64_t events_dropped;   /* span events beyond GLASS_SPANS_MAX_EVENTS pending, or with
+				      no span open */
 };
 
 struct glass_spans;
+
+/* Where work handed off by a span (LINK_OUT) lands: under that span, in its trace. */
+struct glass_link_target {
+	uint64_t parent;	     /* the span (0: none was open; the work starts its own trace) */
+	uint64_t root;		     /* the root span of its trace */
+	uint64_t trace_hi, trace_lo; /* its trace id (a remote one when its request had one) */
+	uint32_t depth;		     /* the span's depth */
+};
+/* The target of LINK_OUT `link` fed to this builder so far; 1 if found. */
+int glass_spans_link_target(const struct glass_spans *b, uint64_t link,
+			    struct glass_link_target *out);
+/* The target of the LINK_OUT that names child process `pid` (a spawned child); 1 if found. */
+int glass_spans_child_target(const struct glass_spans *b, uint32_t pid,
+			     struct glass_link_target *out);
 
 typedef void (*glass_span_fn)(void *ctx, const struct glass_span *sp);
 typedef const struct glass_code_def *(*glass_code_lookup_fn)(void *ctx, uint32_t id);
@@ -183,5 +218,6 @@ enum glass_gen_kind glass_gen_kind_of(uint32_t co_flags);
 #define GLASS_SPANS_MAX_GENS  (1u << 20) /* generator/coroutine objects tracked per thread */
 #define GLASS_SPANS_EXC_SLOTS 1024	 /* exception texts kept (the last 1024 numbers) */
 #define GLASS_SPANS_MAX_TEXT  4096	 /* longest exception/thread-name text kept (bytes) */
+#define GLASS_SPANS_MAX_EVENTS 65536	 /* events waiting for their span's end, per thread */
 
 #endif

@@ -29,10 +29,16 @@ int main(void)
 	P("frame_state", offsetof(PyFrameObject, f_state));
 	P("frame_stacktop", 0);
 	P("state_suspended_max", (int)FRAME_SUSPENDED);
+	P("state_created", FRAME_CREATED);
 #else
 	P("frame_state", 0);
 	P("frame_stacktop", offsetof(PyFrameObject, f_stacktop));
+	P("state_created", 0);
 #endif
+	P("co_argcount", offsetof(PyCodeObject, co_argcount));
+	P("co_kwonlyargcount", offsetof(PyCodeObject, co_kwonlyargcount));
+	/* the names of the locals, arguments first (3.11+: co_localsplusnames) */
+	P("co_localsplusnames", offsetof(PyCodeObject, co_varnames));
 	P("co_code", offsetof(PyCodeObject, co_code));
 	P("gen_frame", offsetof(PyGenObject, gi_frame));
 	P("func_code", offsetof(PyFunctionObject, func_code));
@@ -64,6 +70,10 @@ int main(void)
 	P("gen_state_before_iframe", offsetof(PyGenObject, gi_iframe) -
 					     offsetof(PyGenObject, gi_frame_state));
 	P("co_qualname", offsetof(PyCodeObject, co_qualname));
+	P("co_argcount", offsetof(PyCodeObject, co_argcount));
+	P("co_kwonlyargcount", offsetof(PyCodeObject, co_kwonlyargcount));
+	P("co_localsplusnames", offsetof(PyCodeObject, co_localsplusnames));
+	P("state_created", FRAME_CREATED);
 #if PY_VERSION_HEX >= 0x030c0000
 	P("ts_exc", offsetof(PyThreadState, current_exception));
 	P("ts_c_recursion", offsetof(PyThreadState, c_recursion_remaining));

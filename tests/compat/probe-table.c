@@ -33,6 +33,10 @@ int main(int argc, char **argv)
 	P("co_name", glass_cx.co_name);
 	P("co_code", glass_cx.co_code);
 	P("co_consts", glass_cx.co_consts);
+	P("co_argcount", glass_cx.co_argcount);
+	P("co_kwonlyargcount", glass_cx.co_kwonlyargcount);
+	P("co_localsplusnames", glass_cx.co_localsplusnames);
+	P("state_created", glass_cx.state_created);
 	P("co_firstlineno", glass_cx.co_firstlineno);
 	P("co_extra", glass_cx.co_extra);
 	P("ts_exc", glass_cx.ts_exc);

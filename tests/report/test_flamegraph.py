@@ -37,6 +37,8 @@ def expected_stacks(spans, per_thread=False):
 
     def placed_parent(s):
         p = by_id.get(s["parent_id"])
+        if p is not None and (p["pid"], p["tid"]) != (s["pid"], s["tid"]):
+            return None  # started by a span of another thread (a link): its thread's root
         if s.get("generator") == "coroutine":
             while p is not None and p.get("generator") == "coroutine":
                 p = by_id.get(p["parent_id"])
@@ -256,8 +258,11 @@ def main():
         return max(0, min(s["start_ns"] + s["dur_ns"], w1) - max(s["start_ns"], w0))
 
     kids_in = collections.Counter()
+    by_id = {s["span_id"]: s for s in spans}
     for s in spans:
-        kids_in[s["parent_id"]] += inside(s)
+        p = by_id.get(s["parent_id"])
+        if p is not None and (p["pid"], p["tid"]) == (s["pid"], s["tid"]):
+            kids_in[s["parent_id"]] += inside(s)  # (a thread started by it: not its time)
     clipped = collections.Counter()
     crossing = 0
     for s in spans:

@@ -123,11 +123,17 @@ def main():
     t.check(len(s) == 1 and s[0]["thread"] == "MainThread", "--slow 100: the 267 ms tree only")
     p = t.report("tree", session, "--slow", "100000")
     t.check(p.returncode == 0 and p.stdout.strip() == "(no tree matches)", "--slow: none")
+    # the worker thread was started inside main(): its tree is in main's trace (a link)
     wid = worker_t["trace"]
+    t.check(wid == main_t["trace"], "the worker thread's tree is in its starter's trace")
+    t.check(re.search(r"\(worker-1\).* · under span [0-9a-f]{16}",
+                      t.report("tree", session).stdout),
+            "the worker's tree header names the span it runs under")
     for tid in (wid, wid[16:]):
         p = t.report("tree", session, "--trace", tid)
         x = trees(p.stdout)
-        t.check(len(x) == 1 and x[0]["trace"] == wid, f"--trace {len(tid)} digits: that tree")
+        t.check(len(x) == 2 and {y["trace"] for y in x} == {wid},
+                f"--trace {len(tid)} digits: that trace's trees (main thread and worker)")
 
     # folding
     p = t.report("tree", session, "--depth", "2", "--limit", "1")

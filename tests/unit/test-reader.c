@@ -132,7 +132,7 @@ START_TEST(every_stream_record_round_trips)
 	synth_chunk_init(&c, PID, PID, 1, 1, TSC0, MONO0);
 	size_t n;
 	const struct glass_record_desc *d = glass_record_descs(&n);
-	struct glass_record want[96];
+	struct glass_record want[160];
 	size_t nw = 0, k = 0;
 	uint64_t ticks = TSC0;
 	for (int round = 0; round < 3; round++) {
@@ -197,8 +197,8 @@ START_TEST(every_stream_record_round_trips)
 	synth_chunk_free(&c);
 
 	struct glass_session *s = open_ok(sdir);
-	struct glass_record got[96];
-	size_t ng = read_all(s, got, 96);
+	struct glass_record got[160];
+	size_t ng = read_all(s, got, 160);
 	ck_assert_uint_eq(ng, nw);
 	struct glass_proc *p = glass_session_proc(s, 0);
 	for (size_t i = 0; i < nw; i++) {

@@ -40,6 +40,11 @@ struct got {
 	int has_type, has_msg;
 	int64_t rows;
 	size_t nattrs;
+	/* span events, arguments and result (copied: valid during the callback only) */
+	size_t nev;
+	int ev_kind[4], ev_handled[4];
+	uint32_t ev_level[4];
+	char ev_name[4][32], ev_text[4][32], args[64], result[64];
 };
 
 static struct got spans[64];
@@ -62,6 +67,21 @@ static void collect(void *ctx, const struct glass_span *sp)
 	g->rows = a && a->type == GLASS_ATTR_INT ? a->i : -1;
 	g->nattrs = sp->nattrs;
 	g->sp.attrs = NULL;
+	g->nev = sp->nevents;
+	for (size_t i = 0; i < sp->nevents && i < 4; i++) {
+		g->ev_kind[i] = sp->events[i].kind;
+		g->ev_handled[i] = sp->events[i].handled;
+		g->ev_level[i] = sp->events[i].level;
+		snprintf(g->ev_name[i], 32, "%.*s", (int)sp->events[i].name.len,
+			 sp->events[i].name.p ? sp->events[i].name.p : "");
+		snprintf(g->ev_text[i], 32, "%.*s", (int)sp->events[i].text.len,
+			 sp->events[i].text.p ? sp->events[i].text.p : "");
+	}
+	g->sp.events = NULL;
+	if (sp->args.p)
+		snprintf(g->args, sizeof(g->args), "%.*s", (int)sp->args.len, sp->args.p);
+	if (sp->result.p)
+		snprintf(g->result, sizeof(g->result), "%.*s", (int)sp->result.len, sp->result.p);
 	g->sp.name.p = NULL;
 	if (sp->err_type.p) {
 		g->has_type = 1;
@@ -940,6 +960,118 @@ START_TEST(aggregation_keys)
 }
 END_TEST
 
+/* A record with u[1] and string fields 1-3 (LOG: level, logger at 2, message at 3; ARGS and
+ * RESULT: text at 1). */
+static void text_rec(struct glass_spans *b, uint8_t tag, uint64_t ts, uint64_t u1,
+		     const char *s1, const char *s2, const char *s3)
+{
+	struct glass_record r;
+	memset(&r, 0, sizeof(r));
+	r.tag = tag;
+	r.ts_ns = r.ticks = ts;
+	r.u[1] = u1;
+	const char *s[3] = {s1, s2, s3};
+	for (int i = 0; i < 3; i++) {
+		r.s[1 + i].p = s[i];
+		r.s[1 + i].len = s[i] ? (uint32_t)strlen(s[i]) : 0;
+	}
+	glass_spans_feed(b, &r);
+}
+
+/* GIVEN a(LINK_OUT 5) and, after a returned, work run under LINK_IN 5 of the same thread, THEN
+ * the work's root span is a's child in a's trace; spans after LINK_END are roots again. */
+START_TEST(link_in_runs_under_the_linking_span)
+{
+	struct glass_spans *b = builder();
+	CALL(10, 1);
+	feed(b, GLASS_REC_LINK_OUT, 15, 5, 0, 0);
+	feed(b, GLASS_REC_LINK_OUT, 16, 6, 4242, 0); /* a child process, by pid */
+	RET(20);
+	struct glass_record r;
+	memset(&r, 0, sizeof(r));
+	r.tag = GLASS_REC_LINK_IN;
+	r.ts_ns = 30;
+	r.u[1] = 5;
+	r.u[2] = GLASS_LINK_WORK;
+	r.u[3] = 1; /* this thread (tidx 1), src_proc nil */
+	glass_spans_feed(b, &r);
+	CALL(31, 2);
+	CALL(32, 3);
+	RET(33);
+	RET(34);
+	feed(b, GLASS_REC_LINK_END, 35, 0, 0, 0);
+	CALL(40, 4);
+	RET(41);
+	struct glass_link_target t;
+	ck_assert(glass_spans_child_target(b, 4242, &t));
+	ck_assert(!glass_spans_child_target(b, 4243, &t));
+	ck_assert(glass_spans_link_target(b, 5, &t));
+	glass_spans_finish(b);
+	struct got *a = find("a"), *bb = find("b"), *c = find("c"), *d = find("d");
+	ck_assert_uint_eq(t.parent, a->sp.span_id);
+	ck_assert_uint_eq(bb->sp.parent_id, a->sp.span_id);
+	ck_assert_uint_eq(bb->sp.trace_lo, a->sp.trace_lo);
+	ck_assert_uint_eq(bb->sp.depth, 1);
+	ck_assert_uint_eq(c->sp.parent_id, bb->sp.span_id);
+	ck_assert_uint_eq(c->sp.depth, 2);
+	ck_assert_uint_eq(d->sp.parent_id, 0);
+	ck_assert_uint_eq(d->sp.trace_lo, d->sp.span_id);
+	/* b's time is not a's self time (another run), nor lost */
+	ck_assert_uint_eq(a->sp.self_ns, 10);
+	ck_assert_uint_eq(glass_spans_counts(b)->links_unresolved, 0);
+	glass_spans_free(b);
+}
+END_TEST
+
+/* GIVEN a catching KeyError raised in it, logging, with ARGS/RESULT; b raising ValueError that
+ * escapes to a; c raising with no EXC_RAISED (3.11) through d, THEN events land where raised,
+ * handled as caught, escaped ones once. */
+START_TEST(span_events_args_and_results)
+{
+	struct glass_spans *b = builder();
+	CALL(10, 1);
+	text_rec(b, GLASS_REC_ARGS, 10, 0, "a(x=1)", NULL, NULL);
+	exc(b, 7, "KeyError", "k");
+	feed(b, GLASS_REC_EXC_RAISED, 11, 7, 0, 0);
+	text_rec(b, GLASS_REC_LOG, 12, 30, NULL, "app", "hello");
+	CALL(20, 2);
+	exc(b, 8, "ValueError", "v");
+	feed(b, GLASS_REC_EXC_RAISED, 21, 8, 0, 0);
+	feed(b, GLASS_REC_EXC_RAISED, 22, 8, 0, 0); /* reaching another frame: no second event */
+	RAISE(23, 8);
+	text_rec(b, GLASS_REC_RESULT, 29, 0, "2", NULL, NULL);
+	RET(30);
+	CALL(40, 4);
+	CALL(41, 3);
+	exc(b, 9, "OSError", "o");
+	RAISE(42, 9);
+	RAISE(43, 9);
+	text_rec(b, GLASS_REC_LOG, 50, 20, NULL, "app", "nowhere"); /* no span open */
+	glass_spans_finish(b);
+	struct got *a = find("a"), *bb = find("b"), *c = find("c"), *d = find("d");
+	ck_assert_str_eq(a->args, "a(x=1)");
+	ck_assert_str_eq(a->result, "2");
+	ck_assert_uint_eq(a->nev, 2);
+	ck_assert_int_eq(a->ev_kind[0], GLASS_EVENT_EXCEPTION);
+	ck_assert_str_eq(a->ev_name[0], "KeyError");
+	ck_assert_int_eq(a->ev_handled[0], 1);
+	ck_assert_int_eq(a->ev_kind[1], GLASS_EVENT_LOG);
+	ck_assert_uint_eq(a->ev_level[1], 30);
+	ck_assert_str_eq(a->ev_name[1], "app");
+	ck_assert_str_eq(a->ev_text[1], "hello");
+	ck_assert_uint_eq(bb->nev, 1);
+	ck_assert_str_eq(bb->ev_name[0], "ValueError");
+	ck_assert_int_eq(bb->ev_handled[0], 0);
+	ck_assert_uint_eq(c->nev, 1);
+	ck_assert_str_eq(c->ev_name[0], "OSError");
+	ck_assert_int_eq(c->ev_handled[0], 0);
+	ck_assert_uint_eq(d->nev, 0);
+	ck_assert_uint_eq(d->sp.status, GLASS_SPAN_ERROR);
+	ck_assert_uint_eq(glass_spans_counts(b)->events_dropped, 1);
+	glass_spans_free(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spans");
@@ -963,6 +1095,8 @@ int main(void)
 	tcase_add_test(tc, nested_and_unfinished_operations);
 	tcase_add_test(tc, request_ending_inside_its_handler_comes_after_it);
 	tcase_add_test(tc, spans_from_a_recorded_session);
+	tcase_add_test(tc, link_in_runs_under_the_linking_span);
+	tcase_add_test(tc, span_events_args_and_results);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stats");
 	tcase_set_timeout(tc, 60); /* 200k-value loops: seconds on a loaded 2-core machine */

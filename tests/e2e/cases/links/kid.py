@@ -1,0 +1,9 @@
+def inner():
+    return 42
+
+
+def kid_main():
+    print(inner())
+
+
+kid_main()
