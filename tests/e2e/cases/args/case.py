@@ -44,8 +44,10 @@ def case_args_and_results(t):
        "bad(x=<repr failed: TypeError>, y=<repr failed: RecursionError>)", "bad's args")
     eq(by_name(rep, "bad")[0].get("result"), "<repr failed: TypeError>", "bad's result")
     # AND a generator: arguments as called, result what its return statement gave
+    # (the sys.monitoring engine sees no generator creation: there only the result)
     (g,) = by_name(rep, "gen")
-    eq((g.get("args"), g.get("result")), ("gen(n=3)", "'finished'"), "gen's args and result")
+    want_args = None if rep.engines == ["monitoring"] else "gen(n=3)"
+    eq((g.get("args"), g.get("result")), (want_args, "'finished'"), "gen's args and result")
     # AND repr() calls are not traced themselves (recording paused)
     eq(by_name(rep, "Slow.__repr__") + by_name(rep, "BadRepr.__repr__"), [], "repr spans")
 

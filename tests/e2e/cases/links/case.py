@@ -35,9 +35,12 @@ def case_threads_pools_tasks(t):
     check(all(s.tid != pid for s in rep.named("pooled")), "pooled ran on pool threads")
     # AND run_in_executor's work is a child of the coroutine that awaited it
     under(rep, "in_executor", "spawn_tasks")
-    # AND tasks are children of the creating coroutine, also when they outlive it
-    under(rep, "task_body", "spawn_tasks")
-    under(rep, "forgotten", "spawn_tasks")
+    # AND tasks are children of the creating coroutine, also when they outlive it (PEP 523
+    # engine; the sys.monitoring engine sees no coroutine creation, so a task hangs under
+    # the code that first ran it, in the same trace: README)
+    if rep.engines != ["monitoring"]:
+        under(rep, "task_body", "spawn_tasks")
+        under(rep, "forgotten", "spawn_tasks")
     fg, sp = rep.one("forgotten"), rep.one("spawn_tasks")
     check(fg.start_ns + fg.dur_ns > sp.start_ns + sp.dur_ns, "forgotten ends after spawn_tasks")
     # AND everything is one trace
