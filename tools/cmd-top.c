@@ -212,177 +212,229 @@ static void put_text(struct glass_buf *b, const void *key, size_t len, size_t co
 		glass_buf_put(b, " ", 1);
 }
 
-static void frame(struct top *T, struct glass_buf *b, int rows_avail, int finished)
+/* The clock of a frame: now (the newest event, or the wall clock while recording goes on), the
+ * seconds since the first event and those the "last" columns cover. */
+struct when {
+	uint64_t now, now_sec;
+	double since, win_s;
+};
+
+static struct when frame_when(struct top *T, int finished)
 {
-	uint64_t now = glass_live_last_ns(T->L), first = glass_live_first_ns(T->L);
+	struct when wh;
+	uint64_t first = glass_live_first_ns(T->L);
+	wh.now = glass_live_last_ns(T->L);
 	if (!finished) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		uint64_t wall = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-		if (wall > now)
-			now = wall;
+		if (wall > wh.now)
+			wh.now = wall;
 	}
-	uint64_t now_sec = now / 1000000000ull;
-	double since = now > first && first ? (double)(now - first) / 1e9 : 0;
-	double win_s = since < WIN ? (since > 1 ? since : 1) : WIN;
+	wh.now_sec = wh.now / 1000000000ull;
+	wh.since = wh.now > first && first ? (double)(wh.now - first) / 1e9 : 0;
+	wh.win_s = wh.since < WIN ? (wh.since > 1 ? wh.since : 1) : WIN;
+	return wh;
+}
+
+static void print_header(struct top *T, struct glass_buf *b, const struct when *wh, int finished)
+{
+	uint64_t first = glass_live_first_ns(T->L);
 	char t1[64], t2[64];
-	glass_fmt_dur(t1, sizeof(t1), now > first && first ? now - first : 0);
+	glass_fmt_dur(t1, sizeof(t1), wh->now > first && first ? wh->now - first : 0);
 	glass_fmt_count(t2, sizeof(t2), T->spans);
 	const char *sort_names[] = {"requests", "p99", "errors", "total"};
 	glass_buf_printf(b, "glass top  %s  %s  running %s  spans %s  sort: %s\n",
 			 glass_live_dir(T->L), finished ? "(every process has ended)" : "", t1, t2,
 			 sort_names[T->sort]);
-	int lines = 1;
+}
 
-	/* endpoints */
+/* The sort key of an endpoint: f since the start, w its last WIN seconds. */
+static double endpoint_key(enum sort sort, const struct glass_fstats *f,
+			   const struct glass_fstats *w)
+{
+	return sort == SORT_P99	    ? (double)glass_fstats_quantile(f, 0.99)
+	       : sort == SORT_ERR   ? (double)f->errors
+	       : sort == SORT_TOTAL ? (double)f->total_ns
+				    : (double)w->calls * 1e9 + (double)f->calls;
+}
+
+static void print_endpoint(struct glass_buf *b, const void *key, size_t kl,
+			   const struct glass_fstats *f, const struct glass_fstats *w,
+			   const struct when *wh)
+{
+	char c[8][32];
+	glass_fmt_dur(c[0], 32, glass_fstats_quantile(w, 0.5));
+	glass_fmt_dur(c[1], 32, glass_fstats_quantile(w, 0.99));
+	glass_fmt_count_short(c[2], 32, f->calls);
+	glass_fmt_dur(c[3], 32, glass_fstats_quantile(f, 0.5));
+	glass_fmt_dur(c[4], 32, glass_fstats_quantile(f, 0.99));
+	glass_fmt_count_short(c[5], 32, w->errors);
+	glass_fmt_count_short(c[6], 32, f->errors);
+	put_text(b, key, kl, 40);
+	glass_buf_printf(b, " %7.1f %6s %6s %5s | %8s %7.1f %7s %7s %6s\n",
+			 (double)w->calls / wh->win_s, w->calls ? c[0] : "-", w->calls ? c[1] : "-",
+			 c[5], c[2], wh->since > 0 ? (double)f->calls / wh->since : 0.0, c[3], c[4],
+			 c[6]);
+}
+
+/* The HTTP endpoints table (at most 12 rows on a terminal); returns the lines it took. */
+static int print_endpoints(struct top *T, struct glass_buf *b, const struct when *wh,
+			   int rows_avail)
+{
 	size_t n = glass_ftable_size(T->ep.ft);
-	if (n) {
-		glass_buf_printf(b, "\n%-40s %25s | %32s\n", "", "--------- last 10 s ------",
-				 "--------- since start ----------");
-		glass_buf_printf(b, "%-40s %7s %6s %6s %5s | %8s %7s %7s %7s %6s\n",
-				 "HTTP endpoint", "req/s", "p50", "p99", "err", "requests", "req/s",
-				 "p50", "p99", "err");
-		lines += 3;
-		struct row *r = calloc(n, sizeof(*r));
-		struct glass_fstats *w = calloc(n, sizeof(*w));
-		if (r && w) {
-			for (size_t i = 0; i < n; i++) {
-				const struct glass_fstats *f = glass_ftable_stats(T->ep.ft, i);
-				window_of(&T->ep, i, now_sec, &w[i]);
-				r[i].i = i;
-				r[i].key = T->sort == SORT_P99
-					       ? (double)glass_fstats_quantile(f, 0.99)
-					   : T->sort == SORT_ERR ? (double)f->errors
-					   : T->sort == SORT_TOTAL
-					       ? (double)f->total_ns
-					       : (double)w[i].calls * 1e9 + (double)f->calls;
-			}
-			qsort(r, n, sizeof(*r), row_cmp);
-			size_t shown = 0;
-			for (size_t k = 0; k < n && (shown < 12 || rows_avail <= 0); k++, shown++) {
-				size_t i = r[k].i, kl;
-				const void *key = glass_ftable_key(T->ep.ft, i, &kl);
-				const struct glass_fstats *f = glass_ftable_stats(T->ep.ft, i);
-				char c[8][32];
-				glass_fmt_dur(c[0], 32, glass_fstats_quantile(&w[i], 0.5));
-				glass_fmt_dur(c[1], 32, glass_fstats_quantile(&w[i], 0.99));
-				glass_fmt_count_short(c[2], 32, f->calls);
-				glass_fmt_dur(c[3], 32, glass_fstats_quantile(f, 0.5));
-				glass_fmt_dur(c[4], 32, glass_fstats_quantile(f, 0.99));
-				glass_fmt_count_short(c[5], 32, w[i].errors);
-				glass_fmt_count_short(c[6], 32, f->errors);
-				put_text(b, key, kl, 40);
-				glass_buf_printf(
-				    b, " %7.1f %6s %6s %5s | %8s %7.1f %7s %7s %6s\n",
-				    (double)w[i].calls / win_s, w[i].calls ? c[0] : "-",
-				    w[i].calls ? c[1] : "-", c[5], c[2],
-				    since > 0 ? (double)f->calls / since : 0.0, c[3], c[4], c[6]);
-				lines++;
-			}
-			if (shown < n)
-				glass_buf_printf(b, "... %zu more endpoints\n", n - shown), lines++;
-		} else {
-			T->oom = 1;
-		}
-		for (size_t i = 0; w && i < n; i++)
-			glass_fstats_free(&w[i]);
-		free(w);
-		free(r);
-	}
-
-	/* slowest functions and statements: by total time since start */
-	struct {
-		const char *title;
-		struct table *t;
-		size_t max;
-	} parts[] = {{"function", &T->fn, 10}, {"statement", &T->db, 8}};
-	for (int pi = 0; pi < 2; pi++) {
-		struct table *t = parts[pi].t;
-		size_t m = glass_ftable_size(t->ft);
-		if (!m)
-			continue;
-		glass_buf_printf(b, "\n%-56s %8s %8s %7s %7s %7s %6s\n", parts[pi].title, "calls",
-				 "total", "mean", "p50", "p99", "err");
-		lines += 2;
-		struct row *r = calloc(m, sizeof(*r));
-		if (!r) {
-			T->oom = 1;
-			continue;
-		}
-		for (size_t i = 0; i < m; i++) {
-			const struct glass_fstats *f = glass_ftable_stats(t->ft, i);
+	if (!n)
+		return 0;
+	glass_buf_printf(b, "\n%-40s %25s | %32s\n", "", "--------- last 10 s ------",
+			 "--------- since start ----------");
+	glass_buf_printf(b, "%-40s %7s %6s %6s %5s | %8s %7s %7s %7s %6s\n", "HTTP endpoint",
+			 "req/s", "p50", "p99", "err", "requests", "req/s", "p50", "p99", "err");
+	int lines = 3;
+	struct row *r = calloc(n, sizeof(*r));
+	struct glass_fstats *w = calloc(n, sizeof(*w));
+	if (r && w) {
+		for (size_t i = 0; i < n; i++) {
+			window_of(&T->ep, i, wh->now_sec, &w[i]);
 			r[i].i = i;
-			r[i].key = T->sort == SORT_P99	 ? (double)glass_fstats_quantile(f, 0.99)
-				   : T->sort == SORT_ERR ? (double)f->errors
-							 : (double)f->total_ns;
+			r[i].key = endpoint_key(T->sort, glass_ftable_stats(T->ep.ft, i), &w[i]);
 		}
-		qsort(r, m, sizeof(*r), row_cmp);
-		size_t max = parts[pi].max;
-		if (rows_avail > 0 && lines + (int)max + 8 > rows_avail)
-			max = rows_avail - lines > 10 ? (size_t)(rows_avail - lines - 8) / 2 : 2;
-		for (size_t k = 0; k < m && k < max; k++) {
+		qsort(r, n, sizeof(*r), row_cmp);
+		size_t shown = 0;
+		for (size_t k = 0; k < n && (shown < 12 || rows_avail <= 0); k++, shown++) {
 			size_t i = r[k].i, kl;
-			const void *key = glass_ftable_key(t->ft, i, &kl);
-			const struct glass_fstats *f = glass_ftable_stats(t->ft, i);
-			char c[6][32];
-			glass_fmt_count_short(c[0], 32, f->calls);
-			glass_fmt_dur(c[1], 32, f->total_ns);
-			glass_fmt_dur(c[2], 32, f->calls ? f->total_ns / f->calls : 0);
-			glass_fmt_dur(c[3], 32, glass_fstats_quantile(f, 0.5));
-			glass_fmt_dur(c[4], 32, glass_fstats_quantile(f, 0.99));
-			glass_fmt_count_short(c[5], 32, f->errors);
-			/* statements keep their system before a TAB: show "system: text" */
-			const char *tab = memchr(key, '\t', kl);
-			char buf[GLASS_SPAN_KEY_MAX + 4];
-			if (tab) {
-				size_t sl = (size_t)(tab - (const char *)key);
-				int bl = snprintf(buf, sizeof(buf), "%.*s: %.*s", (int)sl,
-						  (const char *)key, (int)(kl - sl - 1), tab + 1);
-				key = buf;
-				kl = bl > 0 && (size_t)bl < sizeof(buf) ? (size_t)bl : strlen(buf);
-			}
-			put_text(b, key, kl, 56);
-			glass_buf_printf(b, " %8s %8s %7s %7s %7s %6s\n", c[0], c[1], c[2], c[3],
-					 c[4], c[5]);
+			const void *key = glass_ftable_key(T->ep.ft, i, &kl);
+			print_endpoint(b, key, kl, glass_ftable_stats(T->ep.ft, i), &w[i], wh);
 			lines++;
 		}
-		free(r);
+		if (shown < n)
+			glass_buf_printf(b, "... %zu more endpoints\n", n - shown), lines++;
+	} else {
+		T->oom = 1;
 	}
+	for (size_t i = 0; w && i < n; i++)
+		glass_fstats_free(&w[i]);
+	free(w);
+	free(r);
+	return lines;
+}
 
-	/* processes */
+/* One row of the functions or statements table. */
+static void print_slow_row(struct glass_buf *b, const void *key, size_t kl,
+			   const struct glass_fstats *f)
+{
+	char c[6][32];
+	glass_fmt_count_short(c[0], 32, f->calls);
+	glass_fmt_dur(c[1], 32, f->total_ns);
+	glass_fmt_dur(c[2], 32, f->calls ? f->total_ns / f->calls : 0);
+	glass_fmt_dur(c[3], 32, glass_fstats_quantile(f, 0.5));
+	glass_fmt_dur(c[4], 32, glass_fstats_quantile(f, 0.99));
+	glass_fmt_count_short(c[5], 32, f->errors);
+	/* statements keep their system before a TAB: show "system: text" */
+	const char *tab = memchr(key, '\t', kl);
+	char buf[GLASS_SPAN_KEY_MAX + 4];
+	if (tab) {
+		size_t sl = (size_t)(tab - (const char *)key);
+		int bl = snprintf(buf, sizeof(buf), "%.*s: %.*s", (int)sl, (const char *)key,
+				  (int)(kl - sl - 1), tab + 1);
+		key = buf;
+		kl = bl > 0 && (size_t)bl < sizeof(buf) ? (size_t)bl : strlen(buf);
+	}
+	put_text(b, key, kl, 56);
+	glass_buf_printf(b, " %8s %8s %7s %7s %7s %6s\n", c[0], c[1], c[2], c[3], c[4], c[5]);
+}
+
+/* The slowest functions or statements by total time since start (or the sort key): at most
+ * `max` rows, fewer when the terminal is short; *lines counts the lines printed so far. */
+static void print_slowest(struct top *T, struct glass_buf *b, const char *title, struct table *t,
+			  size_t max, int rows_avail, int *lines)
+{
+	size_t m = glass_ftable_size(t->ft);
+	if (!m)
+		return;
+	glass_buf_printf(b, "\n%-56s %8s %8s %7s %7s %7s %6s\n", title, "calls", "total", "mean",
+			 "p50", "p99", "err");
+	*lines += 2;
+	struct row *r = calloc(m, sizeof(*r));
+	if (!r) {
+		T->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < m; i++) {
+		const struct glass_fstats *f = glass_ftable_stats(t->ft, i);
+		r[i].i = i;
+		r[i].key = T->sort == SORT_P99	 ? (double)glass_fstats_quantile(f, 0.99)
+			   : T->sort == SORT_ERR ? (double)f->errors
+						 : (double)f->total_ns;
+	}
+	qsort(r, m, sizeof(*r), row_cmp);
+	if (rows_avail > 0 && *lines + (int)max + 8 > rows_avail)
+		max = rows_avail - *lines > 10 ? (size_t)(rows_avail - *lines - 8) / 2 : 2;
+	for (size_t k = 0; k < m && k < max; k++) {
+		size_t i = r[k].i, kl;
+		const void *key = glass_ftable_key(t->ft, i, &kl);
+		print_slow_row(b, key, kl, glass_ftable_stats(t->ft, i));
+		(*lines)++;
+	}
+	free(r);
+}
+
+/* The last resource samples of a process (its key "PID.IMAGE"), NULL when none yet. */
+static const struct res_last *process_res(const struct top *T, const struct glass_live_proc *p)
+{
+	const struct res_last *r = NULL;
+	uint32_t image = 0;
+	const char *dot = strchr(p->key, '.');
+	if (dot)
+		image = (uint32_t)strtoul(dot + 1, NULL, 10);
+	for (size_t k = 0; k < T->nres; k++)
+		if (T->res[k].pid == p->pid && T->res[k].image == image)
+			r = &T->res[k];
+	return r;
+}
+
+static void print_process(const struct top *T, struct glass_buf *b,
+			  const struct glass_live_proc *p)
+{
+	const struct res_last *r = process_res(T, p);
+	char cpu[16] = "-", rss[16] = "-", th[16] = "-", fds[16] = "-", lost[32];
+	if (r && !p->ended) {
+		if (r->n >= 2 && r->b.unix_ns > r->a.unix_ns)
+			snprintf(cpu, sizeof(cpu), "%.1f%%",
+				 100.0 *
+				     (double)(r->b.user_ns + r->b.sys_ns - r->a.user_ns -
+					      r->a.sys_ns) /
+				     (double)(r->b.unix_ns - r->a.unix_ns));
+		snprintf(rss, sizeof(rss), "%.1f MiB", (double)r->b.rss / (1 << 20));
+		snprintf(th, sizeof(th), "%llu", (unsigned long long)r->b.threads);
+		snprintf(fds, sizeof(fds), "%llu", (unsigned long long)r->b.fds);
+	}
+	glass_fmt_count(lost, sizeof(lost), p->lost_events);
+	char cmd[200];
+	glass_term_text(cmd, sizeof(cmd), p->command, strlen(p->command), 40, 0);
+	glass_buf_printf(b, "%-12s %-8s %7s %10s %7s %5s %12s  %s\n", p->key,
+			 p->ended ? "ended" : "running", cpu, rss, th, fds, lost, cmd);
+}
+
+static void print_processes(const struct top *T, struct glass_buf *b)
+{
 	glass_buf_printf(b, "\n%-12s %-8s %7s %10s %7s %5s %12s  %s\n", "process", "state", "cpu",
 			 "rss", "threads", "fds", "lost events", "command");
 	size_t np = glass_live_nprocs(T->L);
-	for (size_t i = 0; i < np; i++) {
-		const struct glass_live_proc *p = glass_live_proc(T->L, i);
-		const struct res_last *r = NULL;
-		uint32_t image = 0;
-		const char *dot = strchr(p->key, '.');
-		if (dot)
-			image = (uint32_t)strtoul(dot + 1, NULL, 10);
-		for (size_t k = 0; k < T->nres; k++)
-			if (T->res[k].pid == p->pid && T->res[k].image == image)
-				r = &T->res[k];
-		char cpu[16] = "-", rss[16] = "-", th[16] = "-", fds[16] = "-", lost[32];
-		if (r && !p->ended) {
-			if (r->n >= 2 && r->b.unix_ns > r->a.unix_ns)
-				snprintf(cpu, sizeof(cpu), "%.1f%%",
-					 100.0 *
-					     (double)(r->b.user_ns + r->b.sys_ns - r->a.user_ns -
-						      r->a.sys_ns) /
-					     (double)(r->b.unix_ns - r->a.unix_ns));
-			snprintf(rss, sizeof(rss), "%.1f MiB", (double)r->b.rss / (1 << 20));
-			snprintf(th, sizeof(th), "%llu", (unsigned long long)r->b.threads);
-			snprintf(fds, sizeof(fds), "%llu", (unsigned long long)r->b.fds);
-		}
-		glass_fmt_count(lost, sizeof(lost), p->lost_events);
-		char cmd[200];
-		glass_term_text(cmd, sizeof(cmd), p->command, strlen(p->command), 40, 0);
-		glass_buf_printf(b, "%-12s %-8s %7s %10s %7s %5s %12s  %s\n", p->key,
-				 p->ended ? "ended" : "running", cpu, rss, th, fds, lost, cmd);
-	}
+	for (size_t i = 0; i < np; i++)
+		print_process(T, b, glass_live_proc(T->L, i));
 	if (!np)
 		glass_buf_puts(b, "(no process yet)\n");
+}
+
+static void frame(struct top *T, struct glass_buf *b, int rows_avail, int finished)
+{
+	struct when wh = frame_when(T, finished);
+	print_header(T, b, &wh, finished);
+	int lines = 1;
+	lines += print_endpoints(T, b, &wh, rows_avail);
+	print_slowest(T, b, "function", &T->fn, 10, rows_avail, &lines);
+	print_slowest(T, b, "statement", &T->db, 8, rows_avail, &lines);
+	print_processes(T, b);
 	if (finished)
 		glass_buf_puts(b, "\nEvery process of the session has ended.\n");
 }
@@ -423,6 +475,8 @@ static int set_raw(void)
 	return 0;
 }
 
+/* ---- command line --------------------------------------------------------------------------- */
+
 static void usage(FILE *f)
 {
 	fprintf(
@@ -456,72 +510,214 @@ static int session_path(const char *arg, char *out, size_t cap)
 	return 0;
 }
 
-int command_top(int argc, char **argv)
+enum { OPT_ONCE = 0x7101 };
+
+struct top_opts {
+	double interval;
+	int once;
+	enum sort sort;
+};
+
+static int top_option(void *ctx, int c, const char *arg)
 {
-	static const struct option opts[] = {{"interval", required_argument, NULL, 'i'},
-					     {"once", no_argument, NULL, 'o'},
-					     {"sort", required_argument, NULL, 's'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	double interval = 1.0;
-	int once = 0, c;
-	struct top T = {0};
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:s:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i': {
-			char *end;
-			interval = strtod(optarg, &end);
-			if (*end || !(interval >= 0.05 && interval <= 3600)) {
-				report_error("--interval wants seconds from 0.05 to 3600, not '%s'",
-					     optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		}
-		case 'o':
-			once = 1;
-			break;
-		case 's':
-			if (!strcmp(optarg, "requests"))
-				T.sort = SORT_REQ;
-			else if (!strcmp(optarg, "p99"))
-				T.sort = SORT_P99;
-			else if (!strcmp(optarg, "errors"))
-				T.sort = SORT_ERR;
-			else if (!strcmp(optarg, "total"))
-				T.sort = SORT_TOTAL;
-			else {
-				report_error(
-				    "--sort wants requests, p99, errors or total, not '%s'",
-				    optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
+	struct top_opts *o = ctx;
+	char *end;
+	switch (c) {
+	case 'i':
+		o->interval = strtod(arg, &end);
+		if (*end || !(o->interval >= 0.05 && o->interval <= 3600)) {
+			report_error("--interval wants seconds from 0.05 to 3600, not '%s'", arg);
 			return GLASS_EXIT_USAGE;
 		}
+		break;
+	case OPT_ONCE:
+		o->once = 1;
+		break;
+	case 's':
+		if (!strcmp(arg, "requests"))
+			o->sort = SORT_REQ;
+		else if (!strcmp(arg, "p99"))
+			o->sort = SORT_P99;
+		else if (!strcmp(arg, "errors"))
+			o->sort = SORT_ERR;
+		else if (!strcmp(arg, "total"))
+			o->sort = SORT_TOTAL;
+		else {
+			report_error("--sort wants requests, p99, errors or total, not '%s'", arg);
+			return GLASS_EXIT_USAGE;
+		}
+		break;
 	}
-	if (argc - optind > 1) {
-		report_error("top takes one SESSION, not %d operands", argc - optind);
+	return 0;
+}
+
+/* Reads argv into *o and the session directory to follow into dir: -1 to go on, else the exit
+ * status to return. */
+static int top_parse(int argc, char **argv, struct top_opts *o, char *dir, size_t cap)
+{
+	static const struct option opts[] = {{"interval", required_argument, NULL, 'i'},
+					     {"once", no_argument, NULL, OPT_ONCE},
+					     {"sort", required_argument, NULL, 's'},
+					     {NULL, 0, NULL, 0}};
+	const struct report_cli cli = {.name = "top",
+				       .usage = usage,
+				       .no_strict = 1,
+				       .shortopts = "i:s:",
+				       .longopts = opts,
+				       .option = top_option,
+				       .ctx = o};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	if (a.argc - a.first > 1) {
+		report_error("top takes one SESSION, not %d operands", a.argc - a.first);
 		return GLASS_EXIT_USAGE;
 	}
-	char dir[4096];
-	if (session_path(optind < argc ? argv[optind] : NULL, dir, sizeof(dir)) < 0)
+	if (session_path(a.first < a.argc ? a.argv[a.first] : NULL, dir, cap) < 0)
 		return GLASS_EXIT_SESSION;
+	return -1;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+/* Reads what the session wrote since the last frame and draws the next into b (after a clear
+ * screen on a terminal). Returns whether every process of the session has ended. */
+static int top_draw(struct top *T, struct glass_buf *b, const char *dir, int once, int tty)
+{
+	glass_live_poll(T->L);
+	glass_resources_read(dir, &T->resources_off, NULL, on_resource, T, NULL);
+	int finished = glass_live_finished(T->L);
+	/* one frame of a session whose processes all ended: wait out the grace second
+	 * (a last child may still appear) rather than call it running */
+	for (int k = 0; once && !finished && glass_live_ended(T->L) && k < 12; k++) {
+		struct timespec ts = {0, 100000000L};
+		nanosleep(&ts, NULL);
+		glass_live_poll(T->L);
+		finished = glass_live_finished(T->L);
+	}
+	int rows = 0;
+	if (tty) {
+		struct winsize ws;
+		if (ioctl(1, TIOCGWINSZ, &ws) == 0)
+			rows = ws.ws_row;
+		glass_buf_puts(b, "\033[H\033[2J");
+	}
+	frame(T, b, rows, finished);
+	return finished;
+}
+
+/* Writes the frame in b to standard output and empties b; 0, or -1 when it cannot be written. */
+static int top_show(struct glass_buf *b, int tty)
+{
+	if (tty) {
+		/* raw mode: lines need a carriage return */
+		for (size_t i = 0; i < b->len; i++) {
+			if (b->p[i] == '\n')
+				fputc('\r', stdout);
+			fputc(b->p[i], stdout);
+		}
+	} else if (b->len) {
+		fwrite(b->p, 1, b->len, stdout);
+	}
+	b->len = 0;
+	return fflush(stdout) != 0 ? -1 : 0;
+}
+
+/* A key pressed: -1 to quit, 1 to redraw (a new sort), 0 to ignore it. */
+static int top_key(struct top *T, char k)
+{
+	switch (k) {
+	case 'q':
+	case 'Q':
+		return -1;
+	case 'r':
+		T->sort = SORT_REQ;
+		return 1;
+	case 'p':
+		T->sort = SORT_P99;
+		return 1;
+	case 'e':
+		T->sort = SORT_ERR;
+		return 1;
+	case 't':
+		T->sort = SORT_TOTAL;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Waits out the interval, or less for a key that changes the frame. Returns 1 to quit. */
+static int top_wait(struct top *T, double interval)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double left = interval - ((double)(t1.tv_sec - t0.tv_sec) +
+					  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		if (left <= 0 || stop_flag)
+			return 0;
+		struct pollfd pf = {0, POLLIN, 0};
+		int pr = poll(&pf, 1, (int)(left * 1000) + 1);
+		if (pr <= 0)
+			continue;
+		char k;
+		if (read(0, &k, 1) != 1)
+			return 0;
+		int act = top_key(T, k);
+		if (act)
+			return act < 0;
+	}
+}
+
+/* Draws a frame every interval until the session ends, a key or a signal says to stop (or
+ * once). Returns the exit status. */
+static int top_run(struct top *T, const char *dir, const struct top_opts *o, int tty)
+{
+	struct glass_buf b = {0};
+	int rc = GLASS_EXIT_OK;
+	if (tty)
+		fputs("\033[?25l", stdout); /* no cursor while drawing */
+	for (;;) {
+		int finished = top_draw(T, &b, dir, o->once, tty);
+		if (top_show(&b, tty) < 0) {
+			rc = GLASS_EXIT_OUTPUT;
+			break;
+		}
+		if (o->once || finished || stop_flag)
+			break;
+		if (top_wait(T, o->interval) || stop_flag)
+			break;
+	}
+	glass_buf_free(&b);
+	return rc;
+}
+
+static void top_free(struct top *T)
+{
+	table_free(&T->ep);
+	table_free(&T->fn);
+	table_free(&T->db);
+}
+
+int command_top(int argc, char **argv)
+{
+	struct top_opts o = {.interval = 1.0, .sort = SORT_REQ};
+	struct top T = {0};
+	char dir[4096];
+	int rc = top_parse(argc, argv, &o, dir, sizeof(dir));
+	if (rc >= 0)
+		return rc;
+	T.sort = o.sort;
 	if (table_init(&T.ep, 1) < 0 || table_init(&T.fn, 0) < 0 || table_init(&T.db, 0) < 0 ||
 	    !(T.L = glass_live_open(dir, on_span, &T))) {
-		table_free(&T.ep);
-		table_free(&T.fn);
-		table_free(&T.db);
+		top_free(&T);
 		return GLASS_EXIT_SESSION;
 	}
-	int tty = !once && isatty(0) && isatty(1);
-	if (!once && !tty) {
+	int tty = !o.once && isatty(0) && isatty(1);
+	if (!o.once && !tty) {
 		report_error("top needs a terminal (or --once for one frame)");
 		glass_live_close(T.L);
 		return GLASS_EXIT_USAGE;
@@ -533,102 +729,15 @@ int command_top(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	if (tty && set_raw() < 0)
 		tty = 0;
-	struct glass_buf b = {0};
-	int rc = GLASS_EXIT_OK;
-	if (tty)
-		fputs("\033[?25l", stdout); /* no cursor while drawing */
-	for (;;) {
-		glass_live_poll(T.L);
-		glass_resources_read(dir, &T.resources_off, NULL, on_resource, &T, NULL);
-		int finished = glass_live_finished(T.L);
-		/* one frame of a session whose processes all ended: wait out the grace second
-		 * (a last child may still appear) rather than call it running */
-		for (int k = 0; once && !finished && glass_live_ended(T.L) && k < 12; k++) {
-			struct timespec ts = {0, 100000000L};
-			nanosleep(&ts, NULL);
-			glass_live_poll(T.L);
-			finished = glass_live_finished(T.L);
-		}
-		int rows = 0;
-		if (tty) {
-			struct winsize ws;
-			if (ioctl(1, TIOCGWINSZ, &ws) == 0)
-				rows = ws.ws_row;
-			glass_buf_puts(&b, "\033[H\033[2J");
-		}
-		frame(&T, &b, rows, finished);
-		if (tty) {
-			/* raw mode: lines need a carriage return */
-			for (size_t i = 0; i < b.len; i++) {
-				if (b.p[i] == '\n')
-					fputc('\r', stdout);
-				fputc(b.p[i], stdout);
-			}
-		} else if (b.len) {
-			fwrite(b.p, 1, b.len, stdout);
-		}
-		b.len = 0;
-		if (fflush(stdout) != 0) {
-			rc = GLASS_EXIT_OUTPUT;
-			break;
-		}
-		if (once || finished || stop_flag)
-			break;
-		/* wait for the interval or a key */
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		int quit = 0;
-		for (;;) {
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-			double left = interval - ((double)(t1.tv_sec - t0.tv_sec) +
-						  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-			if (left <= 0 || stop_flag)
-				break;
-			struct pollfd pf = {0, POLLIN, 0};
-			int pr = poll(&pf, 1, (int)(left * 1000) + 1);
-			if (pr <= 0)
-				continue;
-			char k;
-			if (read(0, &k, 1) != 1)
-				break;
-			int redraw = 1;
-			switch (k) {
-			case 'q':
-			case 'Q':
-				quit = 1;
-				break;
-			case 'r':
-				T.sort = SORT_REQ;
-				break;
-			case 'p':
-				T.sort = SORT_P99;
-				break;
-			case 'e':
-				T.sort = SORT_ERR;
-				break;
-			case 't':
-				T.sort = SORT_TOTAL;
-				break;
-			default:
-				redraw = 0;
-			}
-			if (quit || redraw)
-				break;
-		}
-		if (quit || stop_flag)
-			break;
-	}
+	rc = top_run(&T, dir, &o, tty);
 	restore_terminal();
 	const char *w;
 	while ((w = glass_live_warning(T.L)))
 		fprintf(stderr, "glass-report: warning: %s\n", w);
 	if (T.oom)
 		report_error("warning: out of memory; some rows are missing");
-	glass_buf_free(&b);
 	glass_live_close(T.L);
-	table_free(&T.ep);
-	table_free(&T.fn);
-	table_free(&T.db);
+	top_free(&T);
 	free(T.res);
 	return rc;
 }

@@ -724,56 +724,46 @@ static void print_fold_line(struct tree *T, const struct lines *L, const struct 
 	fputc('\n', T->out);
 }
 
-static void emit_tree(struct tree *T, uint32_t root, const struct glass_span *sp)
+/* Whether the tree under root passes --trace, --slow and --errors; *below its span count
+ * (root not included). */
+static int tree_wanted(struct tree *T, uint32_t root, uint64_t *below)
 {
 	const struct tspan *r = &T->sp[root];
 	if (T->has_trace &&
 	    !(r->trace_lo == T->trace_lo && (!T->trace_hi || r->trace_hi == T->trace_hi)))
-		return;
+		return 0;
 	if (T->slow_ns && r->dur_ns < T->slow_ns)
-		return;
+		return 0;
 	int err = r->status == GLASS_SPAN_ERROR;
-	uint64_t below = subtree_count(T, root, &err);
-	if (T->errors_only && !err)
-		return;
-	struct lines L = {0};
-	if (build_lines(T, root, &L) < 0) {
-		T->oom = 1;
-		free(L.v);
-		glass_buf_free(&L.text);
-		return;
-	}
+	*below = subtree_count(T, root, &err);
+	return !(T->errors_only && !err);
+}
+
+/* The width of the label column: the widest indented label (at most LABEL_COLS_MAX) and two. */
+static size_t label_width(struct tree *T, const struct lines *L)
+{
 	size_t width = 20;
-	for (size_t i = 0; i < L.n; i++) {
-		if (L.v[i].fold)
+	for (size_t i = 0; i < L->n; i++) {
+		if (L->v[i].fold)
 			continue;
 		char label[1100];
-		span_label(&T->sp[L.v[i].span], label, sizeof(label));
-		size_t w = L.v[i].depth * 3 + glass_text_width(label);
+		span_label(&T->sp[L->v[i].span], label, sizeof(label));
+		size_t w = L->v[i].depth * 3 + glass_text_width(label);
 		if (w > width)
 			width = w;
 	}
 	if (width > LABEL_COLS_MAX)
 		width = LABEL_COLS_MAX;
-	width += 2;
+	return width + 2;
+}
 
+/* A tree's title line (trace, process, thread, start, spans) and its column heads. */
+static void print_tree_head(struct tree *T, const struct tspan *r, const struct glass_span *sp,
+			    uint64_t below, size_t width)
+{
 	char when[64], cnt[32];
 	glass_fmt_time(when, sizeof(when), r->start_ns, 1, 0);
 	glass_fmt_count(cnt, sizeof(cnt), below + 1);
-	FILE *real_out = T->out;
-	char *mem = NULL;
-	size_t memlen = 0;
-	if (T->collect) { /* a later session's tree: kept to go under its caller */
-		FILE *m = open_memstream(&mem, &memlen);
-		if (!m) {
-			T->oom = 1;
-			free(L.v);
-			glass_buf_free(&L.text);
-			return;
-		}
-		T->out = m;
-	} else if (T->printed)
-		fputc('\n', T->out);
 	color(T, C_BOLD);
 	fprintf(T->out, "trace %016llx%016llx", (unsigned long long)r->trace_hi,
 		(unsigned long long)r->trace_lo);
@@ -795,11 +785,17 @@ static void emit_tree(struct tree *T, uint32_t root, const struct glass_span *sp
 	fputs("  duration      self", T->out);
 	color(T, C_OFF);
 	fputc('\n', T->out);
-	for (size_t i = 0; i < L.n; i++) {
-		if (L.v[i].fold)
-			print_fold_line(T, &L, &L.v[i]);
+}
+
+/* The tree's lines, then the note on spans cut by --max-spans when there were any. */
+static void print_tree_body(struct tree *T, const struct tspan *r, const struct lines *L,
+			    size_t width)
+{
+	for (size_t i = 0; i < L->n; i++) {
+		if (L->v[i].fold)
+			print_fold_line(T, L, &L->v[i]);
 		else
-			print_span_line(T, &L, &L.v[i], width);
+			print_span_line(T, L, &L->v[i], width);
 	}
 	if (T->cut_used) {
 		color(T, C_DIM);
@@ -809,23 +805,62 @@ static void emit_tree(struct tree *T, uint32_t root, const struct glass_span *sp
 			T->max_spans, T->cutoff > r->depth ? T->cutoff - r->depth : 0);
 		color(T, C_OFF);
 	}
+}
+
+/* Keeps the text of a later session's tree (mem, taken) to print under the span that made its
+ * request. */
+static void keep_attached(struct tree *T, uint64_t remote, char *mem, size_t memlen)
+{
+	if (T->natt == T->attcap) {
+		size_t cap = T->attcap ? T->attcap * 2 : 16;
+		struct attached *v = realloc(T->att, cap * sizeof(*v));
+		if (!v) {
+			T->oom = 1;
+			free(mem);
+			return;
+		}
+		T->att = v;
+		T->attcap = cap;
+	}
+	T->att[T->natt++] = (struct attached){remote, mem, memlen, 0};
+}
+
+static void emit_tree(struct tree *T, uint32_t root, const struct glass_span *sp)
+{
+	const struct tspan *r = &T->sp[root];
+	uint64_t below;
+	if (!tree_wanted(T, root, &below))
+		return;
+	struct lines L = {0};
+	if (build_lines(T, root, &L) < 0) {
+		T->oom = 1;
+		free(L.v);
+		glass_buf_free(&L.text);
+		return;
+	}
+	size_t width = label_width(T, &L);
+	FILE *real_out = T->out;
+	char *mem = NULL;
+	size_t memlen = 0;
+	if (T->collect) { /* a later session's tree: kept to go under its caller */
+		FILE *m = open_memstream(&mem, &memlen);
+		if (!m) {
+			T->oom = 1;
+			free(L.v);
+			glass_buf_free(&L.text);
+			return;
+		}
+		T->out = m;
+	} else if (T->printed)
+		fputc('\n', T->out);
+	print_tree_head(T, r, sp, below, width);
+	print_tree_body(T, r, &L, width);
 	free(L.v);
 	glass_buf_free(&L.text);
 	if (T->collect) {
 		fclose(T->out);
 		T->out = real_out;
-		if (T->natt == T->attcap) {
-			size_t cap = T->attcap ? T->attcap * 2 : 16;
-			struct attached *v = realloc(T->att, cap * sizeof(*v));
-			if (!v) {
-				T->oom = 1;
-				free(mem);
-				return;
-			}
-			T->att = v;
-			T->attcap = cap;
-		}
-		T->att[T->natt++] = (struct attached){r->remote, mem, memlen, 0};
+		keep_attached(T, r->remote, mem, memlen);
 		return;
 	}
 	T->printed++;
