@@ -849,6 +849,42 @@ static void step_other(struct sq *Q, sqlite3_stmt *st, const char *what)
 	sqlite3_reset(st);
 }
 
+/* What happened inside a span: its arguments and result, its events (exceptions, log records). */
+static void insert_inside(struct sq *Q, const struct glass_span *sp)
+{
+	if (sp->args.p || sp->result.p) {
+		sqlite3_stmt *st = Q->ins_args;
+		bind_u64(st, 1, sp->span_id);
+		bind_text(st, 2, sp->args.p, sp->args.len);
+		bind_text(st, 3, sp->result.p, sp->result.len);
+		step_other(Q, st, "inserting arguments");
+	}
+	for (size_t i = 0; i < sp->nevents; i++) {
+		const struct glass_span_event *e = &sp->events[i];
+		int log = e->kind == GLASS_EVENT_LOG;
+		sqlite3_stmt *st = Q->ins_event;
+		bind_u64(st, 1, sp->span_id);
+		bind_u64(st, 2, i);
+		bind_cstr(st, 3, log ? "log" : "exception");
+		bind_u64(st, 4, e->ts_ns);
+		if (log) {
+			sqlite3_bind_null(st, 5);
+			bind_cstr(st, 6, glass_log_level_name(e->level));
+			bind_u64(st, 7, e->level);
+			sqlite3_bind_null(st, 8);
+			bind_text(st, 9, e->name.p, e->name.len);
+		} else {
+			sqlite3_bind_int(st, 5, e->handled);
+			sqlite3_bind_null(st, 6);
+			sqlite3_bind_null(st, 7);
+			bind_text(st, 8, e->name.p, e->name.len);
+			sqlite3_bind_null(st, 9);
+		}
+		bind_text(st, 10, e->text.p, e->text.len);
+		step_other(Q, st, "inserting an event");
+	}
+}
+
 static void on_span(void *ctx, const struct glass_span *sp)
 {
 	struct sq *Q = ctx;
@@ -909,37 +945,7 @@ static void on_span(void *ctx, const struct glass_span *sp)
 		bind_text(st, 3, err[1].p, err[1].len);
 		step_other(Q, st, "inserting an error");
 	}
-	if (sp->args.p || sp->result.p) {
-		sqlite3_stmt *st = Q->ins_args;
-		bind_u64(st, 1, sp->span_id);
-		bind_text(st, 2, sp->args.p, sp->args.len);
-		bind_text(st, 3, sp->result.p, sp->result.len);
-		step_other(Q, st, "inserting arguments");
-	}
-	for (size_t i = 0; i < sp->nevents; i++) {
-		const struct glass_span_event *e = &sp->events[i];
-		int log = e->kind == GLASS_EVENT_LOG;
-		sqlite3_stmt *st = Q->ins_event;
-		bind_u64(st, 1, sp->span_id);
-		bind_u64(st, 2, i);
-		bind_cstr(st, 3, log ? "log" : "exception");
-		bind_u64(st, 4, e->ts_ns);
-		if (log) {
-			sqlite3_bind_null(st, 5);
-			bind_cstr(st, 6, glass_log_level_name(e->level));
-			bind_u64(st, 7, e->level);
-			sqlite3_bind_null(st, 8);
-			bind_text(st, 9, e->name.p, e->name.len);
-		} else {
-			sqlite3_bind_int(st, 5, e->handled);
-			sqlite3_bind_null(st, 6);
-			sqlite3_bind_null(st, 7);
-			bind_text(st, 8, e->name.p, e->name.len);
-			sqlite3_bind_null(st, 9);
-		}
-		bind_text(st, 10, e->text.p, e->text.len);
-		step_other(Q, st, "inserting an event");
-	}
+	insert_inside(Q, sp);
 	reorder_add(Q, &r);
 }
 

@@ -243,6 +243,40 @@ static char *dup_str(struct tree *T, const char *p, size_t n)
 	return s;
 }
 
+/* The lines under a Python span: "args → result", then its events in time order (separated
+ * by \x1e); the text is kept in T. */
+static char *inside_lines(struct tree *T, const struct glass_span *sp)
+{
+	/* lines under the span: "args → result", then its events in time order */
+	struct glass_buf d = {0};
+	if (sp->args.p || sp->result.p) {
+		glass_buf_put(&d, sp->args.p ? sp->args.p : "(...)",
+			      sp->args.p ? sp->args.len : 5);
+		if (sp->result.p) {
+			glass_buf_puts(&d, " → ");
+			glass_buf_put(&d, sp->result.p, sp->result.len);
+		}
+	}
+	for (size_t i = 0; i < sp->nevents; i++) {
+		const struct glass_span_event *e = &sp->events[i];
+		if (d.len)
+			glass_buf_put(&d, "\x1e", 1);
+		if (e->kind == GLASS_EVENT_LOG)
+			glass_buf_printf(&d, "log %s ", glass_log_level_name(e->level));
+		else
+			glass_buf_puts(&d, e->handled ? "caught " : "raised ");
+		if (e->name.p)
+			glass_buf_put(&d, e->name.p, e->name.len);
+		if (e->text.p) {
+			glass_buf_puts(&d, ": ");
+			glass_buf_put(&d, e->text.p, e->text.len > 1024 ? 1024 : e->text.len);
+		}
+	}
+	char *r = d.oom ? NULL : dup_str(T, d.p ? d.p : "", d.len);
+	glass_buf_free(&d);
+	return r;
+}
+
 static uint32_t span_keep(struct tree *T, const struct glass_span *sp, const struct topen *o)
 {
 	uint32_t i;
@@ -298,35 +332,8 @@ static uint32_t span_keep(struct tree *T, const struct glass_span *sp, const str
 		if (a && a->type == GLASS_ATTR_INT && a->i >= 0 && a->i < 1000)
 			s->http_status = (int32_t)a->i;
 	}
-	if (sp->kind == GLASS_KIND_PYTHON && (sp->args.p || sp->result.p || sp->nevents)) {
-		/* lines under the span: "args → result", then its events in time order */
-		struct glass_buf d = {0};
-		if (sp->args.p || sp->result.p) {
-			glass_buf_put(&d, sp->args.p ? sp->args.p : "(...)",
-				      sp->args.p ? sp->args.len : 5);
-			if (sp->result.p) {
-				glass_buf_puts(&d, " → ");
-				glass_buf_put(&d, sp->result.p, sp->result.len);
-			}
-		}
-		for (size_t i = 0; i < sp->nevents; i++) {
-			const struct glass_span_event *e = &sp->events[i];
-			if (d.len)
-				glass_buf_put(&d, "\x1e", 1);
-			if (e->kind == GLASS_EVENT_LOG)
-				glass_buf_printf(&d, "log %s ", glass_log_level_name(e->level));
-			else
-				glass_buf_puts(&d, e->handled ? "caught " : "raised ");
-			if (e->name.p)
-				glass_buf_put(&d, e->name.p, e->name.len);
-			if (e->text.p) {
-				glass_buf_puts(&d, ": ");
-				glass_buf_put(&d, e->text.p, e->text.len > 1024 ? 1024 : e->text.len);
-			}
-		}
-		s->detail = d.oom ? NULL : dup_str(T, d.p ? d.p : "", d.len);
-		glass_buf_free(&d);
-	}
+	if (sp->kind == GLASS_KIND_PYTHON && (sp->args.p || sp->result.p || sp->nevents))
+		s->detail = inside_lines(T, sp);
 	if (sp->status == GLASS_SPAN_ERROR && (sp->err_type.p || sp->err_msg.p)) {
 		struct glass_buf e = {0};
 		if (sp->err_type.p)
