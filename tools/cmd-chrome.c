@@ -2,11 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "progress.h"
+#include "analysis/progress.h"
 #include "report.h"
 #include "res-report.h"
-#include "spans.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/text.h"
 
 /*
  * Streamed: one event per span as spans complete, never the whole trace in memory. Viewers

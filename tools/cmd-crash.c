@@ -7,7 +7,7 @@
 
 #include "native.h"
 #include "report.h"
-#include "spans.h"
+#include "analysis/spans.h"
 
 static void usage(FILE *f)
 {

@@ -4,11 +4,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "flame.h"
+#include "analysis/flame.h"
 #include "native.h"
-#include "progress.h"
+#include "analysis/progress.h"
 #include "report.h"
-#include "text.h"
+#include "analysis/text.h"
 
 static void usage(FILE *f)
 {

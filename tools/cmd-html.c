@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "flame.h"
+#include "analysis/aggregate.h"
+#include "analysis/flame.h"
 #include "html-charts.h"
-#include "progress.h"
+#include "analysis/progress.h"
 #include "report.h"
-#include "spans.h"
-#include "stats.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/stats.h"
+#include "analysis/text.h"
 
 #define MAX_REQUESTS	 100	/* slowest requests kept with their waterfall, and as many failed */
 #define MAX_TREE_SPANS	 400	/* spans shown in one waterfall (the longest ones) */

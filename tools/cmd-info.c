@@ -2,10 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "readahead.h"
+#include "analysis/readahead.h"
 #include "report.h"
-#include "spans.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/text.h"
 
 struct info {
 	uint64_t by_status[4];

@@ -2,10 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "progress.h"
+#include "analysis/progress.h"
 #include "report.h"
-#include "spans.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/text.h"
 
 enum jsonl_format { FMT_SPANS, FMT_GLIMPSE };
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "report.h"
-#include "text.h"
+#include "analysis/text.h"
 
 struct listed {
 	char *name;

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "progress.h"
+#include "analysis/progress.h"
 #include "report.h"
 #include "res-report.h"
-#include "spans.h"
-#include "stats.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/stats.h"
+#include "analysis/text.h"
 
 /*
  * The meters are those of spectator-py: counters, timers, percentile timers and gauges. In

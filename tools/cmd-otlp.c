@@ -8,10 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "progress.h"
+#include "analysis/progress.h"
 #include "report.h"
-#include "spans.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/text.h"
 
 /*
  * The output follows the OTLP/JSON encoding of ExportTraceServiceRequest (opentelemetry-proto's

@@ -5,12 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "progress.h"
+#include "analysis/progress.h"
 #include "report.h"
 #include "res-report.h"
-#include "spans.h"
-#include "stats.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/stats.h"
+#include "analysis/text.h"
 
 /*
  * Layout. Spans go straight into the database as they complete: one prepared INSERT per span,

@@ -2,14 +2,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "progress.h"
+#include "analysis/progress.h"
 #include "native.h"
 #include "report.h"
-#include "aggregate.h"
+#include "analysis/aggregate.h"
 #include "res-report.h"
-#include "spans.h"
-#include "stats.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/stats.h"
+#include "analysis/text.h"
 
 enum sort_key { SORT_TOTAL, SORT_SELF, SORT_CALLS, SORT_P99 };
 

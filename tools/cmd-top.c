@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "live.h"
+#include "analysis/live.h"
 #include "report.h"
-#include "resources.h"
-#include "stats.h"
-#include "text.h"
+#include "analysis/resources.h"
+#include "analysis/stats.h"
+#include "analysis/text.h"
 
 #define WIN	 10 /* seconds of the "last" columns */
 #define MAX_KEYS 2000

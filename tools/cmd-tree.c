@@ -4,11 +4,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "progress.h"
-#include "readahead.h"
+#include "analysis/progress.h"
+#include "analysis/readahead.h"
 #include "report.h"
-#include "spans.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/text.h"
 
 #define NIL		  UINT32_MAX
 #define DEFAULT_MAX_SPANS 100000 /* spans kept for the trees being built */

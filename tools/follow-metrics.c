@@ -29,11 +29,11 @@
 #include <unistd.h>
 
 #include "follow.h"
-#include "live.h"
+#include "analysis/live.h"
 #include "report.h"
-#include "resources.h"
-#include "stats.h"
-#include "text.h"
+#include "analysis/resources.h"
+#include "analysis/stats.h"
+#include "analysis/text.h"
 
 #define MAX_VALUES 500
 #define OTHER	   "_OTHER"

@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #include "follow.h"
-#include "live.h"
+#include "analysis/live.h"
 #include "report.h"
-#include "stats.h"
-#include "text.h"
+#include "analysis/stats.h"
+#include "analysis/text.h"
 
 #define DEFAULT_BATCH	 1024
 #define DEFAULT_DELAY_MS 500

@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 #include "recorder/reader.h"
-#include "spans.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/text.h"
 
 /* glass-report otlp --follow ... (tools/follow-otlp.c) */
 int command_otlp_follow(int argc, char **argv);

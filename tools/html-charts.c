@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "html-charts.h"
-#include "resources.h"
-#include "stats.h"
-#include "text.h"
+#include "analysis/resources.h"
+#include "analysis/stats.h"
+#include "analysis/text.h"
 #include "tools/uplot-embed.h"
 
 #define MAX_BINS	600

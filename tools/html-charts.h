@@ -2,8 +2,8 @@
 #ifndef GLASS_HTML_CHARTS_H
 #define GLASS_HTML_CHARTS_H
 
-#include "spans.h"
-#include "text.h"
+#include "analysis/spans.h"
+#include "analysis/text.h"
 
 struct glass_charts;
 struct glass_charts *charts_new(void);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flame.h"
-#include "spans.h"
+#include "analysis/flame.h"
+#include "analysis/spans.h"
 #include "symbols/resolve.h"
 
 enum rkind { K_NATIVE, K_EVAL, K_GLASS };

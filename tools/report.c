@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "progress.h"
-#include "readahead.h"
+#include "analysis/progress.h"
+#include "analysis/readahead.h"
 #include "report.h"
 
 const char report_exit_help[] =

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "recorder/reader.h"
-#include "spans.h"
+#include "analysis/spans.h"
 
 /* Exit codes (documented in --help and docs/report.md). */
 #define GLASS_EXIT_OK	    0

@@ -5,8 +5,8 @@
 
 #include "report.h"
 #include "res-report.h"
-#include "resources.h"
-#include "text.h"
+#include "analysis/resources.h"
+#include "analysis/text.h"
 
 static void fmt_bytes(char *out, size_t cap, uint64_t b)
 {

@@ -1,4 +1,4 @@
-"""summary and html group spans the same way (tools/aggregate.c): one session, the same rows.
+"""summary and html group spans the same way (tools/analysis/aggregate.c): one session, the same rows.
 
 The session is built to tell groupings apart: two processes define functions of the same module
 and qualname in different files (two functions, not one), and leave some code ids undefined

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Readahead (tools/readahead.c): every command prints the same whether each stream is read
+"""Readahead (tools/analysis/readahead.c): every command prints the same whether each stream is read
 directly (GLASS_REPORT_THREADS=1) or decoded ahead in a helper thread (=3), on sessions of
 many chunks: synthetic ones (generators, exceptions, several threads and processes) and real
 ones with captured operations."""

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "recorder/reader.h"
-#include "tools/flame.h"
+#include "tools/analysis/flame.h"
 #include "tools/synth.h"
 
 /* Unix ns of mono time t in the session below. */

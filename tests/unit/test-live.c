@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "recorder/reader.h"
-#include "tools/live.h"
-#include "tools/resources.h"
+#include "tools/analysis/live.h"
+#include "tools/analysis/resources.h"
 #include "tools/synth.h"
 
 #define RT0   1700000000000000000ull

@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "recorder/reader.h"
-#include "tools/spans.h"
-#include "tools/stats.h"
+#include "tools/analysis/spans.h"
+#include "tools/analysis/stats.h"
 #include "tools/synth.h"
-#include "tools/text.h"
+#include "tools/analysis/text.h"
 
 /* Code ids of the tests: 1..9 functions, 10 a generator, 11 a coroutine, 12 an async gen. */
 static const struct glass_code_def codes[] = {

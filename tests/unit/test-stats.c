@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/stats.h"
+#include "tools/analysis/stats.h"
 
 static uint64_t rng = 88172645463325252ull;
 

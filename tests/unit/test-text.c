@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/text.h"
+#include "tools/analysis/text.h"
 
 START_TEST(the_buffer_grows_and_formats)
 {
