@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "native.h"
 #include "report.h"
 #include "spans.h"
 #include "stats.h"
@@ -1343,6 +1344,8 @@ int command_sqlite(int argc, char **argv)
 		write_functions(&Q);
 	if (!Q.failed)
 		write_session_rows(&Q, s, first, last, nthreads);
+	if (!Q.failed && native_sqlite(Q.db, s) != 0)
+		sq_error(&Q, "samples, native_frames, crashes");
 	pg = glass_progress_start("sqlite: building indexes", 0);
 	if (pg)
 		sqlite3_progress_handler(Q.db, 20000, index_progress, pg);

@@ -62,6 +62,9 @@ struct flame *native_flame_collect(struct glass_session *s, const struct flame_o
  * Prints nothing when the session has neither. */
 #include <stdio.h>
 void native_summary(FILE *out, struct glass_session *s, size_t limit);
+/* sqlite's tables native_frames, samples and crashes (tools/native-sqlite.c). 0, or -1. */
+struct sqlite3;
+int native_sqlite(struct sqlite3 *db, struct glass_session *s);
 /* Signal name ("SIGSEGV"), or "signal N" in buf. */
 const char *glass_native_signame(int sig, char *buf, size_t len);
 
