@@ -65,6 +65,10 @@ void native_summary(FILE *out, struct glass_session *s, size_t limit);
 /* sqlite's tables native_frames, samples and crashes (tools/native-sqlite.c). 0, or -1. */
 struct sqlite3;
 int native_sqlite(struct sqlite3 *db, struct glass_session *s);
+/* chrome's ,"stackFrames":{...},"samples":[...] appended to out (nothing without samples);
+ * timestamps in µs from base_ns (tools/native-chrome.c). */
+struct glass_buf;
+void native_chrome(struct glass_buf *out, struct glass_session *s, uint64_t base_ns);
 /* Signal name ("SIGSEGV"), or "signal N" in buf. */
 const char *glass_native_signame(int sig, char *buf, size_t len);
 
