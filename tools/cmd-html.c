@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "flame.h"
+#include "native.h"
 #include "progress.h"
 #include "report.h"
 #include "spans.h"
@@ -984,6 +985,8 @@ int command_html(int argc, char **argv)
 	section_queries(&b, H);
 	section_functions(&b, H, limit);
 	int rc = flame ? section_flame(&b, s) : 0;
+	if (!rc) /* CPU samples and crashes (nothing when the session has neither) */
+		rc = native_html(&b, s, html_text);
 	section_threads(&b, H);
 	glass_buf_printf(&b, "</main><script>%s</script></body></html>\n", script);
 
