@@ -186,8 +186,12 @@ static int put_stack(struct glass_stream_writer *s, uint8_t tag, const uint64_t 
 	struct glass_cursor c = {at + 1};
 	glass_mp_pack_array(&c, (size_t)(2 + nhead + ntail)); /* wrapped; clock not moved */
 	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
-	for (int i = 0; i < nhead; i++)
-		glass_mp_pack_uint64(&c, head[i]);
+	for (int i = 0; i < nhead; i++) {
+		if (tag == GLASS_REC_CRASH && i == 1) /* si_code: negative when sent */
+			glass_mp_pack_int64(&c, (int64_t)head[i]);
+		else
+			glass_mp_pack_uint64(&c, head[i]);
+	}
 	glass_mp_pack_bin(&c, 8 * (size_t)n);
 	for (int i = 0; i < n; i++) {
 		uint64_t v = (uint64_t)ips[i]; /* little-endian on every target we build for */
