@@ -432,6 +432,8 @@ static const struct policy_key {
 	{ "redact", KEY_STRINGS },
 	{ "http_headers", KEY_STRINGS },
 	{ "service_name", KEY_STRING },
+	{ "capture_tls", KEY_BOOL },
+	{ "propagate_context", KEY_BOOL },
 	{ "sample_hz", KEY_COUNT },
 	{ "sample_clock", KEY_STRING },
 };

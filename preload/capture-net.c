@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include "capture.h"
 #include "glass.h"
 #include "proto-http.h"
+#include "proto-inject.h"
 #include "proto-mongo.h"
 #include "proto-resp.h"
 
@@ -55,6 +57,18 @@ struct conn {
 	uint16_t resp_status;	    /* HTTP: status of the response head seen, 0 before */
 	uint64_t connect_op;	    /* a non-blocking connect in progress (its span is open) */
 	char method[GLASS_HTTP_METHOD_MAX];
+	/* TLS (capture-tls.c): the socket carries ciphertext; the parsers see the plaintext of
+	 * the SSL object `ssl` instead, and the socket's own bytes are not parsed. */
+	uint8_t tls;		/* 1: TLS; 2: TLS with ALPN h2 (bytes counted, not parsed) */
+	uint8_t tls_described;	/* version and ALPN read (at the first plaintext) */
+	char tls_version[8];	/* "1.3" */
+	const void *ssl;
+	uint64_t tls_start;	/* h2: ticks at the first plaintext */
+	uint64_t tls_out, tls_in; /* h2: plaintext bytes sent and received */
+	/* propagate_context: the traceparent line of the request being sent (kept for a retry of
+	 * a write that failed: OpenSSL wants the same bytes again) */
+	uint8_t tp_pending, tp_sent;
+	char tp_hdr[GLASS_INJECT_HEADER_LEN];
 	union {
 		struct glass_http_conn http;
 		struct glass_mongo_conn mongo;
@@ -92,13 +106,23 @@ static const struct glass_http_config *http_config(void)
 
 /* Counters of what was seen but not recorded (kept for `glass-report info` later). */
 static uint64_t n_conns, n_busy, n_gave_up, n_no_slot, n_foreign_thread, n_unsampled;
+/* propagate_context: requests that carried a traceparent; left alone (head written in several
+ * pieces, or too big to rewrite, or ending inside the request line); header cut by an error */
+static uint64_t n_prop_sent, n_prop_skipped, n_prop_broken;
+
+void glass_net_prop_stats(uint64_t *sent, uint64_t *skipped, uint64_t *broken)
+{
+	*sent = __atomic_load_n(&n_prop_sent, __ATOMIC_RELAXED);
+	*skipped = __atomic_load_n(&n_prop_skipped, __ATOMIC_RELAXED);
+	*broken = __atomic_load_n(&n_prop_broken, __ATOMIC_RELAXED);
+}
 
 void glass_net_stats(struct glass_net_stats *out)
 {
 	out->connections = __atomic_load_n(&n_conns, __ATOMIC_RELAXED);
 	out->gave_up = __atomic_load_n(&n_gave_up, __ATOMIC_RELAXED);
 	out->busy = __atomic_load_n(&n_busy, __ATOMIC_RELAXED);
-	out->no_slot = __atomic_load_n(&n_no_slot, __ATOMIC_RELAXED);
+	out->no_slot = __atomic_load_n(&n_no_slot, __ATOMIC_RELAXED) + glass_tls_dropped();
 	out->foreign_thread = __atomic_load_n(&n_foreign_thread, __ATOMIC_RELAXED);
 	out->unsampled = __atomic_load_n(&n_unsampled, __ATOMIC_RELAXED);
 }
@@ -367,6 +391,22 @@ static void decide(struct conn *c, int sending, const void *buf, size_t n)
 	}
 }
 
+/* ---- TLS attributes ---------------------------------------------------------------------- */
+
+/* What a span on a TLS connection says about it (3 attributes at most). */
+static size_t tls_attrs(const struct conn *c, struct glass_op_attr *a, const char *proto)
+{
+	if (!c->tls)
+		return 0;
+	size_t n = 0;
+	a[n++] = glass_attr_str("network.protocol.name", proto, strlen(proto));
+	a[n++] = glass_attr_bool("glass.tls", 1);
+	if (c->tls_version[0])
+		a[n++] = glass_attr_str("tls.protocol.version", c->tls_version,
+					strlen(c->tls_version));
+	return n;
+}
+
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
 /* A route for grouping: the path with ids (numbers, UUIDs, long hex or mixed digit tokens)
@@ -466,7 +506,8 @@ static void http_request_head(struct conn *c, uint64_t start)
 	int nl = snprintf(name, sizeof(name), "%s %s", r->method,
 			  server ? route : (r->host[0] ? r->host : c->peer));
 	const char *ver = r->version == 10 ? "1.0" : "1.1";
-	struct glass_op_attr a[14 + GLASS_HTTP_EXTRA_MAX];
+	char trace_id[33];
+	struct glass_op_attr a[18 + GLASS_HTTP_EXTRA_MAX];
 	size_t n = 0;
 	a[n++] = glass_attr_str("http.request.method", r->method, strlen(r->method));
 	a[n++] = glass_attr_str("url.path", target, pl);
@@ -483,6 +524,10 @@ static void http_request_head(struct conn *c, uint64_t start)
 		if (r->traceparent_state == 1)
 			a[n++] = glass_attr_str("traceparent", r->traceparent,
 						strlen(r->traceparent));
+		if (glass_cap.propagate &&
+		    glass_prop_server_begin(r->traceparent_state == 1 ? r->traceparent : NULL,
+					    trace_id))
+			a[n++] = glass_attr_str("glass.trace_id", trace_id, 32);
 	} else {
 		const char *host = r->host[0] ? r->host : c->peer;
 		size_t hl = strlen(host);
@@ -491,9 +536,13 @@ static void http_request_head(struct conn *c, uint64_t start)
 		a[n++] = glass_attr_int("server.port", c->peer_port);
 		a[n++] = glass_attr_str("network.peer.address", c->peer, strlen(c->peer));
 		a[n++] = glass_attr_bool("glass.leaf", 1);
+		if (c->tp_sent) /* "traceparent: " + the 55 characters of its value */
+			a[n++] = glass_attr_str("glass.traceparent", c->tp_hdr + 13, 55);
+		c->tp_sent = 0;
 	}
 	if (r->host[0] && server)
 		a[n++] = glass_attr_str("server.address", r->host, strlen(r->host));
+	n += tls_attrs(c, a + n, "http");
 	/* headers the policy allows: http.request.header.<name> */
 	char hkeys[GLASS_HTTP_EXTRA_MAX][GLASS_HTTP_EXTRA_NAME_MAX + 24];
 	for (unsigned i = 0; i < http_cfg.nextra && i < GLASS_HTTP_EXTRA_MAX; i++) {
@@ -519,13 +568,15 @@ static void http_response_end(struct conn *c, int aborted)
 		COUNT(n_foreign_thread);
 		return;
 	}
+	int server = c->role == R_SERVER;
+	if (server && glass_cap.propagate)
+		glass_prop_server_end();
 	if (r->user == UNSAMPLED) {
 		glass_cap_resume();
 		return;
 	}
 	struct glass_op_attr a[6];
 	size_t n = 0;
-	int server = c->role == R_SERVER;
 	unsigned st = GLASS_OP_OK;
 	if (aborted && !server && c->resp_status) {
 		/* the client had its answer and closed without reading the whole body: normal */
@@ -599,7 +650,7 @@ static void mongo_request(struct conn *c, uint64_t start)
 	const char *cmd = m->command[0] ? m->command : (m->opcode == 2004 ? "query" : "command");
 	int nl = m->collection[0] ? snprintf(name, sizeof(name), "%s %s", cmd, m->collection)
 				  : snprintf(name, sizeof(name), "%s", cmd);
-	struct glass_op_attr a[9];
+	struct glass_op_attr a[12];
 	size_t n = 0;
 	a[n++] = glass_attr_str("db.system", "mongodb", 7);
 	a[n++] = glass_attr_str("db.operation", cmd, strlen(cmd));
@@ -614,6 +665,7 @@ static void mongo_request(struct conn *c, uint64_t start)
 	if (m->sequence_docs)
 		a[n++] = glass_attr_int("glass.mongodb.documents_sent", m->sequence_docs);
 	a[n++] = glass_attr_bool("glass.leaf", 1);
+	n += tls_attrs(c, a + n, "mongodb");
 	uint64_t op = glass_cap_begin(GLASS_OP_DB, name, nl > 0 ? (size_t)nl : 0, a, n, start);
 	if (!op)
 		return;
@@ -694,7 +746,7 @@ static void resp_request(struct conn *c, uint64_t start)
 		memcpy(stmt + sl, " ...", 4);
 		sl += 4;
 	}
-	struct glass_op_attr a[8];
+	struct glass_op_attr a[11];
 	size_t n = 0;
 	a[n++] = glass_attr_str("db.system", "redis", 5);
 	a[n++] = glass_attr_str("db.operation", r->name, strnlen(r->name, sizeof(r->name)));
@@ -703,6 +755,7 @@ static void resp_request(struct conn *c, uint64_t start)
 	a[n++] = glass_attr_str("server.address", c->peer, strlen(c->peer));
 	a[n++] = glass_attr_int("server.port", c->peer_port);
 	a[n++] = glass_attr_bool("glass.leaf", 1);
+	n += tls_attrs(c, a + n, "redis");
 	uint64_t op = glass_cap_begin(GLASS_OP_DB, r->name, strnlen(r->name, sizeof(r->name)), a,
 				      n, start);
 	if (op) {
@@ -826,8 +879,12 @@ static void connect_done(struct conn *c, int err)
 	glass_cap_end(op, err ? GLASS_OP_ERROR : GLASS_OP_OK, NULL, 0, a, n);
 }
 
+static void tls_h2_end(struct conn *c);
+
 static void conn_finish(struct conn *c)
 {
+	if (c->tls == 2)
+		tls_h2_end(c);
 	if (c->connect_op)
 		connect_done(c, 0);
 	if (c->proto != P_HTTP)
@@ -841,12 +898,9 @@ static void conn_finish(struct conn *c)
 	}
 }
 
-/* Bytes that went out (sending) or came in on fd: feed them to the connection's parser. */
-static void saw_bytes(int fd, int sending, const void *buf, ssize_t n, uint64_t t0, int err)
+/* Bytes that went out (sending) or came in on c: feed them to the connection's parser. */
+static void saw_conn(struct conn *c, int sending, const void *buf, ssize_t n, uint64_t t0, int err)
 {
-	struct conn *c = conn_get(fd);
-	if (!c)
-		return;
 	if (c->connect_op)
 		connect_done(c, n < 0 && (err == ECONNREFUSED || err == ETIMEDOUT ||
 					  err == EHOSTUNREACH || err == ENETUNREACH)
@@ -882,7 +936,289 @@ static void saw_bytes(int fd, int sending, const void *buf, ssize_t n, uint64_t 
 			net_wait(c, sending ? "send" : "recv", t0, n, err);
 		break;
 	}
+}
+
+/* Bytes that went through the socket fd itself (send, recv): parsed unless they are TLS
+ * ciphertext (the plaintext comes from capture-tls.c). */
+static void saw_bytes(int fd, int sending, const void *buf, ssize_t n, uint64_t t0, int err)
+{
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	if (!c->tls)
+		saw_conn(c, sending, buf, n, t0, err);
+	else if (c->connect_op)
+		connect_done(c, 0);
 	conn_put(c);
+}
+
+/* ---- TLS (the plaintext of capture-tls.c) --------------------------------------------------- */
+
+__thread const void *glass_tls_pending __attribute__((tls_model("initial-exec")));
+
+/* c becomes the TLS connection of ssl: what it parsed of any earlier bytes is ended; its
+ * parsers start afresh on the plaintext. The role (connect or accept) is kept. */
+static void tls_attach(struct conn *c, const void *ssl)
+{
+	if (c->ssl == ssl && c->tls)
+		return;
+	conn_finish(c);
+	c->tls = 1;
+	c->tls_described = 0;
+	c->tls_version[0] = 0;
+	c->ssl = ssl;
+	c->tls_out = c->tls_in = c->tls_start = 0;
+	c->proto = P_NEW;
+	c->resp_status = 0;
+}
+
+void glass_net_tls_bind(int fd, const void *ssl)
+{
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	tls_attach(c, ssl);
+	conn_put(c);
+}
+
+/* h2 over TLS is not parsed: one net span for the connection's life, with its bytes. */
+static void tls_h2_end(struct conn *c)
+{
+	if (c->tls != 2 || !c->tls_start)
+		return;
+	uint64_t start = c->tls_start;
+	c->tls_start = 0;
+	if (!glass_cap.on[GLASS_CAP_NET])
+		return;
+	if (c->owner != &T) {
+		COUNT(n_foreign_thread);
+		return;
+	}
+	char name[80];
+	int nl = snprintf(name, sizeof(name), "h2 %s:%u", c->peer, c->peer_port);
+	struct glass_op_attr a[9];
+	size_t k = 0;
+	a[k++] = glass_attr_str("network.protocol.name", "http", 4);
+	a[k++] = glass_attr_str("network.protocol.version", "2", 1);
+	a[k++] = glass_attr_bool("glass.tls", 1);
+	if (c->tls_version[0])
+		a[k++] = glass_attr_str("tls.protocol.version", c->tls_version,
+					strlen(c->tls_version));
+	a[k++] = glass_attr_str("tls.next_protocol", "h2", 2);
+	a[k++] = glass_attr_str(c->role == R_SERVER ? "client.address" : "server.address", c->peer,
+				strlen(c->peer));
+	a[k++] = glass_attr_int(c->role == R_SERVER ? "client.port" : "server.port", c->peer_port);
+	a[k++] = glass_attr_int("glass.net.bytes_sent", (int64_t)c->tls_out);
+	a[k++] = glass_attr_int("glass.net.bytes_received", (int64_t)c->tls_in);
+	uint64_t op = glass_cap_begin(GLASS_OP_NET, name, nl > 0 ? (size_t)nl : 0, NULL, 0, start);
+	glass_cap_end(op, GLASS_OP_OK, NULL, 0, a, k);
+}
+
+void glass_net_tls_bytes(int fd, const void *ssl, glass_tls_describe_fn describe, int sending,
+			 const void *buf, ssize_t n, uint64_t t0, int err)
+{
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	if (c->ssl != ssl || !c->tls)
+		tls_attach(c, ssl);
+	if (!c->tls_described && n > 0) {
+		struct glass_tls_desc d = {{0}, 0};
+		describe(ssl, &d);
+		memcpy(c->tls_version, d.version, sizeof(c->tls_version));
+		c->tls_version[sizeof(c->tls_version) - 1] = 0;
+		c->tls_described = 1;
+		if (d.h2) {
+			c->tls = 2;
+			c->proto = P_OTHER;
+			if (c->role == R_UNKNOWN)
+				c->role = sending ? R_CLIENT : R_SERVER;
+		}
+	}
+	if (c->tls == 2) {
+		if (n > 0) {
+			if (!c->tls_start) {
+				c->tls_start = t0;
+				c->owner = &T;
+			}
+			*(sending ? &c->tls_out : &c->tls_in) += (uint64_t)n;
+		} else if (n == 0) {
+			tls_h2_end(c);
+		}
+	} else {
+		saw_conn(c, sending, buf, n, t0, err);
+	}
+	conn_put(c);
+}
+
+void glass_net_tls_end(int fd, const void *ssl)
+{
+	struct conn **t = __atomic_load_n(&fdtab, __ATOMIC_ACQUIRE);
+	if (!t || fd < 0 || fd >= NET_MAX_FD)
+		return;
+	struct conn *p = __atomic_load_n(&t[fd], __ATOMIC_ACQUIRE);
+	if (!p || p == IGNORED || p->ssl != ssl)
+		return;
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	if (c->ssl == ssl) {
+		tls_h2_end(c);
+		conn_finish(c);
+		c->ssl = NULL;
+		c->proto = P_OTHER; /* what still crosses the socket is ciphertext (close_notify) */
+	}
+	conn_put(c);
+}
+
+/* A memory-BIO TLS connection (asyncio's SSLObject: uvicorn, httpx's async client) has no
+ * fd: its handshake marks the thread (glass_tls_pending), and the socket that carries the
+ * next TLS record sent on this thread is its own. */
+static void tls_pending_send(int fd, const void *buf, ssize_t n)
+{
+	const uint8_t *p = buf;
+	const void *ssl = glass_tls_pending;
+	if (n < 5 || p[0] != 0x16 || p[1] != 3) /* a TLS handshake record */
+		return;
+	glass_tls_pending = NULL;
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return;
+	if (!c->tls) {
+		tls_attach(c, ssl);
+		glass_tls_bound(ssl, fd);
+	}
+	conn_put(c);
+}
+
+/* ---- trace context sent out (propagate_context) -------------------------------------------- */
+
+/* Could a write on c begin a request that should carry a traceparent? */
+static int prop_ready(const struct conn *c)
+{
+	return c->role != R_SERVER && T.epoch == G.epoch && !T.guard &&
+	       (c->proto == P_NEW ||
+		(c->proto == P_HTTP && glass_http_request_idle(&c->u.http)));
+}
+
+/* The program's write of buf through w, with a traceparent when it begins a request. */
+static ssize_t prop_write(struct conn *c, const void *buf, size_t len, glass_inject_write_fn w,
+			  void *wctx)
+{
+	enum glass_inject_why why;
+	size_t at = glass_inject_point(buf, len, &why);
+	if (!at) {
+		if (why == GLASS_INJECT_SPLIT_HEAD)
+			COUNT(n_prop_skipped);
+		c->tp_pending = 0;
+		return w(wctx, buf, len, 0);
+	}
+	if (!c->tp_pending) {
+		uint64_t hi, lo, span;
+		glass_prop_ids(&hi, &lo, &span);
+		glass_inject_header(c->tp_hdr, hi, lo, span);
+		c->tp_pending = 1;
+	}
+	char scratch[8192]; /* a larger request goes out head first (a partial write) */
+	enum glass_inject_outcome oc;
+	ssize_t n = glass_inject_write(w, wctx, buf, len, at, c->tp_hdr, GLASS_INJECT_HEADER_LEN,
+				       scratch, sizeof(scratch), &oc);
+	int saved = errno;
+	if (oc == GLASS_INJECTED) {
+		c->tp_pending = 0;
+		c->tp_sent = 1;
+		COUNT(n_prop_sent);
+	} else if (oc == GLASS_INJECT_BROKEN) {
+		c->tp_pending = 0;
+		COUNT(n_prop_broken);
+	} else if (oc == GLASS_INJECT_TOO_BIG || n > 0) {
+		c->tp_pending = 0; /* went out without it (the rest of a cut request line next) */
+		COUNT(n_prop_skipped);
+	} /* else nothing went out: a retry brings the same bytes, and gets the same header */
+	errno = saved;
+	return n;
+}
+
+struct sock_io {
+	int fd, flags;
+	send_fn real;
+};
+
+static ssize_t sock_write(void *ctx, const void *buf, size_t len, int finish)
+{
+	struct sock_io *io = ctx;
+	if (!finish)
+		return io->real(io->fd, buf, len, io->flags);
+	/* the header is partly out: the rest goes before anything else, even on a non-blocking
+	 * socket (waiting for room); errno stays what the program's write left */
+	int saved = errno;
+	ssize_t k;
+	for (;;) {
+		k = io->real(io->fd, buf, len, io->flags);
+		if (k >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			break;
+		if (errno != EINTR) {
+			struct pollfd p = {io->fd, POLLOUT, 0};
+			if (poll(&p, 1, 10000) <= 0)
+				break;
+		}
+	}
+	errno = saved;
+	return k;
+}
+
+/* send() of what may be a request head, with propagate_context on. */
+static ssize_t send_ctx(int fd, const void *buf, size_t len, int flags, send_fn real)
+{
+	uint64_t t0 = glass_cap_now();
+	struct conn *c = conn_get(fd);
+	ssize_t n;
+	if (c && !c->tls && prop_ready(c)) {
+		struct sock_io io = {fd, flags, real};
+		n = prop_write(c, buf, len, sock_write, &io);
+	} else {
+		n = real(fd, buf, len, flags);
+	}
+	int saved = errno;
+	if (c) {
+		if (!c->tls)
+			saw_conn(c, 1, buf, n, t0, saved);
+		conn_put(c);
+	}
+	errno = saved;
+	return n;
+}
+
+int glass_net_tls_write_ctx(int fd, const void *ssl, glass_tls_describe_fn describe,
+			    const void *buf, size_t len,
+			    ssize_t (*w)(void *ctx, const void *buf, size_t len, int finish),
+			    void *wctx, uint64_t t0, ssize_t *ret)
+{
+	struct conn *c = conn_get(fd);
+	if (!c)
+		return 0;
+	if (c->ssl != ssl || !c->tls)
+		tls_attach(c, ssl);
+	if (c->tls != 1 || !prop_ready(c)) {
+		conn_put(c);
+		return 0;
+	}
+	ssize_t n = prop_write(c, buf, len, w, wctx);
+	int saved = errno;
+	if (n > 0) {
+		if (!c->tls_described) {
+			struct glass_tls_desc d = {{0}, 0};
+			describe(ssl, &d);
+			memcpy(c->tls_version, d.version, sizeof(c->tls_version));
+			c->tls_version[sizeof(c->tls_version) - 1] = 0;
+			c->tls_described = 1;
+		}
+		saw_conn(c, 1, buf, n, t0, saved);
+	}
+	conn_put(c);
+	errno = saved;
+	*ret = n;
+	return 1;
 }
 
 /* ---- the wrappers -------------------------------------------------------------------------- */
@@ -897,9 +1233,14 @@ EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 	send_fn real = get_send();
 	if (!capturing_sockets())
 		return real(fd, buf, len, flags);
+	if (GLASS_UNLIKELY(glass_cap.propagate) && len > 16 && ((const char *)buf)[0] >= 'A' &&
+	    ((const char *)buf)[0] <= 'Z')
+		return send_ctx(fd, buf, len, flags, real);
 	uint64_t t0 = glass_cap_now();
 	ssize_t n = real(fd, buf, len, flags);
 	int saved = errno;
+	if (glass_tls_pending)
+		tls_pending_send(fd, buf, n);
 	saw_bytes(fd, 1, buf, n, t0, saved);
 	errno = saved;
 	return n;
@@ -914,6 +1255,8 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	uint64_t t0 = glass_cap_now();
 	ssize_t n = real(fd, buf, len, flags, to, tolen);
 	int saved = errno;
+	if (glass_tls_pending)
+		tls_pending_send(fd, buf, n);
 	saw_bytes(fd, 1, buf, n, t0, saved);
 	errno = saved;
 	return n;

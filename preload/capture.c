@@ -16,6 +16,7 @@ struct glass_cap_config glass_cap = {
     .max_statement = 2048,
     .net_min_ns = 1000000,
     .sample = 1.0,
+    .tls = 1,
 };
 
 static const char *const family_key[GLASS_CAP_NFAMILIES] = {
@@ -26,7 +27,8 @@ static const char *const family_key[GLASS_CAP_NFAMILIES] = {
 void glass_cap_configure(const struct glass_policy *p)
 {
 	struct glass_cap_config c = {
-	    .on = {1, 1, 1, 1, 1, 1}, .max_statement = 2048, .net_min_ns = 1000000, .sample = 1.0};
+	    .on = {1, 1, 1, 1, 1, 1}, .max_statement = 2048, .net_min_ns = 1000000, .sample = 1.0,
+	    .tls = 1};
 	if (p) {
 		for (int f = 0; f < GLASS_CAP_NFAMILIES; f++)
 			c.on[f] = glass_policy_option_int(p, family_key[f], 1) != 0;
@@ -56,6 +58,8 @@ void glass_cap_configure(const struct glass_policy *p)
 			if (items[i][0])
 				snprintf(c.headers[c.nheaders++], sizeof(c.headers[0]), "%s", items[i]);
 	}
+	c.tls = p ? glass_policy_option_int(p, "capture_tls", 1) != 0 : 1;
+	c.propagate = p ? glass_policy_option_int(p, "propagate_context", 0) != 0 : 0;
 	c.sockets = c.on[GLASS_CAP_HTTP_SERVER] || c.on[GLASS_CAP_HTTP_CLIENT] ||
 		    c.on[GLASS_CAP_MONGO] || c.on[GLASS_CAP_REDIS] || c.on[GLASS_CAP_NET];
 	glass_cap = c;
@@ -124,8 +128,32 @@ void glass_cap_resume(void)
 	T.unsampled_epoch = 0;
 }
 
+/* propagate_context's counters, as a NOTE (read by `glass-report info`). */
+static void write_prop_note(void)
+{
+	uint64_t sent, skipped, broken;
+	glass_net_prop_stats(&sent, &skipped, &broken);
+	if (!sent && !skipped && !broken)
+		return;
+	char text[200];
+	snprintf(text, sizeof(text),
+		 "propagate_context: %llu requests carried a traceparent; %llu left alone (head "
+		 "written in pieces or too big to rewrite); %llu with the header cut by an error",
+		 (unsigned long long)sent, (unsigned long long)skipped, (unsigned long long)broken);
+	char buf[256];
+	struct glass_membuf mb = {buf, 0, sizeof(buf), 0};
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &mb, glass_membuf_write);
+	msgpack_pack_uint8(&pk, GLASS_REC_NOTE);
+	msgpack_pack_uint64(&pk, GLASS_NOTE_INFO);
+	glass_pack_cstr(&pk, text);
+	if (!mb.overflow)
+		glass_proc_writer_append(&G.proc, mb.data, mb.len);
+}
+
 void glass_cap_write_stats(void)
 {
+	write_prop_note();
 	struct glass_net_stats n;
 	glass_net_stats(&n);
 	if (!n.connections && !n.gave_up && !n.busy && !n.no_slot && !n.foreign_thread &&

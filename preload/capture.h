@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "recorder/format.h"
 #include "recorder/writer.h"
@@ -45,6 +46,8 @@ enum glass_cap_family {
 struct glass_cap_config {
 	int on[GLASS_CAP_NFAMILIES];
 	int sockets;	      /* any family read off sockets is on (mongo, redis, http, net) */
+	int tls;	      /* "capture_tls" (default true): plaintext of OpenSSL connections */
+	int propagate;	      /* "propagate_context" (default false): traceparent sent out */
 	int sql_raw;	      /* "sql_text": "raw" keeps literals; default "normalized" */
 	unsigned max_statement; /* max_sql_length: statement bytes kept (then "..."), 2048 */
 	uint64_t net_min_ns;  /* socket waits shorter than this are not spans (default 1 ms) */
@@ -90,6 +93,50 @@ struct glass_net_stats {
 	uint64_t connections, gave_up, busy, no_slot, foreign_thread, unsampled;
 };
 void glass_net_stats(struct glass_net_stats *out);
+void glass_net_prop_stats(uint64_t *sent, uint64_t *skipped, uint64_t *broken);
+/* ---- TLS (capture-tls.c feeds capture-net.c) ----------------------------------------------- */
+
+/* What capture-tls.c reads of an SSL object once its handshake is done. */
+struct glass_tls_desc {
+	char version[8]; /* "1.3", "1.2" */
+	int h2;		 /* ALPN chose h2: counted, not parsed */
+};
+typedef void (*glass_tls_describe_fn)(const void *ssl, struct glass_tls_desc *out);
+
+/* Plaintext that went out (sending) or came in through the SSL object ssl whose socket is fd
+ * (n: bytes; 0 at the peer's close; < 0 an error with errno err). The socket becomes a TLS
+ * connection: its own bytes are no longer parsed. */
+void glass_net_tls_bytes(int fd, const void *ssl, glass_tls_describe_fn describe, int sending,
+			 const void *buf, ssize_t n, uint64_t t0, int err);
+/* The socket fd carries ssl's records (a memory-BIO connection found by its handshake). */
+void glass_net_tls_bind(int fd, const void *ssl);
+/* ssl is shut down or freed: what its connection has open ends. */
+void glass_net_tls_end(int fd, const void *ssl);
+/* A memory-BIO SSL object of this thread whose socket is not known yet: the next TLS
+ * handshake record sent on this thread names it (capture-net.c's send). */
+extern __thread const void *glass_tls_pending __attribute__((tls_model("initial-exec")));
+/* capture-tls.c: remember that ssl's records go through fd. */
+void glass_tls_bound(const void *ssl, int fd);
+uint64_t glass_tls_dropped(void);
+
+/* ---- trace context sent out (propagate.c) ---------------------------------------------------- */
+
+/* The trace and a fresh parent span id for a request this thread sends now. */
+void glass_prop_ids(uint64_t *hi, uint64_t *lo, uint64_t *span);
+/* A request served begins on this thread: its trace is the traceparent's (valid, or NULL);
+ * without one a new trace id is made, written to out (32 hex digits) and 1 returned. */
+int glass_prop_server_begin(const char *traceparent, char out[33]);
+void glass_prop_server_end(void);
+
+/* Plaintext written through an SSL object: a traceparent goes in when it begins a request
+ * (propagate_context). Returns 1 when it wrote (the program's result in *ret), 0 when the
+ * caller writes as usual. */
+struct glass_inject_io;
+int glass_net_tls_write_ctx(int fd, const void *ssl, glass_tls_describe_fn describe,
+			    const void *buf, size_t len,
+			    ssize_t (*w)(void *ctx, const void *buf, size_t len, int finish),
+			    void *wctx, uint64_t t0, ssize_t *ret);
+
 /* Appends the CAPTURE meta record (at the process's end). */
 void glass_cap_write_stats(void);
 

@@ -360,7 +360,8 @@ static uintptr_t decide(PyObject *code, glass_frame *f)
 			glass_py.Err_Clear();
 	}
 	const char *file = glass_str_utf8(GLASS_AT(code, glass_cx.co_filename, PyObject *), &fl);
-	const char *qual = glass_str_utf8(GLASS_AT(code, glass_cx.co_qualname, PyObject *), &ql);
+	glass_code_seen(code);
+	const char *qual = glass_str_utf8(glass_code_qualname(code), &ql);
 	int flags = GLASS_AT(code, glass_cx.co_flags, int);
 	int line = GLASS_AT(code, glass_cx.co_firstlineno, int);
 
@@ -374,6 +375,7 @@ static uintptr_t decide(PyObject *code, glass_frame *f)
 			memcmp(module, "threading", 9) == 0;
 	uintptr_t x = bootstrap ? GLASS_X_SPECIAL | 1 : GLASS_X_SKIP;
 	if (glass_policy_match(G.policy, mod_z, file_z)) {
+		glass_watch_generators(f);
 		if (glass_proc_start() == 0) {
 			uint32_t id = ++G.next_code;
 			write_code_def(id, code, module, ml, file, fl, qual, ql, line, flags);
@@ -395,7 +397,7 @@ static void note_thread_name(glass_frame *f)
 	if (!self || (void *)((PyTypeObject *)self->ob_type)[0].ob_base.ob_type == NULL)
 		return;
 	/* only plain attribute lookup: a custom __getattr__ could run user code */
-	void *getattro = GLASS_AT(self->ob_type, 144, void *);
+	void *getattro = GLASS_AT(self->ob_type, GLASS_TP_GETATTRO_OFF, void *);
 	if (getattro != glass_py.Object_GenericGetAttr)
 		return;
 	if (T.epoch != G.epoch && (T.tried == G.epoch || glass_thread_start() != 0))
@@ -500,7 +502,7 @@ call_real_near_stack_end(PyThreadState *ts, glass_frame *f, int throwflag)
 {
 	int *ctr = glass_tstate_guard(ts);
 	int saved = *ctr;
-	*ctr = 0;
+	*ctr = glass_guard_tripped();
 	PyObject *r = G.real_eval(ts, f, throwflag);
 	*ctr = saved;
 	return r;
@@ -555,7 +557,7 @@ static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, u
 
 	if (!(x & GLASS_X_GEN))
 		return trace_call(ts, f, throwflag, id);
-	if (glass_frame_owner(f) != GLASS_FRAME_OWNED_BY_GENERATOR) {
+	if (!glass_frame_is_gen_resume(f)) {
 		/* calling a generator function: the frame only builds and returns the object */
 		r = call_real(ts, f, throwflag);
 		if (r)
@@ -563,12 +565,11 @@ static PyObject *eval_traced(PyThreadState *ts, glass_frame *f, int throwflag, u
 		return r;
 	}
 	uintptr_t gen = glass_frame_gen(f);
-	int8_t *state = glass_frame_gen_state(f);
 	glass_emit_gen_resume(s, glass_ticks(), id, gen);
 	r = call_real(ts, f, throwflag);
 	if (r == NULL)
 		emit_raise(ts);
-	else if (glass_gen_state_suspended(*state))
+	else if (glass_frame_gen_suspended(f))
 		glass_emit_gen_yield(s, glass_ticks());
 	else
 		glass_emit_gen_return(s, glass_ticks());
@@ -736,4 +737,30 @@ void glass_watch_silent_close(void)
 			*fin = fw[i];
 		}
 	}
+}
+
+/* ---- generators created without evaluating their frame (3.9, 3.10) --------------------------
+ *
+ * There the call of a generator function never reaches the evaluator: compat.c reports each
+ * new object it sees (watched generator functions, CPython's constructors) here, and it is
+ * recorded as on 3.11+, where eval_traced sees the creating call. */
+void glass_gen_created(glass_frame *f, PyObject *gen)
+{
+	if (G.state != GLASS_ACTIVE || T.guard ||
+	    glass_py.InterpreterState_Get() != glass_py.InterpreterState_Main())
+		return;
+	PyObject *code = glass_frame_code(f);
+	uintptr_t x = glass_code_extra_slot(code, G.extra_slot);
+	int saved = errno;
+	if (x == 0) {
+		T.guard++;
+		x = decide(code, f);
+		T.guard--;
+	}
+	if ((x & GLASS_X_TRACED) &&
+	    (T.epoch == G.epoch || (T.tried != G.epoch && glass_thread_start() == 0)) &&
+	    T.s.depth < G.depth_limit)
+		glass_emit_gen_create(&T.s, glass_ticks(), (uint32_t)(x >> GLASS_X_ID_SHIFT),
+				      (uintptr_t)gen);
+	errno = saved;
 }

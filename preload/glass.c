@@ -532,7 +532,7 @@ __attribute__((constructor)) static void glass_init(void)
 	unsigned long ver = python_version();
 	if (glass_compat_init(ver) != 0) {
 		/* no hook at all: nothing of ours may outlive Py_Finalize in a Python we do not know */
-		glass_log(1, "Python %lu.%lu is not supported (glass supports 3.11 to 3.13); "
+		glass_log(1, "Python %lu.%lu is not supported (glass supports 3.9 to 3.13); "
 			     "tracing disabled",
 			  (ver >> 24) & 0xff, (ver >> 16) & 0xff);
 		goto out;

@@ -1052,3 +1052,8 @@ size_t glass_http_redact_target(const char *target, size_t len, char *out, size_
 		*truncated = cut;
 	return at;
 }
+
+int glass_http_request_idle(const struct glass_http_conn *c)
+{
+	return c->mode == M_ACTIVE && c->dir[GLASS_HTTP_REQUESTS].state == H_IDLE;
+}

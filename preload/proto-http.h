@@ -171,6 +171,9 @@ size_t glass_http_feed(struct glass_http_conn *c, enum glass_http_dir dir, const
  */
 int glass_http_close(struct glass_http_conn *c, unsigned *ev);
 
+/* 1 when the next request byte begins a new request (none is half sent). */
+int glass_http_request_idle(const struct glass_http_conn *c);
+
 /* Stores user with request seq, to come back in its response. 1, or 0 if not remembered. */
 int glass_http_set_user(struct glass_http_conn *c, uint32_t seq, uint64_t user);
 

@@ -63,6 +63,14 @@ int glass_pyapi_resolve(const char **missing)
 	NEED(Object_GenericGetAttr, sym("PyObject_GenericGetAttr"), "PyObject_GenericGetAttr");
 	NEED(Long_AsLong, sym("PyLong_AsLong"), "PyLong_AsLong");
 	NEED(DecRef, sym("Py_DecRef"), "Py_DecRef");
+	NEED(IncRef, sym("Py_IncRef"), "Py_IncRef");
+	NEED(GetRecursionLimit, sym("Py_GetRecursionLimit"), "Py_GetRecursionLimit");
+	*(void **)&glass_py.Function_Vectorcall = sym("_PyFunction_Vectorcall");
+	*(void **)&glass_py.Dict_Next = sym("PyDict_Next");
+	glass_py.Function_Type = sym("PyFunction_Type");
+	glass_py.Gen_Types[0] = sym("PyGen_Type");
+	glass_py.Gen_Types[1] = sym("PyCoro_Type");
+	glass_py.Gen_Types[2] = sym("PyAsyncGen_Type");
 	NEED(Code_Type, sym("PyCode_Type"), "PyCode_Type");
 	NEED(Unicode_Type, sym("PyUnicode_Type"), "PyUnicode_Type");
 	NEED(Dict_Type, sym("PyDict_Type"), "PyDict_Type");

@@ -2,6 +2,7 @@
 #ifndef GLASS_PYAPI_H
 #define GLASS_PYAPI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compat.h"
@@ -36,6 +37,13 @@ struct glass_pyapi {
 	void *Object_GenericGetAttr; /* compared, never called */
 	long (*Long_AsLong)(PyObject *);
 	void (*DecRef)(PyObject *);
+	void (*IncRef)(PyObject *);
+	int (*GetRecursionLimit)(void);
+	/* 3.9, 3.10: generator functions (compat.c's glass_watch_generators); NULL if absent */
+	PyObject *(*Function_Vectorcall)(PyObject *, PyObject *const *, size_t, PyObject *);
+	int (*Dict_Next)(PyObject *, intptr_t *, PyObject **, PyObject **);
+	PyTypeObject *Function_Type;
+	PyTypeObject *Gen_Types[3]; /* PyGen_Type, PyCoro_Type, PyAsyncGen_Type */
 	PyTypeObject *Code_Type;
 	PyTypeObject *Unicode_Type;
 	PyTypeObject *Dict_Type;

@@ -15,6 +15,9 @@
  *           t<tidx>.<seq>.zst                 the same chunk, sealed and compressed (one zstd frame
  *                                             holding bytes [0, used) of the raw chunk); when both
  *                                             exist the .zst wins (it is renamed into place whole)
+ *       resources                             GLASS_RESOURCES_MAGIC, then SAMPLER and RESOURCE
+ *                                             records appended by glass-compress every 100 ms
+ *                                             (one write() per sample of all processes)
  *
  * Records: a tag byte (a msgpack positive fixint, 1..127) followed by the record's fields, each one
  * msgpack object, in the order listed below. There is no array wrapper: the tag decides the fields.
@@ -58,6 +61,8 @@
 #define GLASS_META_HEADER_SIZE 4096
 #define GLASS_CHUNK_HEADER_SIZE 64
 #define GLASS_SESSION_FILE "SESSION"
+#define GLASS_RESOURCES_FILE "resources"
+#define GLASS_RESOURCES_MAGIC "GLASSRS1" /* 8 bytes, then records */
 
 /* Clock of the ticks in a process's streams. */
 #define GLASS_CLOCK_TSC 1
@@ -189,7 +194,13 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 	X(POLICY, 70, "sss", "mode,path,summary")                                           \
 	X(CAPTURE, 71, "uuuuuu",                                                             \
 	  "connections,gave_up,busy,no_slot,foreign_thread,unsampled") /* at the end: what  \
-	  the capture hooks saw but did not record (counts since the process image began) */     \
+	  the capture hooks saw but did not record (counts since the process image began) */ \
+	X(SAMPLER, 74, "uuu", "unix_ns,interval_ns,pid") /* resources file: a sampler began \
+	  (glass-compress, pid), sampling every interval_ns; again after a restart */        \
+	X(RESOURCE, 75, "uuuuuuuu",                                                          \
+	  "unix_ns,pid,image,cpu_user_ns,cpu_sys_ns,rss_bytes,threads,fds") /* resources    \
+	  file: one live process image p<pid>.<image> at unix_ns, from /proc (CPU since the  \
+	  process began) */                                                                      \
 	X(OBJECT, 72, "usuuus", "tsc,path,base,start,end,build_id") /* a loaded ELF object:    \
 	  load bias (address = base + ELF vaddr), its code's address range, GNU build-id (hex) */ \
 	X(OBJECT_UNLOAD, 73, "uuu", "tsc,base,start") /* that object was unloaded (dlclose) */

@@ -6,6 +6,10 @@
  * a process with more than one OS thread. It exits once no process of the session is alive and
  * every chunk is compressed; chunks of processes that died without sealing them (SIGKILL,
  * crash, daemon threads at exit) are compressed whole.
+ *
+ * It also samples every live process of the session every 100 ms from /proc (sampler.c) into
+ * the session's `resources` file: CPU, memory, threads and open files over time, at no cost to
+ * the traced processes.
  */
 #include <dirent.h>
 #include <sched.h>
@@ -21,10 +25,18 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "sampler.h"
 #include "writer.h"
 
 #define POLL_MS 100
 #define PID_FILE "compressor.pid"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static int process_alive(uint32_t pid)
 {
@@ -33,7 +45,7 @@ static int process_alive(uint32_t pid)
 
 /* One pass over the session: returns the number of live processes; *work counts chunks done.
  * The session's creator counts as live until it exits, even before it has a directory. */
-static int pass(const char *session, int *work, uint32_t creator)
+static int pass(const char *session, int *work, uint32_t creator, struct glass_sampler *sm)
 {
 	int live = process_alive(creator);
 	DIR *d = opendir(session);
@@ -56,6 +68,9 @@ static int pass(const char *session, int *work, uint32_t creator)
 			continue;
 		int alive = h.state == GLASS_PROC_RUNNING && process_alive(h.pid);
 		live += alive;
+		const char *dot = strchr(e->d_name, '.');
+		if (alive && sm && dot)
+			glass_sampler_add(sm, h.pid, (uint32_t)strtoul(dot + 1, NULL, 10));
 		DIR *pd = opendir(pdir);
 		if (!pd)
 			continue;
@@ -161,16 +176,37 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
+	struct glass_sampler sm;
+	int sampling = !once && glass_sampler_open(&sm, session) == 0;
+	uint64_t next_sample = mono_ns();
 	for (;;) {
 		int work = 0;
-		int live = pass(session, &work, creator);
+		/* samples are due every 100 ms, between compressions when there is work */
+		int sample = sampling && mono_ns() >= next_sample;
+		if (sample)
+			glass_sampler_begin(&sm);
+		int live = pass(session, &work, creator, sample ? &sm : NULL);
+		if (sample) {
+			glass_sampler_end(&sm);
+			uint64_t now = mono_ns();
+			next_sample += GLASS_SAMPLER_INTERVAL_NS;
+			if (next_sample <= now) /* we fell behind (SCHED_IDLE on a busy machine) */
+				next_sample = now + GLASS_SAMPLER_INTERVAL_NS;
+		}
 		if (once || (!live && !work))
 			break;
 		if (!work) {
-			struct timespec ts = {0, POLL_MS * 1000000L};
+			uint64_t now = mono_ns(), wait = POLL_MS * 1000000ull;
+			if (sampling && next_sample > now && next_sample - now < wait)
+				wait = next_sample - now;
+			if (sampling && next_sample <= now)
+				wait = 0;
+			struct timespec ts = {0, (long)wait};
 			nanosleep(&ts, NULL);
 		}
 	}
+	if (sampling)
+		glass_sampler_close(&sm);
 	if (!once)
 		unlink(pidfile);
 	return 0;

@@ -2130,3 +2130,41 @@ int glass_stream_next(struct glass_stream *st, struct glass_record *rec)
 			return 0;
 	}
 }
+
+/* ---- decoding outside a session (live readers, session-level files) ----------------------- */
+
+int glass_decode_record(const uint8_t *buf, size_t len, size_t *off, uint64_t *ticks,
+			struct glass_record *rec)
+{
+	tag_info_init();
+	for (;;) {
+		if (*off >= len)
+			return 0;
+		const uint8_t *p = buf + *off, *end = buf + len, *q = p + 1;
+		uint8_t tag = *p;
+		if (tag == 0)
+			return 0;
+		if (tag > GLASS_REC_MAX_TAG)
+			return -1;
+		const struct tag_info *ti = &tag_info[tag];
+		if (!ti->types) {
+			if (!GLASS_REC_IS_WRAPPED(tag) || mp_skip(&q, end, 0) < 0)
+				return -1;
+			*off = (size_t)(q - buf); /* a record of a later version: skipped */
+			continue;
+		}
+		if (decode_fields(ti, &q, end, rec) < 0)
+			return -1;
+		rec->tag = tag;
+		if (ti->timed && ticks) {
+			rec->ticks = *ticks + rec->u[0];
+			if (!ti->wrapped)
+				*ticks = rec->ticks;
+		} else {
+			rec->ticks = 0;
+		}
+		rec->ts_ns = 0;
+		*off = (size_t)(q - buf);
+		return 1;
+	}
+}

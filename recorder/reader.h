@@ -154,4 +154,16 @@ double glass_proc_ns_per_tick(const struct glass_proc *p);
 struct glass_proc *glass_stream_proc(const struct glass_stream *st);
 uint32_t glass_stream_tidx(const struct glass_stream *st);
 
+/*
+ * Decodes the record at buf[*off] (a chunk's records, a meta file's records, a session-level
+ * file such as `resources`) without a session: for live readers that keep their own positions.
+ * Returns 1 (record in *rec, *off past it), 0 at the end (a zero tag byte, or *off == len) or -1
+ * when the bytes at *off do not decode (torn, corrupt, or cut by the end of the buffer: read
+ * more and retry). Records of later versions (unknown wrapped tags) are skipped. For timed
+ * records rec->ticks = *ticks + dt and, for unwrapped ones, *ticks moves there (ticks may be
+ * NULL); rec->ts_ns is left 0: convert ticks with the process's clock.
+ */
+int glass_decode_record(const uint8_t *buf, size_t len, size_t *off, uint64_t *ticks,
+			struct glass_record *rec);
+
 #endif

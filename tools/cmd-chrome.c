@@ -6,6 +6,7 @@
 #include "progress.h"
 #include "native.h"
 #include "report.h"
+#include "res-report.h"
 #include "spans.h"
 #include "text.h"
 
@@ -222,7 +223,7 @@ static void proc_label(struct glass_buf *b, const struct glass_proc_info *in)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: glass-report chrome [SESSION] [-o FILE] [--strict]\n"
+		"Usage: glass-report chrome [SESSION...] [-o FILE] [--strict]\n"
 		"\n"
 		"Writes the session in Chrome's Trace Event format (JSON), for Perfetto\n"
 		"(ui.perfetto.dev) or chrome://tracing. Function calls are complete events on\n"
@@ -239,123 +240,116 @@ static void usage(FILE *f)
 		report_exit_help);
 }
 
-int command_chrome(int argc, char **argv)
+/* The earliest process start of every session: the trace's time zero (several sessions, e.g.
+ * services calling each other, share one timeline). */
+static uint64_t base_time(struct glass_session **ss, size_t nss)
 {
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-					     {"strict", no_argument, NULL, 'S'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *output = NULL;
-	int strict = 0, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'S':
-			strict = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
+	uint64_t base = UINT64_MAX;
+	for (size_t k = 0; k < nss; k++)
+		for (size_t pi = 0; pi < glass_session_nprocs(ss[k]); pi++) {
+			uint64_t t = glass_proc_info(glass_session_proc(ss[k], pi))->start_unix_ns;
+			if (t && t < base)
+				base = t;
 		}
-	}
-	int status;
-	struct glass_session *s = report_open_args("chrome", argc, argv, optind, &status);
-	if (!s)
-		return status;
-	struct chrome C = {.out = stdout, .session_id = glass_session_id(s)};
-	int to_file = output && strcmp(output, "-");
-	if (to_file) {
-		C.out = fopen(output, "w");
-		if (!C.out) {
-			report_error("cannot create %s: %m", output);
-			glass_session_close(s);
-			return GLASS_EXIT_OUTPUT;
-		}
-	}
-	static char obuf[1 << 20];
-	setvbuf(C.out, obuf, _IOFBF, sizeof(obuf));
+	return base == UINT64_MAX ? 0 : base;
+}
 
-	size_t nprocs = glass_session_nprocs(s);
-	C.base_ns = UINT64_MAX;
-	for (size_t pi = 0; pi < nprocs; pi++) {
-		uint64_t t = glass_proc_info(glass_session_proc(s, pi))->start_unix_ns;
-		if (t && t < C.base_ns)
-			C.base_ns = t;
+/* One process: its name and order, then each thread's spans, name and order. */
+static void write_process(struct chrome *C, struct glass_session *s, size_t pi, size_t sort,
+			  struct glass_buf *label, struct glass_progress *pg)
+{
+	struct glass_proc *p = glass_session_proc(s, pi);
+	const struct glass_proc_info *in = glass_proc_info(p);
+	proc_label(label, in);
+	put_meta(C, "process_name", in->pid, 0, "name", label->oom ? "python" : label->p, 0);
+	put_meta(C, "process_sort_index", in->pid, 0, "sort_index", NULL, (long long)sort);
+	const uint32_t *tidx;
+	size_t n = glass_proc_threads(p, &tidx);
+	for (size_t ti = 0; ti < n && !C->failed; ti++) {
+		struct glass_spans *b = NULL;
+		if (report_run_thread(p, tidx[ti], glass_span_ids_for(s, pi, ti), NULL, on_span, C,
+				      &b, pg) < 0 ||
+		    !b)
+			continue;
+		uint32_t tid = glass_spans_tid(b);
+		const char *name = glass_spans_thread_name(b);
+		char fallback[32];
+		snprintf(fallback, sizeof(fallback), "thread %u", tidx[ti]);
+		put_meta(C, "thread_name", in->pid, tid, "name", name ? name : fallback, 0);
+		put_meta(C, "thread_sort_index", in->pid, tid, "sort_index", NULL,
+			 (long long)tidx[ti]);
+		glass_spans_free(b);
 	}
-	if (C.base_ns == UINT64_MAX)
-		C.base_ns = 0;
+}
 
-	fputs("{\"traceEvents\":[\n", C.out);
-	struct glass_buf label = {0};
-	struct glass_progress *pg = report_progress(s, "chrome");
-	for (size_t pi = 0; pi < nprocs && !C.failed; pi++) {
-		struct glass_proc *p = glass_session_proc(s, pi);
-		const struct glass_proc_info *in = glass_proc_info(p);
-		proc_label(&label, in);
-		put_meta(&C, "process_name", in->pid, 0, "name", label.oom ? "python" : label.p, 0);
-		put_meta(&C, "process_sort_index", in->pid, 0, "sort_index", NULL, (long long)pi);
-		const uint32_t *tidx;
-		size_t n = glass_proc_threads(p, &tidx);
-		for (size_t ti = 0; ti < n && !C.failed; ti++) {
-			struct glass_spans *b = NULL;
-			if (report_run_thread(p, tidx[ti], glass_span_ids_for(s, pi, ti), NULL,
-					      on_span, &C, &b, pg) < 0 ||
-			    !b)
-				continue;
-			uint32_t tid = glass_spans_tid(b);
-			const char *name = glass_spans_thread_name(b);
-			char fallback[32];
-			snprintf(fallback, sizeof(fallback), "thread %u", tidx[ti]);
-			put_meta(&C, "thread_name", in->pid, tid, "name", name ? name : fallback,
-				 0);
-			put_meta(&C, "thread_sort_index", in->pid, tid, "sort_index", NULL,
-				 (long long)tidx[ti]);
-			glass_spans_free(b);
-		}
+/* Every process of every session, in order; the session's resource counters after its spans. */
+static void write_sessions(struct chrome *C, struct glass_session **ss, size_t nss,
+			   struct glass_buf *label)
+{
+	size_t sort = 0;
+	for (size_t k = 0; k < nss && !C->failed; k++) {
+		C->session_id = glass_session_id(ss[k]);
+		struct glass_progress *pg = report_progress(ss[k], "chrome");
+		for (size_t pi = 0; pi < glass_session_nprocs(ss[k]) && !C->failed; pi++)
+			write_process(C, ss[k], pi, sort++, label, pg);
+		glass_progress_end(pg);
+		if (!C->failed &&
+		    res_chrome(C->out, glass_session_dir(ss[k]), C->base_ns, &C->events) < 0)
+			C->failed = 1;
 	}
-	glass_progress_end(pg);
+	C->session_id = glass_session_id(ss[0]);
+}
 
-	/* otherData: what the viewers show as the trace's metadata (strings) */
-	struct glass_buf *b = &C.ev;
+/* otherData: what the viewers show as the trace's metadata (strings). Ends the document. */
+static void write_trailer(struct chrome *C, struct glass_session *s, struct glass_buf *label)
+{
+	struct glass_buf *b = &C->ev;
 	unsigned major, minor;
 	glass_session_version(s, &major, &minor);
 	glass_buf_puts(b, "\n]");
-	native_chrome(b, s, C.base_ns); /* CPU samples: stackFrames and samples */
+	native_chrome(b, s, C->base_ns); /* CPU samples: stackFrames and samples */
 	glass_buf_puts(b, ",\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"glass-report ");
 	glass_buf_puts(b, GLASS_VERSION);
 	glass_buf_puts(b, "\",\"session\":");
 	glass_json_str(b, glass_session_dir(s), strlen(glass_session_dir(s)));
 	glass_buf_printf(b, ",\"session_id\":\"%016llx\",\"format\":\"%u.%u\"",
 			 (unsigned long long)glass_session_id(s), major, minor);
-	if (nprocs) {
-		proc_label(&label, glass_proc_info(glass_session_proc(s, 0)));
-		put_str(b, "command", label.oom ? "" : label.p, label.oom ? 0 : strlen(label.p));
+	if (glass_session_nprocs(s)) {
+		proc_label(label, glass_proc_info(glass_session_proc(s, 0)));
+		put_str(b, "command", label->oom ? "" : label->p,
+			label->oom ? 0 : strlen(label->p));
 	}
-	glass_buf_printf(
-	    b, ",\"start_unix_ns\":\"%llu\",\"spans\":\"%llu\",\"warnings\":\"%zu\"}}\n",
-	    (unsigned long long)C.base_ns, (unsigned long long)C.spans, glass_session_nwarnings(s));
-	if (b->oom || fwrite(b->p, 1, b->len, C.out) != b->len)
-		C.failed = 1;
+	glass_buf_printf(b,
+			 ",\"start_unix_ns\":\"%llu\",\"spans\":\"%llu\",\"warnings\":\"%zu\"}}\n",
+			 (unsigned long long)C->base_ns, (unsigned long long)C->spans,
+			 glass_session_nwarnings(s));
+	if (b->oom || fwrite(b->p, 1, b->len, C->out) != b->len)
+		C->failed = 1;
+}
+
+int command_chrome(int argc, char **argv)
+{
+	const struct report_cli cli = {.name = "chrome", .usage = usage, .output = 1};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	struct glass_session *ss[REPORT_MAX_SESSIONS];
+	size_t nss = report_sessions(&a, ss, REPORT_MAX_SESSIONS, &status);
+	if (!nss)
+		return status;
+	struct report_out out;
+	if (report_out_open(&out, a.output)) {
+		for (size_t k = 0; k < nss; k++)
+			glass_session_close(ss[k]);
+		return GLASS_EXIT_OUTPUT;
+	}
+	struct chrome C = {.out = out.f, .base_ns = base_time(ss, nss)};
+	fputs("{\"traceEvents\":[\n", C.out);
+	struct glass_buf label = {0};
+	write_sessions(&C, ss, nss, &label);
+	write_trailer(&C, ss[0], &label);
 	glass_buf_free(&label);
 	glass_buf_free(&C.ev);
-
-	const char *name = to_file ? output : "standard output";
-	int rc = report_check_output(C.out, name);
-	if (C.failed && !rc) {
-		report_error("cannot write %s", name);
-		rc = GLASS_EXIT_OUTPUT;
-	}
-	if (to_file && fclose(C.out) != 0 && !rc) {
-		report_error("cannot write %s: %m", output);
-		rc = GLASS_EXIT_OUTPUT;
-	}
-	int wrc = report_warnings(s, 20, strict);
-	glass_session_close(s);
-	return rc ? rc : wrc;
+	return report_finish_many(&a, ss, nss, report_out_close(&out, C.failed));
 }

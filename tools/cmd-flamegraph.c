@@ -143,24 +143,169 @@ static int parse_time(const char *s, uint64_t *ns, int *rel)
 	return -1;
 }
 
+enum {
+	OPT_FOLDED = 256,
+	OPT_VALUE,
+	OPT_PER_THREAD,
+	OPT_PROCESS,
+	OPT_THREAD,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_TITLE,
+	OPT_WIDTH,
+	OPT_MAX,
+	OPT_SAMPLES
+};
+
+/* What the command line asks for. */
+struct flame_cmd {
+	struct flame_opts fo;
+	struct flame_svg_opts so;
+	const char *since, *until;
+	int folded;
+	int samples; /* --samples: the CPU samples' mixed stacks */
+};
+
+/* A number option in [lo, hi]; -1 (with the message) when it is not one. */
+static int parse_long(const char *arg, long lo, long hi, long *v)
+{
+	char *end;
+	*v = strtol(arg, &end, 10);
+	return *end || end == arg || *v < lo || *v > hi ? -1 : 0;
+}
+
+static int flame_option(void *ctx, int c, const char *arg)
+{
+	struct flame_cmd *F = ctx;
+	long v;
+	switch (c) {
+	case OPT_FOLDED:
+		F->folded = 1;
+		break;
+	case OPT_SAMPLES:
+		F->samples = 1;
+		break;
+	case OPT_VALUE:
+		if (!strcmp(arg, "wall"))
+			F->fo.value = FLAME_WALL;
+		else if (!strcmp(arg, "self"))
+			F->fo.value = FLAME_SELF;
+		else {
+			report_error("--value wants wall or self, not '%s'", arg);
+			return GLASS_EXIT_USAGE;
+		}
+		break;
+	case OPT_PER_THREAD:
+		F->fo.per_thread = 1;
+		break;
+	case OPT_PROCESS:
+		if (parse_long(arg, 1, (long)UINT32_MAX, &v) < 0) {
+			report_error("--process wants a pid, not '%s'", arg);
+			return GLASS_EXIT_USAGE;
+		}
+		F->fo.has_pid = 1;
+		F->fo.pid = (uint32_t)v;
+		break;
+	case OPT_THREAD:
+		if (!*arg) {
+			report_error("--thread wants a tid or a thread name");
+			return GLASS_EXIT_USAGE;
+		}
+		F->fo.thread = arg;
+		break;
+	case OPT_SINCE:
+		F->since = arg;
+		break;
+	case OPT_UNTIL:
+		F->until = arg;
+		break;
+	case OPT_TITLE:
+		F->so.title = arg;
+		break;
+	case OPT_WIDTH: {
+		char *end;
+		v = strtol(arg, &end, 10);
+		if (*end || v < 200 || v > 100000) {
+			report_error("--width wants pixels from 200 to 100000, not '%s'", arg);
+			return GLASS_EXIT_USAGE;
+		}
+		F->so.width = (unsigned)v;
+		break;
+	}
+	case OPT_MAX:
+		if (parse_long(arg, 1, 2000000000L, &v) < 0) {
+			report_error("--max-stacks wants a number from 1 to 2000000000, not '%s'",
+				     arg);
+			return GLASS_EXIT_USAGE;
+		}
+		F->fo.max_nodes = (size_t)v + 1;
+		break;
+	}
+	return 0;
+}
+
+/* --since/--until: an absolute time, or relative to the session's start. */
+struct time_limit {
+	uint64_t v;
+	int rel;
+};
+
+static int parse_limit(const char *opt, const char *arg, struct time_limit *t)
+{
+	if (!arg || parse_time(arg, &t->v, &t->rel) == 0)
+		return 0;
+	report_error("%s wants seconds from the start, @<Unix time> or a local time "
+		     "(2025-01-01 12:00:00), not '%s'",
+		     opt, arg);
+	return -1;
+}
+
+/* The SVG's subtitle: what is drawn, how much, of what, and which session. */
+static void subtitle(char *sub, size_t cap, const struct flame_cmd *C, struct glass_session *s,
+		     const struct flame *F)
+{
+	char total[32];
+	const char *dir = glass_session_dir(s), *base = strrchr(dir, '/');
+	size_t nthreads = 0, nprocs = glass_session_nprocs(s);
+	for (size_t i = 0; i < nprocs; i++)
+		nthreads += glass_proc_info(glass_session_proc(s, i))->nthreads;
+	glass_fmt_dur(total, sizeof(total), flame_total(F));
+	int n = snprintf(sub, cap, "%s · %s in all · %zu process%s, %zu thread%s%s%s",
+			 C->fo.value == FLAME_SELF ? "self time by function, callers above"
+						   : "wall-clock time on the stack",
+			 total, nprocs, nprocs == 1 ? "" : "es", nthreads, nthreads == 1 ? "" : "s",
+			 C->fo.has_pid || C->fo.thread ? " (filtered)" : "",
+			 C->since || C->until ? " · time window" : "");
+	if (n > 0 && (size_t)n < cap)
+		snprintf(sub + n, cap - (size_t)n, " · %s", base && base[1] ? base + 1 : dir);
+}
+
+/* Writes the graph (or folded stacks) and closes out; the exit status. */
+static int write_graph(struct flame_cmd *C, struct glass_session *s, struct flame *F,
+		       struct report_out *out)
+{
+	int werr;
+	if (C->folded) {
+		werr = flame_write_folded(out->f, F);
+	} else {
+		char sub[1024];
+		subtitle(sub, sizeof(sub), C, s, F);
+		C->so.subtitle = sub;
+		werr = flame_write_svg(out->f, F, &C->so);
+	}
+	int rc = report_out_close(out, werr);
+	if (flame_truncated(F))
+		report_error("warning: %llu stacks past --max-stacks (%zu kept) were counted in "
+			     "their caller",
+			     (unsigned long long)flame_truncated(F), flame_nodes(F));
+	if (flame_oom(F))
+		report_error("warning: out of memory; the flame graph is partial");
+	return rc;
+}
+
 int command_flamegraph(int argc, char **argv)
 {
-	enum {
-		OPT_FOLDED = 256,
-		OPT_VALUE,
-		OPT_PER_THREAD,
-		OPT_PROCESS,
-		OPT_THREAD,
-		OPT_SINCE,
-		OPT_UNTIL,
-		OPT_TITLE,
-		OPT_WIDTH,
-		OPT_MAX,
-		OPT_STRICT,
-		OPT_SAMPLES
-	};
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-					     {"folded", no_argument, NULL, OPT_FOLDED},
+	static const struct option opts[] = {{"folded", no_argument, NULL, OPT_FOLDED},
 					     {"value", required_argument, NULL, OPT_VALUE},
 					     {"per-thread", no_argument, NULL, OPT_PER_THREAD},
 					     {"process", required_argument, NULL, OPT_PROCESS},
@@ -170,194 +315,57 @@ int command_flamegraph(int argc, char **argv)
 					     {"title", required_argument, NULL, OPT_TITLE},
 					     {"width", required_argument, NULL, OPT_WIDTH},
 					     {"max-stacks", required_argument, NULL, OPT_MAX},
-					     {"strict", no_argument, NULL, OPT_STRICT},
 					     {"samples", no_argument, NULL, OPT_SAMPLES},
-					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	struct flame_opts fo = {.value = FLAME_WALL, .until_ns = UINT64_MAX};
-	struct flame_svg_opts so = {0};
-	const char *output = NULL, *since = NULL, *until = NULL;
-	int folded = 0, strict = 0, samples = 0, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		char *end;
-		long v;
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case OPT_FOLDED:
-			folded = 1;
-			break;
-		case OPT_VALUE:
-			if (!strcmp(optarg, "wall"))
-				fo.value = FLAME_WALL;
-			else if (!strcmp(optarg, "self"))
-				fo.value = FLAME_SELF;
-			else {
-				report_error("--value wants wall or self, not '%s'", optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		case OPT_PER_THREAD:
-			fo.per_thread = 1;
-			break;
-		case OPT_PROCESS:
-			v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v <= 0 || v > (long)UINT32_MAX) {
-				report_error("--process wants a pid, not '%s'", optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			fo.has_pid = 1;
-			fo.pid = (uint32_t)v;
-			break;
-		case OPT_THREAD:
-			if (!*optarg) {
-				report_error("--thread wants a tid or a thread name");
-				return GLASS_EXIT_USAGE;
-			}
-			fo.thread = optarg;
-			break;
-		case OPT_SINCE:
-			since = optarg;
-			break;
-		case OPT_UNTIL:
-			until = optarg;
-			break;
-		case OPT_TITLE:
-			so.title = optarg;
-			break;
-		case OPT_WIDTH:
-			v = strtol(optarg, &end, 10);
-			if (*end || v < 200 || v > 100000) {
-				report_error("--width wants pixels from 200 to 100000, not '%s'",
-					     optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			so.width = (unsigned)v;
-			break;
-		case OPT_MAX:
-			v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 1 || v > 2000000000L) {
-				report_error(
-				    "--max-stacks wants a number from 1 to 2000000000, not '%s'",
-				    optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			fo.max_nodes = (size_t)v + 1;
-			break;
-		case OPT_STRICT:
-			strict = 1;
-			break;
-		case OPT_SAMPLES:
-			samples = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
-		}
-	}
-	uint64_t since_v = 0, until_v = 0;
-	int since_rel = 0, until_rel = 0;
-	if (since && parse_time(since, &since_v, &since_rel) < 0) {
-		report_error("--since wants seconds from the start, @<Unix time> or a local time "
-			     "(2025-01-01 12:00:00), not '%s'",
-			     since);
+	struct flame_cmd C = {.fo = {.value = FLAME_WALL, .until_ns = UINT64_MAX}};
+	const struct report_cli cli = {.name = "flamegraph",
+				       .usage = usage,
+				       .output = 1,
+				       .longopts = opts,
+				       .option = flame_option,
+				       .ctx = &C};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	struct time_limit since = {0}, until = {0};
+	if (parse_limit("--since", C.since, &since) < 0 ||
+	    parse_limit("--until", C.until, &until) < 0)
 		return GLASS_EXIT_USAGE;
-	}
-	if (until && parse_time(until, &until_v, &until_rel) < 0) {
-		report_error("--until wants seconds from the start, @<Unix time> or a local time "
-			     "(2025-01-01 12:00:00), not '%s'",
-			     until);
-		return GLASS_EXIT_USAGE;
-	}
-	int to_stdout = !output || !strcmp(output, "-");
-	if (to_stdout && !folded && isatty(STDOUT_FILENO)) {
+	if ((!a.output || !strcmp(a.output, "-")) && !C.folded && isatty(STDOUT_FILENO)) {
 		report_error("flamegraph writes SVG: pass -o FILE.svg (or --folded for text)");
 		return GLASS_EXIT_USAGE;
 	}
-	int status;
-	struct glass_session *s = report_open_args("flamegraph", argc, argv, optind, &status);
+	struct glass_session *s = report_session(&a, &status);
 	if (!s)
 		return status;
 	uint64_t t0 = session_start(s);
-	if (since)
-		fo.since_ns = since_rel ? t0 + since_v : since_v;
-	if (until)
-		fo.until_ns = until_rel ? t0 + until_v : until_v;
-	if (fo.until_ns <= fo.since_ns) {
+	if (C.since)
+		C.fo.since_ns = since.rel ? t0 + since.v : since.v;
+	if (C.until)
+		C.fo.until_ns = until.rel ? t0 + until.v : until.v;
+	if (C.fo.until_ns <= C.fo.since_ns) {
 		report_error("--until is not after --since: nothing to draw");
 		glass_session_close(s);
 		return GLASS_EXIT_USAGE;
 	}
-
 	struct glass_progress *pg = report_progress(s, "flamegraph");
 	uint64_t nsamples = 0;
-	struct flame *F = samples ? native_flame_collect(s, &fo, &nsamples) : flame_collect(s, &fo, pg);
+	struct flame *F =
+	    C.samples ? native_flame_collect(s, &C.fo, &nsamples) : flame_collect(s, &C.fo, pg);
 	glass_progress_end(pg);
 	if (!F) {
 		report_error("out of memory");
 		glass_session_close(s);
 		return GLASS_EXIT_SESSION;
 	}
-
-	FILE *out = stdout;
-	if (!to_stdout) {
-		out = fopen(output, "w");
-		if (!out) {
-			report_error("cannot create %s: %m", output);
-			flame_free(F);
-			glass_session_close(s);
-			return GLASS_EXIT_OUTPUT;
-		}
+	struct report_out out;
+	if (report_out_open(&out, a.output)) {
+		flame_free(F);
+		glass_session_close(s);
+		return GLASS_EXIT_OUTPUT;
 	}
-	static char obuf[1 << 20];
-	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
-	int werr;
-	if (folded) {
-		werr = flame_write_folded(out, F);
-	} else {
-		char sub[1024], total[32];
-		const char *dir = glass_session_dir(s), *base = strrchr(dir, '/');
-		size_t nthreads = 0;
-		for (size_t i = 0; i < glass_session_nprocs(s); i++)
-			nthreads += glass_proc_info(glass_session_proc(s, i))->nthreads;
-		glass_fmt_dur(total, sizeof(total), flame_total(F));
-		int n =
-		    snprintf(sub, sizeof(sub), "%s · %s in all · %zu process%s, %zu thread%s%s%s",
-			     fo.value == FLAME_SELF ? "self time by function, callers above"
-						    : "wall-clock time on the stack",
-			     total, glass_session_nprocs(s),
-			     glass_session_nprocs(s) == 1 ? "" : "es", nthreads,
-			     nthreads == 1 ? "" : "s", fo.has_pid || fo.thread ? " (filtered)" : "",
-			     since || until ? " · time window" : "");
-		if (n > 0 && (size_t)n < sizeof(sub))
-			snprintf(sub + n, sizeof(sub) - (size_t)n, " · %s",
-				 base && base[1] ? base + 1 : dir);
-		so.subtitle = sub;
-		werr = flame_write_svg(out, F, &so);
-	}
-	const char *oname = to_stdout ? "standard output" : output;
-	int rc = report_check_output(out, oname);
-	if (werr && !rc) {
-		report_error("cannot write %s (out of memory or I/O error)", oname);
-		rc = GLASS_EXIT_OUTPUT;
-	}
-	if (out != stdout && fclose(out) != 0 && !rc) {
-		report_error("cannot write %s: %m", output);
-		rc = GLASS_EXIT_OUTPUT;
-	}
-	if (flame_truncated(F))
-		report_error("warning: %llu stacks past --max-stacks (%zu kept) were counted in "
-			     "their caller",
-			     (unsigned long long)flame_truncated(F), flame_nodes(F));
-	if (flame_oom(F))
-		report_error("warning: out of memory; the flame graph is partial");
+	int rc = write_graph(&C, s, F, &out);
 	flame_free(F);
-	int wrc = report_warnings(s, 20, strict);
-	glass_session_close(s);
-	return rc ? rc : wrc;
+	return report_finish(&a, s, rc);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "flame.h"
+#include "html-charts.h"
 #include "native.h"
 #include "progress.h"
 #include "report.h"
@@ -19,11 +20,11 @@
 #include "stats.h"
 #include "text.h"
 
-#define MAX_REQUESTS	  100	 /* slowest requests kept with their waterfall, and as many failed */
-#define MAX_TREE_SPANS	  400	 /* spans shown in one waterfall (the longest ones) */
-#define MAX_BUFFERED	  200000 /* spans buffered while waiting for their request to end */
-#define MAX_SLOW_QUERIES  50
-#define LABEL_MAX	  300
+#define MAX_REQUESTS	 100	/* slowest requests kept with their waterfall, and as many failed */
+#define MAX_TREE_SPANS	 400	/* spans shown in one waterfall (the longest ones) */
+#define MAX_BUFFERED	 200000 /* spans buffered while waiting for their request to end */
+#define MAX_SLOW_QUERIES 50
+#define LABEL_MAX	 300
 
 /* ---- HTML text ------------------------------------------------------------------------------ */
 
@@ -155,6 +156,7 @@ struct html {
 	size_t nthreads, capthreads;
 	uint64_t first_ns, last_ns, events, lost, spans;
 	int oom;
+	struct glass_charts *charts; /* html-charts.c */
 };
 
 static char *dupn(const char *s, size_t n)
@@ -311,23 +313,15 @@ static void note_query(struct html *H, const struct glass_span *sp)
 	q->stmt = dupn(st, tl);
 	q->start_ns = sp->start_ns;
 	q->dur_ns = sp->dur_ns;
-	q->rows = attr_i(sp, "db.response.returned_rows", attr_i(sp, "db.response.affected_rows", -1));
+	q->rows =
+	    attr_i(sp, "db.response.returned_rows", attr_i(sp, "db.response.affected_rows", -1));
 	q->error = sp->status == GLASS_SPAN_ERROR;
 	q->err = q->error && sp->err_msg.p ? dupn(sp->err_msg.p, sp->err_msg.len) : NULL;
 }
 
-static void on_span(void *ctx, const struct glass_span *sp)
+/* A span's row in the functions, endpoints or statements table. */
+static void count_span(struct html *H, const struct glass_span *sp, const char *label, int err)
 {
-	struct html *H = ctx;
-	char label[LABEL_MAX];
-	glass_span_label(sp, label, sizeof(label));
-	H->spans++;
-	if (sp->start_ns && (!H->first_ns || sp->start_ns < H->first_ns))
-		H->first_ns = sp->start_ns;
-	if (sp->start_ns + sp->dur_ns > H->last_ns)
-		H->last_ns = sp->start_ns + sp->dur_ns;
-	int err = sp->status == GLASS_SPAN_ERROR;
-
 	struct glass_fstats *f = NULL;
 	long idx = -1;
 	switch (sp->kind) {
@@ -369,44 +363,42 @@ static void on_span(void *ctx, const struct glass_span *sp)
 	}
 	if (f && glass_fstats_add(f, sp->dur_ns, sp->self_ns, err) < 0)
 		H->oom = 1;
+}
 
-	/* request waterfalls: buffer the spans of each trace until its root ends */
-	struct pending *p = pending_for(H, sp->trace_hi, sp->trace_lo, sp->parent_id != 0);
-	if (sp->parent_id) {
-		if (!p)
-			return;
-		if (H->buffered >= MAX_BUFFERED) {
-			H->dropped_trees++;
-			pending_drop(H, p);
-			return;
-		}
-		if (p->n == p->cap) {
-			size_t cap = p->cap ? p->cap * 2 : 16;
-			struct wspan *w = realloc(p->spans, cap * sizeof(*w));
-			if (!w) {
-				H->oom = 1;
-				return;
-			}
-			p->spans = w;
-			p->cap = cap;
-		}
-		struct wspan *w = &p->spans[p->n++];
-		H->buffered++;
-		w->label = dups(label);
-		w->start_ns = sp->start_ns;
-		w->dur_ns = sp->dur_ns;
-		w->depth = sp->depth;
-		w->kind = (uint8_t)sp->kind;
-		w->status = (uint8_t)sp->status;
-		w->err = err && sp->err_type.p ? dupn(sp->err_type.p, sp->err_type.len) : NULL;
+/* A span under a trace's root, kept until the root ends. */
+static void buffer_span(struct html *H, struct pending *p, const struct glass_span *sp,
+			const char *label, int err)
+{
+	if (H->buffered >= MAX_BUFFERED) {
+		H->dropped_trees++;
+		pending_drop(H, p);
 		return;
 	}
-	/* a root ended: its trace is complete on this thread */
-	if (sp->kind != GLASS_KIND_HTTP_SERVER) {
-		if (p)
-			pending_drop(H, p);
-		return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		struct wspan *w = realloc(p->spans, cap * sizeof(*w));
+		if (!w) {
+			H->oom = 1;
+			return;
+		}
+		p->spans = w;
+		p->cap = cap;
 	}
+	struct wspan *w = &p->spans[p->n++];
+	H->buffered++;
+	w->label = dups(label);
+	w->start_ns = sp->start_ns;
+	w->dur_ns = sp->dur_ns;
+	w->depth = sp->depth;
+	w->kind = (uint8_t)sp->kind;
+	w->status = (uint8_t)sp->status;
+	w->err = err && sp->err_type.p ? dupn(sp->err_type.p, sp->err_type.len) : NULL;
+}
+
+/* A served request ended: kept, with its trace's spans, among the slowest or failed ones. */
+static void end_request(struct html *H, struct pending *p, const struct glass_span *sp,
+			const char *label, int err)
+{
 	H->requests++;
 	struct request r = {0};
 	r.label = dups(label);
@@ -420,8 +412,8 @@ static void on_span(void *ctx, const struct glass_span *sp)
 		 (unsigned long long)sp->trace_lo);
 	if (r.error)
 		H->failed_seen++;
-	int wanted = r.error ? H->nfailed < MAX_REQUESTS
-			     : (H->nslow < MAX_REQUESTS || r.dur_ns > 0);
+	int wanted =
+	    r.error ? H->nfailed < MAX_REQUESTS : (H->nslow < MAX_REQUESTS || r.dur_ns > 0);
 	if (p && wanted) {
 		if (p->n > MAX_TREE_SPANS) { /* the longest ones */
 			qsort(p->spans, p->n, sizeof(*p->spans), by_dur_desc);
@@ -440,6 +432,34 @@ static void on_span(void *ctx, const struct glass_span *sp)
 	if (p)
 		pending_drop(H, p);
 	keep_request(H, &r);
+}
+
+static void on_span(void *ctx, const struct glass_span *sp)
+{
+	struct html *H = ctx;
+	char label[LABEL_MAX];
+	charts_span(H->charts, sp);
+	glass_span_label(sp, label, sizeof(label));
+	H->spans++;
+	if (sp->start_ns && (!H->first_ns || sp->start_ns < H->first_ns))
+		H->first_ns = sp->start_ns;
+	if (sp->start_ns + sp->dur_ns > H->last_ns)
+		H->last_ns = sp->start_ns + sp->dur_ns;
+	int err = sp->status == GLASS_SPAN_ERROR;
+	count_span(H, sp, label, err);
+
+	/* request waterfalls: buffer the spans of each trace until its root ends */
+	struct pending *p = pending_for(H, sp->trace_hi, sp->trace_lo, sp->parent_id != 0);
+	if (sp->parent_id) {
+		if (p)
+			buffer_span(H, p, sp, label, err);
+		return;
+	}
+	/* a root ended: its trace is complete on this thread */
+	if (sp->kind == GLASS_KIND_HTTP_SERVER)
+		end_request(H, p, sp, label, err);
+	else if (p)
+		pending_drop(H, p);
 }
 
 /* ---- the page -------------------------------------------------------------------------------- */
@@ -583,15 +603,18 @@ static void waterfall(struct glass_buf *b, const struct request *r)
 		unsigned depth = i ? r->spans[i - 1].depth : 0;
 		unsigned kind = i ? r->spans[i - 1].kind : GLASS_KIND_HTTP_SERVER;
 		int bad = i ? r->spans[i - 1].status == GLASS_SPAN_ERROR : r->error;
-		double left = st > r->start_ns ? 100.0 * (double)(st - r->start_ns) / (double)span : 0;
+		double left =
+		    st > r->start_ns ? 100.0 * (double)(st - r->start_ns) / (double)span : 0;
 		double width = 100.0 * (double)du / (double)span;
 		if (left > 100)
 			left = 100;
 		if (left + width > 100)
 			width = 100 - left;
-		glass_buf_printf(b, "<div class=\"r\" data-kind=\"%s\"><span class=\"t\" "
-				    "style=\"padding-left:%upx\">",
-				 kind_names[kind < 5 ? kind : 0], 4 + 10 * (depth > 30 ? 30 : depth));
+		glass_buf_printf(b,
+				 "<div class=\"r\" data-kind=\"%s\"><span class=\"t\" "
+				 "style=\"padding-left:%upx\">",
+				 kind_names[kind < 5 ? kind : 0],
+				 4 + 10 * (depth > 30 ? 30 : depth));
 		html_cstr(b, label);
 		glass_buf_puts(b, " <span class=\"muted\">");
 		html_dur(b, du);
@@ -601,8 +624,9 @@ static void waterfall(struct glass_buf *b, const struct request *r)
 			html_cstr(b, r->spans[i - 1].err);
 			glass_buf_puts(b, "</span>");
 		}
-		glass_buf_printf(b, "</span><span class=\"area\"><span class=\"b k%u%s\" "
-				    "style=\"left:%.3f%%;width:%.3f%%\"></span></span></div>",
+		glass_buf_printf(b,
+				 "</span><span class=\"area\"><span class=\"b k%u%s\" "
+				 "style=\"left:%.3f%%;width:%.3f%%\"></span></span></div>",
 				 kind < 5 ? kind : 0, bad ? " kerr" : "", left, width);
 	}
 	glass_buf_puts(b, "</div>");
@@ -628,8 +652,9 @@ static void request_list(struct glass_buf *b, struct request *list, size_t n)
 		glass_buf_printf(b, "</span> — %s", r->error ? "<span class=\"err\">" : "<span>");
 		glass_buf_printf(b, "%lld</span> — ", (long long)r->status_code);
 		html_dur(b, r->dur_ns);
-		glass_buf_printf(b, " <span class=\"muted\">at %s, pid %u, tid %u, %zu spans, trace "
-				    "%s</span></summary>",
+		glass_buf_printf(b,
+				 " <span class=\"muted\">at %s, pid %u, tid %u, %zu spans, trace "
+				 "%s</span></summary>",
 				 when, r->pid, r->tid, r->nspans, r->trace);
 		waterfall(b, r);
 		glass_buf_puts(b, "</details>");
@@ -643,9 +668,10 @@ static void section_requests(struct glass_buf *b, struct html *H)
 		glass_buf_puts(b, "<p class=\"muted\">No HTTP requests.</p></section>");
 		return;
 	}
-	glass_buf_printf(b, "<p class=\"muted\">%llu requests, %llu failed. The slowest %zu and "
-			    "the first %zu failed ones with the spans of their traces (click to "
-			    "open the timeline).</p>",
+	glass_buf_printf(b,
+			 "<p class=\"muted\">%llu requests, %llu failed. The slowest %zu and "
+			 "the first %zu failed ones with the spans of their traces (click to "
+			 "open the timeline).</p>",
 			 (unsigned long long)H->requests, (unsigned long long)H->failed_seen,
 			 H->nslow, H->nfailed);
 	if (H->nfailed) {
@@ -732,9 +758,10 @@ static void section_functions(struct glass_buf *b, struct html *H, size_t limit)
 		free(r);
 		return;
 	}
-	glass_buf_puts(b, "<table class=\"sortable\"><thead><tr><th class=\"l\">function</th>"
-			  "<th>calls</th><th>total</th><th>self</th><th>mean</th><th>p50</th>"
-			  "<th>p90</th><th>p99</th><th>max</th><th>errors</th></tr></thead><tbody>");
+	glass_buf_puts(b,
+		       "<table class=\"sortable\"><thead><tr><th class=\"l\">function</th>"
+		       "<th>calls</th><th>total</th><th>self</th><th>mean</th><th>p50</th>"
+		       "<th>p90</th><th>p99</th><th>max</th><th>errors</th></tr></thead><tbody>");
 	for (size_t k = 0; k < n && k < limit; k++) {
 		size_t kl;
 		const char *key = glass_ftable_key(H->functions, r[k].i, &kl);
@@ -768,8 +795,9 @@ static void section_threads(struct glass_buf *b, struct html *H)
 			  "</thead><tbody>");
 	for (size_t i = 0; i < H->nthreads; i++) {
 		struct thread_row *t = &H->threads[i];
-		glass_buf_printf(b, "<tr><td data-v=\"%u\">%u</td><td data-v=\"%u\">%u</td>"
-				    "<td class=\"l\">",
+		glass_buf_printf(b,
+				 "<tr><td data-v=\"%u\">%u</td><td data-v=\"%u\">%u</td>"
+				 "<td class=\"l\">",
 				 t->pid, t->pid, t->tid, t->tid);
 		html_cstr(b, t->name ? t->name : "");
 		glass_buf_puts(b, "</td>");
@@ -809,7 +837,8 @@ static int section_flame(struct glass_buf *b, struct glass_session *s)
 	flame_free(F);
 	if (rc == 0) {
 		/* the SVG is a document of its own: its script runs in the frame, not the page */
-		glass_buf_puts(b, "<iframe title=\"flame graph\" sandbox=\"allow-scripts\" srcdoc=\"");
+		glass_buf_puts(b,
+			       "<iframe title=\"flame graph\" sandbox=\"allow-scripts\" srcdoc=\"");
 		html_text(b, svg, len);
 		glass_buf_puts(b, "\"></iframe>");
 	}
@@ -820,84 +849,83 @@ static int section_flame(struct glass_buf *b, struct glass_session *s)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: glass-report html [SESSION] [-o FILE] [--functions N] [--no-flame] "
-		"[--strict]\n"
-		"\n"
-		"Writes the recording as one self-contained HTML page (no network fetches): run\n"
-		"overview (duration, processes, threads, events, lost events), HTTP endpoints\n"
-		"(requests, req/s, p50/p90/p99, status classes, error rate; click a header to sort),\n"
-		"the slowest and failed requests with a timeline of their Python, database and\n"
-		"network spans, queries by total time and the slowest single statements, top\n"
-		"functions, the flame graph, and per-thread busy and CPU time. Every text from the\n"
-		"recording is HTML-escaped.\n"
-		"\n"
-		"  -o, --output FILE   where to write (default report.html; - for standard output)\n"
-		"      --functions N   rows of the function table (default 100)\n"
-		"      --no-flame      leave the flame graph out (a second pass over the data)\n"
-		"      --strict        exit with status 3 when the session was read with warnings\n"
-		"  -h, --help          this text\n"
-		"\n%s",
-		report_exit_help);
+	fprintf(
+	    f,
+	    "Usage: glass-report html [SESSION] [-o FILE] [--functions N] [--no-flame] "
+	    "[--strict]\n"
+	    "\n"
+	    "Writes the recording as one self-contained HTML page (no network fetches): run\n"
+	    "overview (duration, processes, threads, events, lost events), HTTP endpoints\n"
+	    "(requests, req/s, p50/p90/p99, status classes, error rate; click a header to sort),\n"
+	    "the slowest and failed requests with a timeline of their Python, database and\n"
+	    "network spans, queries by total time and the slowest single statements, top\n"
+	    "functions, the flame graph, and per-thread busy and CPU time. Every text from the\n"
+	    "recording is HTML-escaped.\n"
+	    "\n"
+	    "  -o, --output FILE   where to write (default report.html; - for standard output)\n"
+	    "      --functions N   rows of the function table (default 100)\n"
+	    "      --no-flame      leave the flame graph out (a second pass over the data)\n"
+	    "      --strict        exit with status 3 when the session was read with warnings\n"
+	    "  -h, --help          this text\n"
+	    "\n%s",
+	    report_exit_help);
 }
 
-int command_html(int argc, char **argv)
+struct html_opts {
+	size_t limit; /* --functions */
+	int flame;    /* not --no-flame */
+};
+
+static int html_option(void *ctx, int c, const char *arg)
 {
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-					     {"functions", required_argument, NULL, 'F'},
-					     {"no-flame", no_argument, NULL, 'N'},
-					     {"strict", no_argument, NULL, 'S'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *output = "report.html";
-	size_t limit = 100;
-	int strict = 0, flame = 1, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'F': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || v <= 0) {
-				report_error("--functions wants a number > 0, not '%s'", optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			limit = (size_t)v;
-			break;
-		}
-		case 'N':
-			flame = 0;
-			break;
-		case 'S':
-			strict = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
+	struct html_opts *o = ctx;
+	if (c == 'N') {
+		o->flame = 0;
+		return 0;
+	}
+	char *end;
+	long v = strtol(arg, &end, 10);
+	if (*end || v <= 0) {
+		report_error("--functions wants a number > 0, not '%s'", arg);
+		return GLASS_EXIT_USAGE;
+	}
+	o->limit = (size_t)v;
+	return 0;
+}
+
+/* A thread's row of the threads table, and its share of the run's totals. */
+static void add_thread(struct html *H, const struct glass_proc_info *in, struct glass_spans *b)
+{
+	const struct glass_span_counts *cnt = glass_spans_counts(b);
+	if (H->nthreads == H->capthreads) {
+		size_t cap = H->capthreads ? H->capthreads * 2 : 16;
+		struct thread_row *t = realloc(H->threads, cap * sizeof(*t));
+		if (t) {
+			H->threads = t;
+			H->capthreads = cap;
 		}
 	}
-	int status;
-	struct glass_session *s = report_open_args("html", argc, argv, optind, &status);
-	if (!s)
-		return status;
-	struct html *H = calloc(1, sizeof(*H));
-	if (!H) {
-		report_error("out of memory");
-		glass_session_close(s);
-		return GLASS_EXIT_SESSION;
+	if (H->nthreads < H->capthreads) {
+		struct thread_row *t = &H->threads[H->nthreads++];
+		t->pid = in->pid;
+		t->tid = glass_spans_tid(b);
+		t->name = dups(glass_spans_thread_name(b));
+		t->spans = cnt->spans;
+		t->busy_ns = cnt->busy_ns;
+		t->cpu_ns = cnt->cpu_ns;
 	}
-	size_t nprocs = glass_session_nprocs(s), total_threads = 0;
-	for (size_t pi = 0; pi < nprocs; pi++)
-		total_threads += glass_proc_info(glass_session_proc(s, pi))->nthreads;
-	(void)total_threads;
+	H->events += cnt->records;
+	if (cnt->first_ns && (!H->first_ns || cnt->first_ns < H->first_ns))
+		H->first_ns = cnt->first_ns;
+	if (cnt->last_ns > H->last_ns)
+		H->last_ns = cnt->last_ns;
+}
+
+/* One pass over every thread of the session. */
+static void gather(struct html *H, struct glass_session *s)
+{
 	struct glass_progress *pg = report_progress(s, "html");
-	for (size_t pi = 0; pi < nprocs; pi++) {
+	for (size_t pi = 0; pi < glass_session_nprocs(s); pi++) {
 		struct glass_proc *p = glass_session_proc(s, pi);
 		const struct glass_proc_info *in = glass_proc_info(p);
 		uint64_t lost_records = 0;
@@ -908,105 +936,94 @@ int command_html(int argc, char **argv)
 			if (report_run_thread(p, tidx[ti], glass_span_ids_for(s, pi, ti), NULL,
 					      on_span, H, &b, pg) < 0)
 				continue;
+			charts_thread_end(H->charts);
 			/* traces that never ended on this thread */
 			while (H->npend)
 				pending_drop(H, &H->pend[H->npend - 1]);
-			const struct glass_span_counts *cnt = glass_spans_counts(b);
-			if (H->nthreads == H->capthreads) {
-				size_t cap = H->capthreads ? H->capthreads * 2 : 16;
-				struct thread_row *t = realloc(H->threads, cap * sizeof(*t));
-				if (t) {
-					H->threads = t;
-					H->capthreads = cap;
-				}
-			}
-			if (H->nthreads < H->capthreads) {
-				struct thread_row *t = &H->threads[H->nthreads++];
-				t->pid = in->pid;
-				t->tid = glass_spans_tid(b);
-				t->name = dups(glass_spans_thread_name(b));
-				t->spans = cnt->spans;
-				t->busy_ns = cnt->busy_ns;
-				t->cpu_ns = cnt->cpu_ns;
-			}
-			H->events += cnt->records;
-			lost_records += cnt->lost_records;
-			if (cnt->first_ns && (!H->first_ns || cnt->first_ns < H->first_ns))
-				H->first_ns = cnt->first_ns;
-			if (cnt->last_ns > H->last_ns)
-				H->last_ns = cnt->last_ns;
+			add_thread(H, in, b);
+			lost_records += glass_spans_counts(b)->lost_records;
 			glass_spans_free(b);
 		}
 		H->lost += in->lost_events > lost_records ? in->lost_events : lost_records;
 	}
 	glass_progress_end(pg);
+}
 
-	struct glass_buf b = {0};
-	uint64_t wall = H->last_ns > H->first_ns ? H->last_ns - H->first_ns : 0;
-	glass_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-			   "<meta name=\"viewport\" content=\"width=device-width\">"
-			   "<meta name=\"referrer\" content=\"no-referrer\">"
-			   "<title>glass report: ");
+/* The page's head and header: the first process's command line. */
+static void page_head(struct glass_buf *b, struct glass_session *s)
+{
+	size_t nprocs = glass_session_nprocs(s);
+	glass_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+			  "<meta name=\"viewport\" content=\"width=device-width\">"
+			  "<meta name=\"referrer\" content=\"no-referrer\">"
+			  "<title>glass report: ");
 	if (nprocs && glass_proc_info(glass_session_proc(s, 0))->argc)
-		html_cstr(&b, glass_proc_info(glass_session_proc(s, 0))->argv[0]);
-	glass_buf_printf(&b, "</title><style>%s</style></head><body><header><h1>glass report</h1>"
-			     "<div class=\"sub\">",
-			 css);
-	html_cstr(&b, glass_session_dir(s));
+		html_cstr(b, glass_proc_info(glass_session_proc(s, 0))->argv[0]);
+	glass_buf_printf(b, "</title><style>%s", css);
+	charts_style(b);
+	glass_buf_puts(b, "</style></head><body><header><h1>glass report</h1><div class=\"sub\">");
+	html_cstr(b, glass_session_dir(s));
 	if (nprocs) {
 		const struct glass_proc_info *in = glass_proc_info(glass_session_proc(s, 0));
-		glass_buf_puts(&b, "<br>");
+		glass_buf_puts(b, "<br>");
 		for (uint32_t i = 0; i < in->argc; i++) {
 			if (i)
-				glass_buf_puts(&b, " ");
-			html_cstr(&b, in->argv[i]);
+				glass_buf_puts(b, " ");
+			html_cstr(b, in->argv[i]);
 		}
 	}
-	glass_buf_puts(&b, "</div></header><main>");
+	glass_buf_puts(b, "</div></header><main>");
+}
 
+static void section_overview(struct glass_buf *b, struct html *H, struct glass_session *s,
+			     uint64_t wall)
+{
 	char t1[64], t2[64], t3[64], t4[64];
 	glass_fmt_dur(t1, sizeof(t1), wall);
 	glass_fmt_count(t2, sizeof(t2), H->events);
 	glass_fmt_count(t3, sizeof(t3), H->lost);
 	glass_fmt_time(t4, sizeof(t4), H->first_ns, 0, 1);
-	glass_buf_printf(&b, "<section id=\"overview\"><h2>Run</h2><div class=\"cards\">"
-			     "<div class=\"card\">duration<strong>%s</strong></div>"
-			     "<div class=\"card\">processes<strong>%zu</strong></div>"
-			     "<div class=\"card\">threads<strong>%zu</strong></div>"
-			     "<div class=\"card\">events<strong>%s</strong></div>"
-			     "<div class=\"card\">lost events<strong%s>%s</strong></div>"
-			     "<div class=\"card\">HTTP requests<strong>%llu</strong></div>"
-			     "<div class=\"card\">warnings<strong>%zu</strong></div></div>"
-			     "<p class=\"muted\">from %s</p></section>",
-			 t1, nprocs, H->nthreads, t2, H->lost ? " class=\"err\"" : "", t3,
-			 (unsigned long long)H->requests, glass_session_nwarnings(s), t4);
-	section_endpoints(&b, H, wall);
-	section_requests(&b, H);
-	section_queries(&b, H);
-	section_functions(&b, H, limit);
-	int rc = flame ? section_flame(&b, s) : 0;
-	if (!rc) /* CPU samples and crashes (nothing when the session has neither) */
-		rc = native_html(&b, s, html_text);
-	section_threads(&b, H);
-	glass_buf_printf(&b, "</main><script>%s</script></body></html>\n", script);
+	glass_buf_printf(b,
+			 "<section id=\"overview\"><h2>Run</h2><div class=\"cards\">"
+			 "<div class=\"card\">duration<strong>%s</strong></div>"
+			 "<div class=\"card\">processes<strong>%zu</strong></div>"
+			 "<div class=\"card\">threads<strong>%zu</strong></div>"
+			 "<div class=\"card\">events<strong>%s</strong></div>"
+			 "<div class=\"card\">lost events<strong%s>%s</strong></div>"
+			 "<div class=\"card\">HTTP requests<strong>%llu</strong></div>"
+			 "<div class=\"card\">warnings<strong>%zu</strong></div></div>"
+			 "<p class=\"muted\">from %s</p></section>",
+			 t1, glass_session_nprocs(s), H->nthreads, t2,
+			 H->lost ? " class=\"err\"" : "", t3, (unsigned long long)H->requests,
+			 glass_session_nwarnings(s), t4);
+}
 
-	FILE *out = stdout;
-	int to_file = strcmp(output, "-") != 0;
-	if (to_file && !(out = fopen(output, "w"))) {
-		report_error("cannot create %s: %m", output);
-		rc = GLASS_EXIT_OUTPUT;
-	} else {
-		if (b.oom || H->oom || rc)
-			report_error("warning: out of memory; the report is incomplete");
-		if (b.p)
-			fwrite(b.p, 1, b.len, out);
-		rc = report_check_output(out, to_file ? output : "standard output");
-		if (to_file && fclose(out) != 0 && !rc) {
-			report_error("cannot write %s: %m", output);
-			rc = GLASS_EXIT_OUTPUT;
-		}
-	}
-	glass_buf_free(&b);
+/* The whole page into b; nonzero when the flame graph ran out of memory. */
+static int write_page(struct glass_buf *b, struct html *H, struct glass_session *s, size_t limit,
+		      int flame)
+{
+	uint64_t wall = H->last_ns > H->first_ns ? H->last_ns - H->first_ns : 0;
+	page_head(b, s);
+	section_overview(b, H, s, wall);
+	if (H->charts)
+		charts_section(b);
+	section_endpoints(b, H, wall);
+	section_requests(b, H);
+	section_queries(b, H);
+	section_functions(b, H, limit);
+	int rc = flame ? section_flame(b, s) : 0;
+	if (!rc) /* CPU samples and crashes (nothing when the session has neither) */
+		rc = native_html(b, s, html_text);
+	section_threads(b, H);
+	glass_buf_printf(b, "</main><script>%s", script);
+	if (H->charts && charts_script(b, H->charts, glass_session_dir(s)) < 0)
+		H->oom = 1;
+	glass_buf_puts(b, "</script></body></html>\n");
+	return rc;
+}
+
+static void html_free(struct html *H)
+{
 	for (size_t i = 0; i < H->nslow; i++)
 		request_free(&H->slow[i]);
 	for (size_t i = 0; i < H->nfailed; i++)
@@ -1021,6 +1038,7 @@ int command_html(int argc, char **argv)
 	free(H->threads);
 	free(H->pend);
 	free(H->ep);
+	charts_free(H->charts);
 	if (H->functions)
 		glass_ftable_free(H->functions);
 	if (H->endpoints)
@@ -1028,7 +1046,49 @@ int command_html(int argc, char **argv)
 	if (H->statements)
 		glass_ftable_free(H->statements);
 	free(H);
-	int wrc = report_warnings(s, 20, strict);
-	glass_session_close(s);
-	return rc ? rc : wrc;
+}
+
+int command_html(int argc, char **argv)
+{
+	static const struct option opts[] = {{"functions", required_argument, NULL, 'F'},
+					     {"no-flame", no_argument, NULL, 'N'},
+					     {NULL, 0, NULL, 0}};
+	struct html_opts o = {.limit = 100, .flame = 1};
+	const struct report_cli cli = {.name = "html",
+				       .usage = usage,
+				       .output = 1,
+				       .default_output = "report.html",
+				       .longopts = opts,
+				       .option = html_option,
+				       .ctx = &o};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	struct glass_session *s = report_session(&a, &status);
+	if (!s)
+		return status;
+	struct html *H = calloc(1, sizeof(*H));
+	if (!H) {
+		report_error("out of memory");
+		glass_session_close(s);
+		return GLASS_EXIT_SESSION;
+	}
+	H->charts = charts_new();
+	gather(H, s);
+	struct glass_buf b = {0};
+	int rc = write_page(&b, H, s, o.limit, o.flame);
+	struct report_out out;
+	if (report_out_open(&out, a.output)) {
+		rc = GLASS_EXIT_OUTPUT;
+	} else {
+		if (b.oom || H->oom || rc)
+			report_error("warning: out of memory; the report is incomplete");
+		if (b.p)
+			fwrite(b.p, 1, b.len, out.f);
+		rc = report_out_close(&out, 0);
+	}
+	glass_buf_free(&b);
+	html_free(H);
+	return report_finish(&a, s, rc);
 }

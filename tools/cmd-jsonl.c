@@ -196,86 +196,71 @@ static void usage(FILE *f)
 	    report_exit_help);
 }
 
-int command_jsonl(int argc, char **argv)
+static int jsonl_option(void *ctx, int c, const char *arg)
 {
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-					     {"format", required_argument, NULL, 'f'},
-					     {"strict", no_argument, NULL, 'S'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *output = NULL;
-	struct jsonl J = {0};
-	int strict = 0, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'f':
-			if (!strcmp(optarg, "glimpse"))
-				J.format = FMT_GLIMPSE;
-			else if (!strcmp(optarg, "spans") || !strcmp(optarg, "jsonl"))
-				J.format = FMT_SPANS;
-			else {
-				report_error("--format wants spans or glimpse, not '%s'", optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		case 'S':
-			strict = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
-		}
+	struct jsonl *J = ctx;
+	if (c != 'f')
+		return 0;
+	if (!strcmp(arg, "glimpse"))
+		J->format = FMT_GLIMPSE;
+	else if (!strcmp(arg, "spans") || !strcmp(arg, "jsonl"))
+		J->format = FMT_SPANS;
+	else {
+		report_error("--format wants spans or glimpse, not '%s'", arg);
+		return GLASS_EXIT_USAGE;
 	}
-	int status;
-	struct glass_session *s = report_open_args("jsonl", argc, argv, optind, &status);
-	if (!s)
-		return status;
-	J.out = stdout;
-	if (output && strcmp(output, "-")) {
-		J.out = fopen(output, "w");
-		if (!J.out) {
-			report_error("cannot create %s: %m", output);
-			glass_session_close(s);
-			return GLASS_EXIT_OUTPUT;
-		}
-	}
-	static char obuf[1 << 20];
-	setvbuf(J.out, obuf, _IOFBF, sizeof(obuf));
-	J.session_id = glass_session_id(s);
+	return 0;
+}
 
+/* Every thread's spans (or Glimpse entries), process by process. */
+static void write_session(struct jsonl *J, struct glass_session *s)
+{
 	struct glass_progress *pg = report_progress(s, "jsonl");
-	for (size_t pi = 0; pi < glass_session_nprocs(s) && !J.failed; pi++) {
+	for (size_t pi = 0; pi < glass_session_nprocs(s) && !J->failed; pi++) {
 		struct glass_proc *p = glass_session_proc(s, pi);
 		const uint32_t *tidx;
 		size_t n = glass_proc_threads(p, &tidx);
-		J.entries = 0;
-		for (size_t ti = 0; ti < n && !J.failed; ti++) {
+		J->entries = 0;
+		for (size_t ti = 0; ti < n && !J->failed; ti++) {
 			struct glass_span_ids ids = glass_span_ids_for(s, pi, ti);
-			if (J.format == FMT_GLIMPSE)
-				report_run_thread(p, tidx[ti], ids, on_glimpse_start, on_glimpse_end,
-						  &J, NULL, pg);
+			if (J->format == FMT_GLIMPSE)
+				report_run_thread(p, tidx[ti], ids, on_glimpse_start,
+						  on_glimpse_end, J, NULL, pg);
 			else
-				report_run_thread(p, tidx[ti], ids, NULL, on_span, &J, NULL, pg);
+				report_run_thread(p, tidx[ti], ids, NULL, on_span, J, NULL, pg);
 		}
 	}
 	glass_progress_end(pg);
-	int rc =
-	    report_check_output(J.out, output && strcmp(output, "-") ? output : "standard output");
-	if (J.failed && !rc)
-		rc = GLASS_EXIT_OUTPUT;
-	if (J.out != stdout && fclose(J.out) != 0 && !rc) {
-		report_error("cannot write %s: %m", output);
-		rc = GLASS_EXIT_OUTPUT;
+}
+
+int command_jsonl(int argc, char **argv)
+{
+	static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+					     {NULL, 0, NULL, 0}};
+	struct jsonl J = {0};
+	const struct report_cli cli = {.name = "jsonl",
+				       .usage = usage,
+				       .output = 1,
+				       .shortopts = "f:",
+				       .longopts = opts,
+				       .option = jsonl_option,
+				       .ctx = &J};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	struct glass_session *s = report_session(&a, &status);
+	if (!s)
+		return status;
+	struct report_out out;
+	if (report_out_open(&out, a.output)) {
+		glass_session_close(s);
+		return GLASS_EXIT_OUTPUT;
 	}
+	J.out = out.f;
+	J.session_id = glass_session_id(s);
+	write_session(&J, s);
+	int rc = report_out_close(&out, J.failed);
 	glass_buf_free(&J.line);
-	int wrc = report_warnings(s, 20, strict);
-	glass_session_close(s);
-	return rc ? rc : wrc;
+	return report_finish(&a, s, rc);
 }

@@ -7,6 +7,7 @@
 
 #include "progress.h"
 #include "report.h"
+#include "res-report.h"
 #include "spans.h"
 #include "stats.h"
 #include "text.h"
@@ -977,123 +978,76 @@ static void run_pass(struct metrics *M, struct glass_session *s, struct glass_pr
 	M->fn_tag = NULL;
 }
 
-int command_metrics(int argc, char **argv)
+static int metrics_option(void *ctx, int c, const char *arg)
 {
-	static const struct option opts[] = {
-	    {"output", required_argument, NULL, 'o'}, {"format", required_argument, NULL, 'f'},
-	    {"top", required_argument, NULL, 'n'},    {"strict", no_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0}};
-	const char *output = NULL;
-	struct metrics M = {0};
-	int strict = 0, c, rc = GLASS_EXIT_OK;
-	M.top = DEFAULT_TOP;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:f:n:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'f':
-			if (!strcmp(optarg, "prometheus"))
-				M.format = FMT_PROMETHEUS;
-			else if (!strcmp(optarg, "spectatord"))
-				M.format = FMT_SPECTATORD;
-			else {
-				report_error("--format wants prometheus or spectatord, not '%s'",
-					     optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		case 'n': {
-			char *end;
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || *optarg == '-' || v > 1000000) {
-				report_error("--top wants a number from 0 to 1000000, not '%s'",
-					     optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			M.top = v;
-			break;
-		}
-		case 'S':
-			strict = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
+	struct metrics *M = ctx;
+	if (c == 'f') {
+		if (!strcmp(arg, "prometheus"))
+			M->format = FMT_PROMETHEUS;
+		else if (!strcmp(arg, "spectatord"))
+			M->format = FMT_SPECTATORD;
+		else {
+			report_error("--format wants prometheus or spectatord, not '%s'", arg);
 			return GLASS_EXIT_USAGE;
 		}
+		return 0;
 	}
-	int status;
-	struct glass_session *s = report_open_args("metrics", argc, argv, optind, &status);
-	if (!s)
-		return status;
-	const char *out_name = "standard output";
-	M.out = stdout;
-	if (output && strcmp(output, "-")) {
-		out_name = output;
-		if (!(M.out = fopen(output, "w"))) {
-			report_error("cannot create %s: %m", output);
-			glass_session_close(s);
-			return GLASS_EXIT_OUTPUT;
-		}
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || *arg == '-' || v > 1000000) {
+		report_error("--top wants a number from 0 to 1000000, not '%s'", arg);
+		return GLASS_EXIT_USAGE;
 	}
-	static char obuf[1 << 16];
-	setvbuf(M.out, obuf, _IOFBF, sizeof(obuf));
+	M->top = v;
+	return 0;
+}
 
+/* Counts the session (pass 1), ranks and merges the label values, and writes the metrics
+ * (spectatord: its timer lines in a second pass). */
+static void write_metrics(struct metrics *M, struct glass_session *s)
+{
 	for (int d = 0; d < D_COUNT; d++) {
-		M.dims[d].by_time = d == D_FN;
-		if (!(M.dims[d].ft = glass_ftable_new()))
-			M.oom = 1;
+		M->dims[d].by_time = d == D_FN;
+		if (!(M->dims[d].ft = glass_ftable_new()))
+			M->oom = 1;
 	}
 	for (int t = 0; t < T_COUNT; t++)
 		if (!(tables[t].rows = glass_ftable_new()))
-			M.oom = 1;
-
-	int passes = M.format == FMT_SPECTATORD ? 2 : 1;
+			M->oom = 1;
+	int passes = M->format == FMT_SPECTATORD ? 2 : 1;
 	struct glass_progress *pg =
 	    glass_progress_start("metrics", passes * report_session_chunks(s));
-	M.pass = 1;
-	if (!M.oom)
-		run_pass(&M, s, pg);
-	for (int d = 0; d < D_COUNT && !M.oom; d++)
-		if (rank_dim(&M, &M.dims[d], d == D_FN ? tables[T_FN].rows : NULL) < 0)
-			M.oom = 1;
-	for (int t = 0; t < T_COUNT && !M.oom; t++)
-		if (merge_table(&M, &tables[t]) < 0)
-			M.oom = 1;
-
-	if (!M.oom && M.format == FMT_PROMETHEUS) {
-		prom_gauge(&M, "glass_processes", "Processes in the recording.", M.procs);
-		prom_gauge(&M, "glass_threads", "Threads in the recording.", M.threads);
-		prom_gauge(&M, "glass_lost_events",
-			   "Records the recorder dropped (buffers full), all processes.", M.lost);
-		for (size_t fi = 0; fi < NFAMILIES && !M.failed; fi++)
-			prom_family(&M, &families[fi]);
-	} else if (!M.oom) {
-		spec_counters(&M);
-		M.pass = 2;
-		run_pass(&M, s, pg);
+	M->pass = 1;
+	if (!M->oom)
+		run_pass(M, s, pg);
+	for (int d = 0; d < D_COUNT && !M->oom; d++)
+		if (rank_dim(M, &M->dims[d], d == D_FN ? tables[T_FN].rows : NULL) < 0)
+			M->oom = 1;
+	for (int t = 0; t < T_COUNT && !M->oom; t++)
+		if (merge_table(M, &tables[t]) < 0)
+			M->oom = 1;
+	if (!M->oom && M->format == FMT_PROMETHEUS) {
+		prom_gauge(M, "glass_processes", "Processes in the recording.", M->procs);
+		prom_gauge(M, "glass_threads", "Threads in the recording.", M->threads);
+		prom_gauge(M, "glass_lost_events",
+			   "Records the recorder dropped (buffers full), all processes.", M->lost);
+		for (size_t fi = 0; fi < NFAMILIES && !M->failed; fi++)
+			prom_family(M, &families[fi]);
+		if (res_metrics(M->out, glass_session_dir(s), 0) < 0)
+			M->failed = 1;
+	} else if (!M->oom) {
+		spec_counters(M);
+		if (res_metrics(M->out, glass_session_dir(s), 1) < 0)
+			M->failed = 1;
+		M->pass = 2;
+		run_pass(M, s, pg);
 	}
 	glass_progress_end(pg);
+}
 
-	if (M.oom) {
-		report_error("out of memory");
-		rc = GLASS_EXIT_OUTPUT;
-	}
-	int orc = report_check_output(M.out, out_name);
-	if (!rc)
-		rc = orc;
-	if (M.failed && !rc)
-		rc = GLASS_EXIT_OUTPUT;
-	if (M.out != stdout && fclose(M.out) != 0 && !rc) {
-		report_error("cannot write %s: %m", out_name);
-		rc = GLASS_EXIT_OUTPUT;
-	}
-
+static void metrics_free(struct metrics *M)
+{
 	for (int t = 0; t < T_COUNT; t++) {
 		struct table *T = &tables[t];
 		struct glass_ftable *fts[2] = {T->rows, T->out};
@@ -1107,14 +1061,48 @@ int command_metrics(int argc, char **argv)
 		T->order = NULL;
 	}
 	for (int d = 0; d < D_COUNT; d++) {
-		glass_ftable_free(M.dims[d].ft);
-		free(M.dims[d].keep);
+		glass_ftable_free(M->dims[d].ft);
+		free(M->dims[d].keep);
 	}
-	glass_buf_free(&M.key);
+	glass_buf_free(&M->key);
 	for (int i = 0; i <= MAX_LABELS; i++)
-		glass_buf_free(&M.scratch[i]);
-	glass_buf_free(&M.line);
-	int wrc = report_warnings(s, 20, strict);
-	glass_session_close(s);
-	return rc ? rc : wrc;
+		glass_buf_free(&M->scratch[i]);
+	glass_buf_free(&M->line);
+}
+
+int command_metrics(int argc, char **argv)
+{
+	static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+					     {"top", required_argument, NULL, 'n'},
+					     {NULL, 0, NULL, 0}};
+	struct metrics M = {.top = DEFAULT_TOP};
+	const struct report_cli cli = {.name = "metrics",
+				       .usage = usage,
+				       .output = 1,
+				       .shortopts = "f:n:",
+				       .longopts = opts,
+				       .option = metrics_option,
+				       .ctx = &M};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	struct glass_session *s = report_session(&a, &status);
+	if (!s)
+		return status;
+	struct report_out out;
+	if (report_out_open(&out, a.output)) {
+		glass_session_close(s);
+		return GLASS_EXIT_OUTPUT;
+	}
+	M.out = out.f;
+	write_metrics(&M, s);
+	int rc = GLASS_EXIT_OK;
+	if (M.oom) {
+		report_error("out of memory");
+		rc = GLASS_EXIT_OUTPUT;
+	}
+	int orc = report_out_close(&out, M.failed && !rc);
+	metrics_free(&M);
+	return report_finish(&a, s, rc ? rc : orc);
 }

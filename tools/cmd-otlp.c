@@ -463,24 +463,9 @@ static void code_attrs(struct glass_buf *b, int *n, const struct glass_code_def 
 		attr_int(b, n, "code.lineno", d->line);
 }
 
-static void write_span(struct otlp *O, struct glass_buf *b, const struct glass_span *sp)
+/* The span's attributes: its code, the captured operation's, its thread and generator. */
+static void span_attrs(struct glass_buf *b, const struct glass_span *sp)
 {
-	uint64_t end = sp->start_ns + sp->dur_ns;
-
-	glass_buf_printf(b, "{\"traceId\":\"%016llx%016llx\"", (unsigned long long)sp->trace_hi,
-			 (unsigned long long)sp->trace_lo);
-	put_id(b, "spanId", sp->span_id);
-	if (sp->parent_id)
-		put_id(b, "parentSpanId", sp->parent_id);
-	else if (sp->remote_parent_id) /* the caller's span (traceparent), in another process */
-		put_id(b, "parentSpanId", sp->remote_parent_id);
-	glass_buf_puts(b, ",\"name\":");
-	glass_span_label(sp, O->label, sizeof(O->label));
-	put_cstr(b, O->label);
-	glass_buf_printf(
-	    b, ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
-	    otlp_kind(sp->kind), (unsigned long long)sp->start_ns, (unsigned long long)end);
-
 	int n = 0;
 	glass_buf_puts(b, ",\"attributes\":[");
 	if (sp->kind == GLASS_KIND_PYTHON) {
@@ -507,27 +492,13 @@ static void write_span(struct otlp *O, struct glass_buf *b, const struct glass_s
 	if (sp->status == GLASS_SPAN_LOST || sp->status == GLASS_SPAN_UNFINISHED)
 		attr_cstr(b, &n, "glass.status", glass_span_status_name(sp->status));
 	glass_buf_put(b, "]", 1);
+}
 
-	if (sp->status != GLASS_SPAN_ERROR) {
-		glass_buf_puts(b, ",\"status\":{}}");
-		return;
-	}
+/* A Python exception: an "exception" event, and "Type: message" as the status message (as
+ * OpenTelemetry's Python SDK writes them). Ends the span. */
+static void span_exception(struct glass_buf *b, const struct glass_span *sp, uint64_t end)
+{
 	struct glass_str type = sp->err_type, msg = sp->err_msg;
-	if (sp->kind != GLASS_KIND_PYTHON) {
-		/* A failed operation (HTTP 5xx, a database error) is not an exception: its
-		 * error.type attribute says what, the status message the database's words. */
-		if (!msg.p)
-			msg = attr_sval(sp, "error.message");
-		glass_buf_puts(b, ",\"status\":{\"code\":2");
-		if (msg.p) {
-			glass_buf_puts(b, ",\"message\":");
-			put_str(b, msg.p, msg.len);
-		}
-		glass_buf_puts(b, "}}");
-		return;
-	}
-	/* A Python exception: an "exception" event, and "Type: message" as the status message
-	 * (as OpenTelemetry's Python SDK writes them). */
 	int en = 0;
 	glass_buf_printf(b,
 			 ",\"events\":[{\"timeUnixNano\":\"%llu\",\"name\":\"exception\","
@@ -549,6 +520,45 @@ static void write_span(struct otlp *O, struct glass_buf *b, const struct glass_s
 		glass_buf_puts(b, ",\"message\":");
 		put_str(b, m.p, m.len);
 		glass_buf_free(&m);
+	}
+	glass_buf_puts(b, "}}");
+}
+
+static void write_span(struct otlp *O, struct glass_buf *b, const struct glass_span *sp)
+{
+	uint64_t end = sp->start_ns + sp->dur_ns;
+
+	glass_buf_printf(b, "{\"traceId\":\"%016llx%016llx\"", (unsigned long long)sp->trace_hi,
+			 (unsigned long long)sp->trace_lo);
+	put_id(b, "spanId", sp->span_id);
+	if (sp->parent_id)
+		put_id(b, "parentSpanId", sp->parent_id);
+	else if (sp->remote_parent_id) /* the caller's span (traceparent), in another process */
+		put_id(b, "parentSpanId", sp->remote_parent_id);
+	glass_buf_puts(b, ",\"name\":");
+	glass_span_label(sp, O->label, sizeof(O->label));
+	put_cstr(b, O->label);
+	glass_buf_printf(
+	    b, ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
+	    otlp_kind(sp->kind), (unsigned long long)sp->start_ns, (unsigned long long)end);
+	span_attrs(b, sp);
+	if (sp->status != GLASS_SPAN_ERROR) {
+		glass_buf_puts(b, ",\"status\":{}}");
+		return;
+	}
+	if (sp->kind == GLASS_KIND_PYTHON) {
+		span_exception(b, sp, end);
+		return;
+	}
+	/* A failed operation (HTTP 5xx, a database error) is not an exception: its error.type
+	 * attribute says what, the status message the database's words. */
+	struct glass_str msg = sp->err_msg;
+	if (!msg.p)
+		msg = attr_sval(sp, "error.message");
+	glass_buf_puts(b, ",\"status\":{\"code\":2");
+	if (msg.p) {
+		glass_buf_puts(b, ",\"message\":");
+		put_str(b, msg.p, msg.len);
 	}
 	glass_buf_puts(b, "}}");
 }
@@ -588,7 +598,7 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: glass-report otlp [SESSION] [-o FILE | --endpoint URL] [--batch N] [--strict]\n"
+	    "Usage: glass-report otlp [SESSION...] [-o FILE | --endpoint URL] [--batch N] [--strict]\n"
 	    "\n"
 	    "Exports every completed span as OpenTelemetry traces in OTLP/JSON (the\n"
 	    "ExportTraceServiceRequest message of opentelemetry-proto): to a file as JSON lines,\n"
@@ -674,184 +684,213 @@ static int setup_curl(struct otlp *O, char **hdrs, size_t nhdrs)
 	return 0;
 }
 
-int command_otlp(int argc, char **argv)
+/* The command line beyond the shared options. */
+struct otlp_cmd {
+	struct otlp *O;
+	const char *endpoint;
+	char **hdrs;
+	size_t nhdrs;
+	int batch_set;
+};
+
+static int add_header(struct otlp_cmd *C, const char *arg)
 {
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-					     {"endpoint", required_argument, NULL, 'e'},
-					     {"batch", required_argument, NULL, 'b'},
-					     {"header", required_argument, NULL, 'H'},
-					     {"retries", required_argument, NULL, 'R'},
-					     {"timeout", required_argument, NULL, 'T'},
-					     {"strict", no_argument, NULL, 'S'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	struct otlp O = {0};
-	const char *output = NULL, *endpoint = NULL;
-	char **hdrs = NULL;
-	size_t nhdrs = 0;
+	if (!strchr(arg, ':')) {
+		report_error("--header wants 'Name: value', not '%s'", arg);
+		return GLASS_EXIT_USAGE;
+	}
+	char **h = realloc(C->hdrs, (C->nhdrs + 1) * sizeof(*h));
+	if (!h) {
+		report_error("out of memory");
+		return GLASS_EXIT_USAGE;
+	}
+	C->hdrs = h;
+	C->hdrs[C->nhdrs++] = (char *)arg;
+	return 0;
+}
+
+static int otlp_option(void *ctx, int c, const char *arg)
+{
+	struct otlp_cmd *C = ctx;
 	unsigned long v;
-	int strict = 0, c, batch_set = 0, rc = GLASS_EXIT_OK;
-	O.batch = DEFAULT_BATCH;
-	O.retries = DEFAULT_RETRIES;
-	O.timeout_s = DEFAULT_TIMEOUT_S;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:e:b:H:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'e':
-			endpoint = optarg;
-			break;
-		case 'b':
-			if (parse_count("--batch", optarg, 1000000, &v))
-				goto usage_error;
-			O.batch = v;
-			batch_set = 1;
-			break;
-		case 'H': {
-			if (!strchr(optarg, ':')) {
-				report_error("--header wants 'Name: value', not '%s'", optarg);
-				goto usage_error;
-			}
-			char **h = realloc(hdrs, (nhdrs + 1) * sizeof(*h));
-			if (!h) {
-				report_error("out of memory");
-				goto usage_error;
-			}
-			hdrs = h;
-			hdrs[nhdrs++] = optarg;
-			break;
+	switch (c) {
+	case 'e':
+		C->endpoint = arg;
+		return 0;
+	case 'b':
+		if (parse_count("--batch", arg, 1000000, &v))
+			return GLASS_EXIT_USAGE;
+		C->O->batch = v;
+		C->batch_set = 1;
+		return 0;
+	case 'H':
+		return add_header(C, arg);
+	case 'R':
+		if (parse_count("--retries", arg, 20, &v))
+			return GLASS_EXIT_USAGE;
+		C->O->retries = (unsigned)v;
+		return 0;
+	case 'T':
+		if (parse_count("--timeout", arg, 86400, &v))
+			return GLASS_EXIT_USAGE;
+		if (!v) {
+			report_error("--timeout wants at least 1 second");
+			return GLASS_EXIT_USAGE;
 		}
-		case 'R':
-			if (parse_count("--retries", optarg, 20, &v))
-				goto usage_error;
-			O.retries = (unsigned)v;
-			break;
-		case 'T':
-			if (parse_count("--timeout", optarg, 86400, &v) || !v) {
-				if (!v)
-					report_error("--timeout wants at least 1 second");
-				goto usage_error;
-			}
-			O.timeout_s = (long)v;
-			break;
-		case 'S':
-			strict = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			free(hdrs);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			free(hdrs);
+		C->O->timeout_s = (long)v;
+		return 0;
+	}
+	return 0;
+}
+
+/* The options that go together (or not); 0 or GLASS_EXIT_USAGE. */
+static int check_options(struct otlp_cmd *C, const char *output)
+{
+	if (output && C->endpoint) {
+		report_error("give either -o FILE or --endpoint URL, not both");
+		return GLASS_EXIT_USAGE;
+	}
+	if (C->endpoint) {
+		if (!(C->O->url = endpoint_url(C->endpoint))) {
+			report_error("--endpoint wants an http:// or https:// URL, not '%s'",
+				     C->endpoint);
+			return GLASS_EXIT_USAGE;
+		}
+		if (C->batch_set && !C->O->batch) {
+			report_error(
+			    "--batch 0 (one request) is for files; a collector wants batches");
 			return GLASS_EXIT_USAGE;
 		}
 	}
-	if (output && endpoint) {
-		report_error("give either -o FILE or --endpoint URL, not both");
-		goto usage_error;
-	}
-	if (endpoint) {
-		if (!(O.url = endpoint_url(endpoint))) {
-			report_error("--endpoint wants an http:// or https:// URL, not '%s'",
-				     endpoint);
-			goto usage_error;
-		}
-		if (batch_set && !O.batch) {
-			report_error(
-			    "--batch 0 (one request) is for files; a collector wants batches");
-			goto usage_error;
-		}
-	}
-	if (nhdrs && !endpoint) {
+	if (C->nhdrs && !C->endpoint) {
 		report_error("--header is for --endpoint");
-		goto usage_error;
+		return GLASS_EXIT_USAGE;
 	}
+	return 0;
+}
 
-	int status;
-	O.s = report_open_args("otlp", argc, argv, optind, &status);
+/* Every process of every session as a resource, its threads' spans in requests: several
+ * sessions (services calling each other) make one export. */
+static void export_sessions(struct otlp *O, struct glass_session **ss, size_t nss)
+{
+	for (size_t k = 0; k < nss && !O->rc; k++) {
+		O->s = ss[k];
+		struct glass_progress *pg = report_progress(O->s, "otlp");
+		for (size_t pi = 0; pi < glass_session_nprocs(O->s) && !O->rc; pi++) {
+			struct glass_proc *p = glass_session_proc(O->s, pi);
+			const uint32_t *tidx;
+			size_t n = glass_proc_threads(p, &tidx);
+			close_resource(O);
+			build_resource(O, p);
+			for (size_t ti = 0; ti < n && !O->rc; ti++)
+				report_run_thread(p, tidx[ti], glass_span_ids_for(O->s, pi, ti),
+						  NULL, on_span, O, NULL, pg);
+		}
+		glass_progress_end(pg);
+	}
+	if (!O->rc) {
+		if (!O->spans && !O->url) {
+			glass_buf_puts(&O->req, "{\"resourceSpans\":[]}\n");
+			write_out(O);
+		}
+		finish_request(O);
+	}
+}
+
+/* After the export: the first failure, the output's state, what was sent. */
+static int export_status(struct otlp *O, struct report_out *out)
+{
+	int rc = GLASS_EXIT_OK;
+	if (O->rc) {
+		report_error("%s", O->err);
+		rc = O->rc;
+	}
+	if (O->out) {
+		int orc = report_out_close(out, 0);
+		if (!rc)
+			rc = orc;
+	}
+	if (O->url && !O->rc)
+		fprintf(stderr, "glass-report: sent %llu spans in %llu request%s to %s\n",
+			(unsigned long long)O->spans, (unsigned long long)O->requests,
+			O->requests == 1 ? "" : "s", O->url);
+	if (O->rejected)
+		report_error("warning: the collector rejected %llu of the spans (partialSuccess)",
+			     (unsigned long long)O->rejected);
+	return rc;
+}
+
+static void otlp_free(struct otlp *O)
+{
+	if (O->curl)
+		curl_easy_cleanup(O->curl);
+	curl_slist_free_all(O->headers);
+	glass_buf_free(&O->req);
+	glass_buf_free(&O->resource);
+	glass_buf_free(&O->body);
+	free(O->url);
+}
+
+/* Where the spans go: the collector, or the output file; 0 or the exit status. */
+static int open_sink(struct otlp *O, struct otlp_cmd *C, struct report_out *out, const char *output)
+{
+	if (O->url)
+		return setup_curl(O, C->hdrs, C->nhdrs) < 0 ? GLASS_EXIT_OUTPUT : 0;
+	if (report_out_open(out, output))
+		return GLASS_EXIT_OUTPUT;
+	O->out = out->f;
+	O->out_name = out->name;
+	return 0;
+}
+
+int command_otlp(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"endpoint", required_argument, NULL, 'e'}, {"batch", required_argument, NULL, 'b'},
+	    {"header", required_argument, NULL, 'H'},	{"retries", required_argument, NULL, 'R'},
+	    {"timeout", required_argument, NULL, 'T'},	{NULL, 0, NULL, 0}};
+	struct otlp O = {
+	    .batch = DEFAULT_BATCH, .retries = DEFAULT_RETRIES, .timeout_s = DEFAULT_TIMEOUT_S};
+	struct otlp_cmd C = {.O = &O};
+	const struct report_cli cli = {.name = "otlp",
+				       .usage = usage,
+				       .output = 1,
+				       .shortopts = "e:b:H:",
+				       .longopts = opts,
+				       .option = otlp_option,
+				       .ctx = &C};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status < 0 && (status = check_options(&C, a.output)) == 0)
+		status = -1;
+	struct glass_session *ss[REPORT_MAX_SESSIONS];
+	size_t nss = status < 0 ? report_sessions(&a, ss, REPORT_MAX_SESSIONS, &status) : 0;
+	O.s = nss ? ss[0] : NULL;
 	if (!O.s) {
-		free(hdrs);
+		free(C.hdrs);
 		free(O.url);
 		return status;
 	}
-	if (O.url) {
-		if (setup_curl(&O, hdrs, nhdrs) < 0) {
-			rc = GLASS_EXIT_OUTPUT;
-			goto out;
-		}
-	} else {
-		O.out = stdout;
-		O.out_name = "standard output";
-		if (output && strcmp(output, "-")) {
-			O.out_name = output;
-			if (!(O.out = fopen(output, "w"))) {
-				report_error("cannot create %s: %m", output);
-				rc = GLASS_EXIT_OUTPUT;
-				goto out;
-			}
-		}
-		static char obuf[1 << 16];
-		setvbuf(O.out, obuf, _IOFBF, sizeof(obuf));
+	struct report_out out = {0};
+	int rc = open_sink(&O, &C, &out, a.output);
+	if (!rc) {
+		export_sessions(&O, ss, nss);
+		rc = export_status(&O, &out);
 	}
+	free(C.hdrs);
+	otlp_free(&O);
+	return report_finish_many(&a, ss, nss, rc);
+}
 
-	struct glass_progress *pg = report_progress(O.s, "otlp");
-	for (size_t pi = 0; pi < glass_session_nprocs(O.s) && !O.rc; pi++) {
-		struct glass_proc *p = glass_session_proc(O.s, pi);
-		const uint32_t *tidx;
-		size_t n = glass_proc_threads(p, &tidx);
-		close_resource(&O);
-		build_resource(&O, p);
-		for (size_t ti = 0; ti < n && !O.rc; ti++)
-			report_run_thread(p, tidx[ti], glass_span_ids_for(O.s, pi, ti), NULL,
-					  on_span, &O, NULL, pg);
-	}
-	if (!O.rc) {
-		if (!O.spans && !O.url) {
-			glass_buf_puts(&O.req, "{\"resourceSpans\":[]}\n");
-			write_out(&O);
-		}
-		finish_request(&O);
-	}
-	glass_progress_end(pg);
+/* ---- for `otlp --follow` (tools/follow-otlp.c): the same JSON as this command writes ---------- */
 
-	if (O.rc) {
-		report_error("%s", O.err);
-		rc = O.rc;
-	}
-	if (O.out) {
-		int orc = report_check_output(O.out, O.out_name);
-		if (!rc)
-			rc = orc;
-		if (O.out != stdout && fclose(O.out) != 0 && !rc) {
-			report_error("cannot write %s: %m", O.out_name);
-			rc = GLASS_EXIT_OUTPUT;
-		}
-	}
-	if (O.url && !O.rc)
-		fprintf(stderr, "glass-report: sent %llu spans in %llu request%s to %s\n",
-			(unsigned long long)O.spans, (unsigned long long)O.requests,
-			O.requests == 1 ? "" : "s", O.url);
-	if (O.rejected)
-		report_error("warning: the collector rejected %llu of the spans (partialSuccess)",
-			     (unsigned long long)O.rejected);
-out:;
-	int wrc = report_warnings(O.s, 20, strict);
-	glass_session_close(O.s);
-	if (O.curl)
-		curl_easy_cleanup(O.curl);
-	curl_slist_free_all(O.headers);
-	glass_buf_free(&O.req);
-	glass_buf_free(&O.resource);
-	glass_buf_free(&O.body);
-	free(O.url);
-	free(hdrs);
-	return rc ? rc : wrc;
+void otlp_span_json(struct glass_buf *b, const struct glass_span *sp)
+{
+	static struct otlp O; /* write_span only uses its label buffer */
+	write_span(&O, b, sp);
+}
 
-usage_error:
-	free(hdrs);
-	free(O.url);
-	return GLASS_EXIT_USAGE;
+void otlp_service_name(const struct glass_proc_info *in, char *out, size_t cap)
+{
+	service_name(in, out, cap);
 }

@@ -9,6 +9,7 @@
 #include "progress.h"
 #include "native.h"
 #include "report.h"
+#include "res-report.h"
 #include "spans.h"
 #include "stats.h"
 #include "text.h"
@@ -393,6 +394,107 @@ static void put_placeholder(struct glass_buf *b)
 
 #define QUERY_MAX 4096
 
+/* The end of a comment at s[i] (-- to the line's end, or a C comment), or i when none starts. */
+static size_t comment_end(const char *s, size_t len, size_t i)
+{
+	if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+		while (i < len && s[i] != '\n')
+			i++;
+		return i;
+	}
+	if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+		i += 2;
+		while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
+			i++;
+		return i + 2 < len ? i + 2 : len;
+	}
+	return i;
+}
+
+/* The end of a string literal at s[i] ('..', E'..', X'..', N'..', B'..' with '' and backslash
+ * escapes inside), or i when none starts. */
+static size_t string_end(const char *s, size_t len, size_t i)
+{
+	unsigned char c = (unsigned char)s[i];
+	int prefixed = c && strchr("EeXxNnBb", c) && i + 1 < len && s[i + 1] == '\'' &&
+		       (i == 0 || !is_ident((unsigned char)s[i - 1]));
+	if (c != '\'' && !prefixed)
+		return i;
+	i += c == '\'' ? 1 : 2;
+	while (i < len) {
+		if (s[i] == '\\' && i + 1 < len) {
+			i += 2;
+		} else if (s[i] == '\'') {
+			if (i + 1 < len && s[i + 1] == '\'')
+				i += 2;
+			else
+				return i + 1;
+		} else {
+			i++;
+		}
+	}
+	return i;
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The end of a number (1, 1.5, .5, 1e-3, 0x1f) or a placeholder ($1, %s, %(name)s, :name,
+ * @name, ?) at s[i], or i when none starts. */
+static size_t value_end(const char *s, size_t len, size_t i)
+{
+	char c = s[i];
+	if (is_digit(c) || (c == '.' && i + 1 < len && is_digit(s[i + 1]))) {
+		while (i < len &&
+		       (is_ident((unsigned char)s[i]) || s[i] == '.' ||
+			((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
+			i++;
+		return i;
+	}
+	if (c == '$' && i + 1 < len && is_digit(s[i + 1])) {
+		i++;
+		while (i < len && is_digit(s[i]))
+			i++;
+		return i;
+	}
+	if (c == '%' && i + 1 < len && (s[i + 1] == 's' || s[i + 1] == '(')) {
+		size_t j = i + 1;
+		if (s[j] == '(') {
+			while (j < len && s[j] != ')')
+				j++;
+			j++;
+		}
+		return j < len && s[j] == 's' ? j + 1 : i;
+	}
+	if ((c == ':' || c == '@') && i + 1 < len && is_ident((unsigned char)s[i + 1]) &&
+	    (i == 0 || s[i - 1] != ':')) {
+		i++;
+		while (i < len && is_ident((unsigned char)s[i]))
+			i++;
+		return i;
+	}
+	return c == '?' ? i + 1 : i;
+}
+
+/* The end of a token kept as it is: a quoted identifier ("t", `t`, [t]) or a name. */
+static size_t kept_end(const char *s, size_t len, size_t i)
+{
+	unsigned char c = (unsigned char)s[i];
+	size_t j = i + 1;
+	if (c == '"' || c == '`' || c == '[') {
+		char close = c == '[' ? ']' : (char)c;
+		while (j < len && s[j] != close)
+			j++;
+		return j < len ? j + 1 : len;
+	}
+	if (is_ident(c))
+		while (j < len && is_ident((unsigned char)s[j]))
+			j++;
+	return j;
+}
+
 /*
  * The shape of an SQL statement: literals (strings, numbers) and placeholders ($1, %s,
  * %(name)s, :name) become ?, lists of them one ?, comments go, whitespace runs become one
@@ -401,7 +503,7 @@ static void put_placeholder(struct glass_buf *b)
 static void sql_normalize(struct glass_buf *b, const char *s, size_t len)
 {
 	b->len = 0;
-	size_t i = 0;
+	size_t i = 0, j;
 	int space = 0;
 	while (i < len && b->len < QUERY_MAX) {
 		unsigned char c = (unsigned char)s[i];
@@ -410,113 +512,26 @@ static void sql_normalize(struct glass_buf *b, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		if (c == '-' && i + 1 < len && s[i + 1] == '-') {
-			while (i < len && s[i] != '\n')
-				i++;
-			space = 1;
-			continue;
-		}
-		if (c == '/' && i + 1 < len && s[i + 1] == '*') {
-			i += 2;
-			while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
-				i++;
-			i = i + 2 < len ? i + 2 : len;
+		if ((j = comment_end(s, len, i)) != i) {
+			i = j;
 			space = 1;
 			continue;
 		}
 		if (space && b->len)
 			glass_buf_put(b, " ", 1);
 		space = 0;
-		if (c == '\'' || ((c == 'E' || c == 'e' || c == 'X' || c == 'x' || c == 'N' ||
-				   c == 'n' || c == 'B' || c == 'b') &&
-				  i + 1 < len && s[i + 1] == '\'' &&
-				  (i == 0 || !is_ident((unsigned char)s[i - 1])))) {
-			/* string literal, '' and backslash escapes inside */
-			i += c == '\'' ? 1 : 2;
-			while (i < len) {
-				if (s[i] == '\\' && i + 1 < len) {
-					i += 2;
-				} else if (s[i] == '\'') {
-					if (i + 1 < len && s[i + 1] == '\'') {
-						i += 2;
-					} else {
-						i++;
-						break;
-					}
-				} else {
-					i++;
-				}
-			}
+		int number = is_digit((char)c) || (c == '.' && i + 1 < len && is_digit(s[i + 1]));
+		if (number && i && is_ident((unsigned char)s[i - 1])) {
+			glass_buf_put(b, s + i, 1); /* t1, col2 */
+			i++;
+		} else if ((j = string_end(s, len, i)) != i || (j = value_end(s, len, i)) != i) {
+			i = j;
 			put_placeholder(b);
-			continue;
-		}
-		if (c == '"' || c == '`' || c == '[') {
-			char close = c == '[' ? ']' : (char)c;
-			size_t j = i + 1;
-			while (j < len && s[j] != close)
-				j++;
-			j = j < len ? j + 1 : len;
+		} else {
+			j = kept_end(s, len, i);
 			glass_buf_put(b, s + i, j - i);
 			i = j;
-			continue;
 		}
-		if ((c >= '0' && c <= '9') ||
-		    (c == '.' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')) {
-			if (i && is_ident((unsigned char)s[i - 1])) { /* t1, col2 */
-				glass_buf_put(b, s + i, 1);
-				i++;
-				continue;
-			}
-			while (i < len && (is_ident((unsigned char)s[i]) || s[i] == '.' ||
-					   ((s[i] == '+' || s[i] == '-') &&
-					    (s[i - 1] == 'e' || s[i - 1] == 'E'))))
-				i++;
-			put_placeholder(b);
-			continue;
-		}
-		if (c == '$' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9') {
-			i++;
-			while (i < len && s[i] >= '0' && s[i] <= '9')
-				i++;
-			put_placeholder(b);
-			continue;
-		}
-		if (c == '%' && i + 1 < len && (s[i + 1] == 's' || s[i + 1] == '(')) {
-			size_t j = i + 1;
-			if (s[j] == '(') {
-				while (j < len && s[j] != ')')
-					j++;
-				j++;
-			}
-			if (j < len && s[j] == 's') {
-				i = j + 1;
-				put_placeholder(b);
-				continue;
-			}
-		}
-		if ((c == ':' || c == '@') && i + 1 < len && is_ident((unsigned char)s[i + 1]) &&
-		    (i == 0 || s[i - 1] != ':')) {
-			i++;
-			while (i < len && is_ident((unsigned char)s[i]))
-				i++;
-			put_placeholder(b);
-			continue;
-		}
-		if (c == '?') {
-			i++;
-			put_placeholder(b);
-			continue;
-		}
-		if (is_ident(c)) {
-			size_t j = i;
-			while (j < len && is_ident((unsigned char)s[j]))
-				j++;
-			glass_buf_put(b, s + i, j - i);
-			i = j;
-			continue;
-		}
-		glass_buf_put(b, s + i, 1);
-		i++;
 	}
 }
 
@@ -1213,160 +1228,202 @@ static int stream_ref_cmp(const void *a, const void *b)
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
-int command_sqlite(int argc, char **argv)
+/* The session's threads in the order their span ids sort in SQLite (*n of them). */
+static struct stream_ref *stream_order(struct glass_session *s, size_t *n)
 {
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-					     {"strict", no_argument, NULL, 'S'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *output = "glass.db";
-	int strict = 0, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'S':
-			strict = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
-		}
-	}
-	if (!*output || !strcmp(output, "-")) {
-		report_error("sqlite needs a file to write (-o FILE), not standard output");
-		return GLASS_EXIT_USAGE;
-	}
-	int status;
-	struct glass_session *s = report_open_args("sqlite", argc, argv, optind, &status);
-	if (!s)
-		return status;
-
-	struct sq Q = {.output = output, .session_id = glass_session_id(s)};
-	size_t plen = strlen(output) + 32;
-	char *tmp = malloc(plen);
-	sqlite3_stmt *ins_thread = NULL;
-	struct glass_progress *pg = NULL;
-	int rc = GLASS_EXIT_OUTPUT;
-	Q.ft = glass_ftable_new();
-	if (!tmp || !Q.ft) {
-		report_error("out of memory");
-		goto out;
-	}
-	snprintf(tmp, plen, "%s.tmp-%ld", output, (long)getpid());
-	unlink(tmp);
-	if (open_db(&Q, tmp) < 0 || exec_sql(&Q, "BEGIN") < 0 || exec_sql(&Q, schema_sql) < 0)
-		goto out;
-	Q.ins_span = prepare_insert(&Q, "span_data", D_COUNT);
-	Q.ins_op = prepare_insert(&Q, "span_ops", O_COUNT);
-	Q.ins_err = prepare_insert(&Q, "span_errors", 3);
-	ins_thread = prepare_insert(&Q, "threads", 13);
-	if (!Q.ins_span || !Q.ins_op || !Q.ins_err || !ins_thread)
-		goto out;
-	Q.row_status = -1;
-
-	Q.heap = malloc(sizeof(*Q.heap));
-	uint64_t first = UINT64_MAX, last = 0, nthreads = 0;
-	size_t nprocs = glass_session_nprocs(s), nstreams = 0;
-	for (size_t pi = 0; pi < nprocs && !Q.failed; pi++) {
-		struct glass_proc *p = glass_session_proc(s, pi);
-		const struct glass_proc_info *in = glass_proc_info(p);
-		write_process(&Q, p);
-		if (in->start_unix_ns && in->start_unix_ns < first)
-			first = in->start_unix_ns;
-		if (in->end_unix_ns > last)
-			last = in->end_unix_ns;
-		const uint32_t *tidx;
-		nstreams += glass_proc_threads(p, &tidx);
-	}
+	size_t nstreams = 0, nprocs = glass_session_nprocs(s);
+	const uint32_t *tidx;
+	for (size_t pi = 0; pi < nprocs; pi++)
+		nstreams += glass_proc_threads(glass_session_proc(s, pi), &tidx);
 	struct stream_ref *order = malloc((nstreams ? nstreams : 1) * sizeof(*order));
-	if (!order) {
-		report_error("out of memory");
-		goto out;
-	}
+	if (!order)
+		return NULL;
 	nstreams = 0;
 	for (size_t pi = 0; pi < nprocs; pi++) {
-		const uint32_t *tidx;
-		size_t n = glass_proc_threads(glass_session_proc(s, pi), &tidx);
-		for (size_t ti = 0; ti < n; ti++) {
+		size_t nt = glass_proc_threads(glass_session_proc(s, pi), &tidx);
+		for (size_t ti = 0; ti < nt; ti++) {
 			struct glass_span_ids ids = glass_span_ids_for(s, pi, ti);
 			order[nstreams++] =
 			    (struct stream_ref){pi, ti, (int64_t)(ids.stream << ids.seq_bits)};
 		}
 	}
 	qsort(order, nstreams, sizeof(*order), stream_ref_cmp);
+	*n = nstreams;
+	return order;
+}
 
-	pg = report_progress(s, "sqlite");
-	size_t cur = SIZE_MAX;
-	for (size_t k = 0; k < nstreams && !Q.failed; k++) {
-		size_t pi = order[k].pi, ti = order[k].ti;
+/* The code definitions of process p: its functions rows, looked up as its spans come. */
+static void enter_process(struct sq *Q, struct glass_proc *p)
+{
+	Q->codes = glass_proc_codes(p, &Q->ncodes);
+	free(Q->cache);
+	Q->cache = malloc((Q->ncodes ? Q->ncodes : 1) * sizeof(long));
+	if (!Q->cache)
+		Q->ncodes = 0;
+	for (size_t c = 0; c < Q->ncodes; c++)
+		Q->cache[c] = -1;
+}
+
+/* The time the session covers and how many threads were read. */
+struct sq_span {
+	uint64_t first, last, nthreads;
+};
+
+/* One thread's spans (in span id order) and its threads row. */
+static void write_stream(struct sq *Q, struct glass_session *s, const struct stream_ref *r,
+			 sqlite3_stmt *ins_thread, struct sq_span *T, struct glass_progress *pg)
+{
+	struct glass_proc *p = glass_session_proc(s, r->pi);
+	const uint32_t *tidx;
+	glass_proc_threads(p, &tidx);
+	struct glass_span_ids ids = glass_span_ids_for(s, r->pi, r->ti);
+	struct glass_spans *b = NULL;
+	uint64_t before = Q->spans;
+	Q->stream = ids.stream;
+	if (Q->heap)
+		reorder_start(Q->heap, ids.stream << ids.seq_bits | 1);
+	int run = report_run_thread(p, tidx[r->ti], ids, NULL, on_span, Q, &b, pg);
+	reorder_flush(Q);
+	if (run < 0 || !b)
+		return;
+	write_thread(Q, ins_thread, p, tidx[r->ti], b, Q->spans - before);
+	const struct glass_span_counts *cnt = glass_spans_counts(b);
+	T->nthreads++;
+	if (cnt->first_ns && cnt->first_ns < T->first)
+		T->first = cnt->first_ns;
+	if (cnt->last_ns > T->last)
+		T->last = cnt->last_ns;
+	glass_spans_free(b);
+}
+
+/* The processes rows, then every thread's spans; 0, or -1 when out of memory. */
+static int write_streams(struct sq *Q, struct glass_session *s, sqlite3_stmt *ins_thread,
+			 struct sq_span *T)
+{
+	for (size_t pi = 0; pi < glass_session_nprocs(s) && !Q->failed; pi++) {
 		struct glass_proc *p = glass_session_proc(s, pi);
-		if (pi != cur) { /* the code definitions of this process: its functions rows */
-			cur = pi;
-			Q.codes = glass_proc_codes(p, &Q.ncodes);
-			free(Q.cache);
-			Q.cache = malloc((Q.ncodes ? Q.ncodes : 1) * sizeof(long));
-			if (!Q.cache)
-				Q.ncodes = 0;
-			for (size_t c = 0; c < Q.ncodes; c++)
-				Q.cache[c] = -1;
+		const struct glass_proc_info *in = glass_proc_info(p);
+		write_process(Q, p);
+		if (in->start_unix_ns && in->start_unix_ns < T->first)
+			T->first = in->start_unix_ns;
+		if (in->end_unix_ns > T->last)
+			T->last = in->end_unix_ns;
+	}
+	size_t nstreams;
+	struct stream_ref *order = stream_order(s, &nstreams);
+	if (!order) {
+		report_error("out of memory");
+		return -1;
+	}
+	struct glass_progress *pg = report_progress(s, "sqlite");
+	size_t cur = SIZE_MAX;
+	for (size_t k = 0; k < nstreams && !Q->failed; k++) {
+		if (order[k].pi != cur) {
+			cur = order[k].pi;
+			enter_process(Q, glass_session_proc(s, cur));
 		}
-		const uint32_t *tidx;
-		glass_proc_threads(p, &tidx);
-		struct glass_span_ids ids = glass_span_ids_for(s, pi, ti);
-		struct glass_spans *b = NULL;
-		uint64_t before = Q.spans;
-		Q.stream = ids.stream;
-		if (Q.heap)
-			reorder_start(Q.heap, ids.stream << ids.seq_bits | 1);
-		int run = report_run_thread(p, tidx[ti], ids, NULL, on_span, &Q, &b, pg);
-		reorder_flush(&Q);
-		if (run < 0 || !b)
-			continue;
-		write_thread(&Q, ins_thread, p, tidx[ti], b, Q.spans - before);
-		const struct glass_span_counts *cnt = glass_spans_counts(b);
-		nthreads++;
-		if (cnt->first_ns && cnt->first_ns < first)
-			first = cnt->first_ns;
-		if (cnt->last_ns > last)
-			last = cnt->last_ns;
-		glass_spans_free(b);
+		write_stream(Q, s, &order[k], ins_thread, T, pg);
 	}
 	free(order);
 	glass_progress_end(pg);
-	pg = NULL;
-	if (!Q.failed)
-		write_functions(&Q);
-	if (!Q.failed)
-		write_session_rows(&Q, s, first, last, nthreads);
-	if (!Q.failed && native_sqlite(Q.db, s) != 0)
-		sq_error(&Q, "samples, native_frames, crashes");
-	pg = glass_progress_start("sqlite: building indexes", 0);
+	return 0;
+}
+
+/* The rows after the spans, the indexes and views; 0 or -1 (the reason printed). */
+static int finish_db(struct sq *Q, struct glass_session *s, const struct sq_span *T)
+{
+	if (!Q->failed)
+		write_functions(Q);
+	if (!Q->failed)
+		write_session_rows(Q, s, T->first, T->last, T->nthreads);
+	if (!Q->failed && res_sqlite(Q->db, glass_session_dir(s)) < 0)
+		Q->failed = 1;
+	if (!Q->failed && native_sqlite(Q->db, s) != 0)
+		sq_error(Q, "samples, native_frames, crashes");
+	struct glass_progress *pg = glass_progress_start("sqlite: building indexes", 0);
 	if (pg)
-		sqlite3_progress_handler(Q.db, 20000, index_progress, pg);
-	if (Q.failed || exec_sql(&Q, index_sql) < 0 || write_views(&Q) < 0 ||
-	    exec_sql(&Q, "PRAGMA analysis_limit = 1000; ANALYZE; COMMIT") < 0)
-		goto out;
-	sqlite3_progress_handler(Q.db, 0, NULL, NULL);
+		sqlite3_progress_handler(Q->db, 20000, index_progress, pg);
+	int rc = Q->failed || exec_sql(Q, index_sql) < 0 || write_views(Q) < 0 ||
+			 exec_sql(Q, "PRAGMA analysis_limit = 1000; ANALYZE; COMMIT") < 0
+		     ? -1
+		     : 0;
+	sqlite3_progress_handler(Q->db, 0, NULL, NULL); /* pg goes now */
 	glass_progress_end(pg);
-	pg = NULL;
+	return rc;
+}
+
+/* Builds the database in tmp; GLASS_EXIT_OK or GLASS_EXIT_OUTPUT. */
+static int write_db(struct sq *Q, struct glass_session *s, const char *tmp)
+{
+	sqlite3_stmt *ins_thread = NULL;
+	int rc = GLASS_EXIT_OUTPUT;
+	if (open_db(Q, tmp) < 0 || exec_sql(Q, "BEGIN") < 0 || exec_sql(Q, schema_sql) < 0)
+		goto out;
+	Q->ins_span = prepare_insert(Q, "span_data", D_COUNT);
+	Q->ins_op = prepare_insert(Q, "span_ops", O_COUNT);
+	Q->ins_err = prepare_insert(Q, "span_errors", 3);
+	ins_thread = prepare_insert(Q, "threads", 13);
+	if (!Q->ins_span || !Q->ins_op || !Q->ins_err || !ins_thread)
+		goto out;
+	Q->row_status = -1;
+	Q->heap = malloc(sizeof(*Q->heap));
+	struct sq_span T = {.first = UINT64_MAX};
+	if (write_streams(Q, s, ins_thread, &T) < 0 || finish_db(Q, s, &T) < 0)
+		goto out;
 	rc = GLASS_EXIT_OK;
-	if (Q.oom)
+	if (Q->oom)
 		report_error("warning: out of memory: some function statistics are missing");
 out:
-	glass_progress_end(pg);
 	sqlite3_finalize(ins_thread);
-	sqlite3_finalize(Q.ins_span);
-	sqlite3_finalize(Q.ins_op);
-	sqlite3_finalize(Q.ins_err);
-	if (Q.db && sqlite3_close(Q.db) != SQLITE_OK && !rc) {
-		report_error("cannot write %s: %s", output, sqlite3_errmsg(Q.db));
+	sqlite3_finalize(Q->ins_span);
+	sqlite3_finalize(Q->ins_op);
+	sqlite3_finalize(Q->ins_err);
+	if (Q->db && sqlite3_close(Q->db) != SQLITE_OK && !rc) {
+		report_error("cannot write %s: %s", Q->output, sqlite3_errmsg(Q->db));
 		rc = GLASS_EXIT_OUTPUT;
+	}
+	return rc;
+}
+
+static void sq_free(struct sq *Q)
+{
+	free(Q->cache);
+	free(Q->heap);
+	free_fn_rows(Q->ft);
+	glass_ftable_free(Q->ft);
+	glass_buf_free(&Q->attrs);
+	glass_buf_free(&Q->query);
+	glass_buf_free(&Q->key);
+}
+
+int command_sqlite(int argc, char **argv)
+{
+	const struct report_cli cli = {
+	    .name = "sqlite", .usage = usage, .output = 1, .default_output = "glass.db"};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	const char *output = a.output;
+	if (!*output || !strcmp(output, "-")) {
+		report_error("sqlite needs a file to write (-o FILE), not standard output");
+		return GLASS_EXIT_USAGE;
+	}
+	struct glass_session *s = report_session(&a, &status);
+	if (!s)
+		return status;
+	/* built as FILE.tmp-PID, renamed into place when complete */
+	struct sq Q = {.output = output, .session_id = glass_session_id(s)};
+	size_t plen = strlen(output) + 32;
+	char *tmp = malloc(plen);
+	int rc = GLASS_EXIT_OUTPUT;
+	Q.ft = glass_ftable_new();
+	if (!tmp || !Q.ft) {
+		report_error("out of memory");
+	} else {
+		snprintf(tmp, plen, "%s.tmp-%ld", output, (long)getpid());
+		unlink(tmp);
+		rc = write_db(&Q, s, tmp);
 	}
 	if (!rc && rename(tmp, output) < 0) {
 		report_error("cannot write %s: %s", output, strerror(errno));
@@ -1375,14 +1432,6 @@ out:
 	if (rc && tmp)
 		unlink(tmp);
 	free(tmp);
-	free(Q.cache);
-	free(Q.heap);
-	free_fn_rows(Q.ft);
-	glass_ftable_free(Q.ft);
-	glass_buf_free(&Q.attrs);
-	glass_buf_free(&Q.query);
-	glass_buf_free(&Q.key);
-	int wrc = report_warnings(s, 20, strict);
-	glass_session_close(s);
-	return rc ? rc : wrc;
+	sq_free(&Q);
+	return report_finish(&a, s, rc);
 }

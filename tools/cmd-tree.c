@@ -1,5 +1,6 @@
 /* tools/cmd-tree.c — `glass-report tree`: span trees in the terminal, one per root or request. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ struct tspan {
 	char *err;	      /* "Type: message" (malloc) */
 	uint32_t first, next; /* children (newest first), next sibling */
 	uint32_t depth, code_id, resumes;
+	uint64_t remote; /* a request's caller in another recording (traceparent), else 0 */
 	int32_t http_status; /* -1: none */
 	uint8_t kind, status, gen, used;
 	uint8_t waiting; /* ended, children still open: owned by its topen */
@@ -76,6 +78,16 @@ struct tree {
 	size_t nkids, kcap;
 	const struct glass_span *cur; /* the span being handled (its thread, for headers) */
 	int oom;
+	/* several sessions: the trees of the later ones, rendered first, each printed under the
+	 * span that called it (its root's remote parent), else after the others */
+	int collect;
+	struct attached {
+		uint64_t remote;
+		char *text;
+		size_t len;
+		int used;
+	} *att;
+	size_t natt, attcap;
 };
 
 /* ---- open spans -------------------------------------------------------------------------- */
@@ -262,6 +274,7 @@ static uint32_t span_keep(struct tree *T, const struct glass_span *sp, const str
 	s->code_id = sp->code_id;
 	s->depth = sp->depth;
 	s->resumes = sp->resumes;
+	s->remote = sp->remote_parent_id;
 	s->kind = (uint8_t)sp->kind;
 	s->status = (uint8_t)sp->status;
 	s->gen = (uint8_t)sp->gen;
@@ -553,6 +566,45 @@ static void put_dur(struct tree *T, uint64_t ns, int hl)
 		color(T, C_OFF);
 }
 
+/* The trees of other recordings whose requests this span made, indented below it. */
+static void print_attached(struct tree *T, const struct lines *L, const struct line *l,
+			   uint64_t id)
+{
+	for (size_t k = 0; k < T->natt; k++) {
+		struct attached *a = &T->att[k];
+		if (a->used || !a->remote || a->remote != id)
+			continue;
+		a->used = 1;
+		/* the span's prefix, its own branch turned into the line going on below it */
+		char pre[4096];
+		size_t pl = l->plen < sizeof(pre) - 16 ? l->plen : sizeof(pre) - 16;
+		memcpy(pre, L->text.p + l->prefix, pl);
+		size_t b = strlen("├─ ");
+		if (pl >= b && !memcmp(pre + pl - b, "├─ ", b)) {
+			pl -= b;
+			memcpy(pre + pl, "│  ", strlen("│  "));
+			pl += strlen("│  ");
+		} else if (pl >= b && !memcmp(pre + pl - b, "└─ ", b)) {
+			pl -= b;
+			memcpy(pre + pl, "   ", 3);
+			pl += 3;
+		}
+		memcpy(pre + pl, "┆  ", strlen("┆  "));
+		pl += strlen("┆  ");
+		const char *p = a->text, *end = a->text + a->len;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			if (n) {
+				fwrite(pre, 1, pl, T->out);
+				fwrite(p, 1, n, T->out);
+			}
+			fputc('\n', T->out);
+			p += n + 1;
+		}
+	}
+}
+
 static void print_span_line(struct tree *T, const struct lines *L, const struct line *l,
 			    size_t width)
 {
@@ -621,6 +673,8 @@ static void print_span_line(struct tree *T, const struct lines *L, const struct 
 		color(T, C_OFF);
 		fputc('\n', T->out);
 	}
+	if (T->natt)
+		print_attached(T, L, l, s->id);
 }
 
 static void print_fold_line(struct tree *T, const struct lines *L, const struct line *l)
@@ -671,7 +725,19 @@ static void emit_tree(struct tree *T, uint32_t root, const struct glass_span *sp
 	char when[64], cnt[32];
 	glass_fmt_time(when, sizeof(when), r->start_ns, 1, 0);
 	glass_fmt_count(cnt, sizeof(cnt), below + 1);
-	if (T->printed)
+	FILE *real_out = T->out;
+	char *mem = NULL;
+	size_t memlen = 0;
+	if (T->collect) { /* a later session's tree: kept to go under its caller */
+		FILE *m = open_memstream(&mem, &memlen);
+		if (!m) {
+			T->oom = 1;
+			free(L.v);
+			glass_buf_free(&L.text);
+			return;
+		}
+		T->out = m;
+	} else if (T->printed)
 		fputc('\n', T->out);
 	color(T, C_BOLD);
 	fprintf(T->out, "trace %016llx%016llx", (unsigned long long)r->trace_hi,
@@ -710,6 +776,23 @@ static void emit_tree(struct tree *T, uint32_t root, const struct glass_span *sp
 	}
 	free(L.v);
 	glass_buf_free(&L.text);
+	if (T->collect) {
+		fclose(T->out);
+		T->out = real_out;
+		if (T->natt == T->attcap) {
+			size_t cap = T->attcap ? T->attcap * 2 : 16;
+			struct attached *v = realloc(T->att, cap * sizeof(*v));
+			if (!v) {
+				T->oom = 1;
+				free(mem);
+				return;
+			}
+			T->att = v;
+			T->attcap = cap;
+		}
+		T->att[T->natt++] = (struct attached){r->remote, mem, memlen, 0};
+		return;
+	}
 	T->printed++;
 	if (T->limit && T->printed >= T->limit)
 		T->done = 1;
@@ -739,6 +822,65 @@ static uint32_t filter_list(struct tree *T, uint32_t first, const uint8_t *gone)
 	return head;
 }
 
+/* The deepest level at which the kept spans (not waiting) fill at most half of --max-spans. */
+static uint32_t cut_depth(struct tree *T, uint64_t *hist, uint32_t maxd)
+{
+	for (size_t i = 0; i < T->nsp; i++)
+		if (T->sp[i].used && !T->sp[i].waiting)
+			hist[T->sp[i].depth]++;
+	uint64_t keep = 0;
+	uint32_t cut = 0;
+	for (uint32_t d = 0; d <= maxd; d++) {
+		if (keep + hist[d] > T->max_spans / 2)
+			break;
+		keep += hist[d];
+		cut = d;
+	}
+	return cut;
+}
+
+static size_t id_slot(uint64_t id, size_t imask)
+{
+	return (size_t)(id * 0x9e3779b97f4a7c15ull >> 17) & imask;
+}
+
+/* A removed span (and what it held hidden) counted into its kept or still open parent. */
+static void fold_span(struct tree *T, const struct tspan *s, const uint32_t *idx, size_t imask)
+{
+	uint64_t n = 1 + s->hidden_n;
+	struct tspan *p = NULL;
+	for (size_t h = id_slot(s->parent, imask); idx[h]; h = (h + 1) & imask)
+		if (T->sp[idx[h] - 1].id == s->parent) {
+			p = &T->sp[idx[h] - 1];
+			break;
+		}
+	if (p) {
+		p->hidden_n += n;
+		p->hidden_ns += s->dur_ns;
+		return;
+	}
+	struct topen *o = open_get(T, s->parent);
+	if (o) {
+		o->hidden_n += n;
+		o->hidden_ns += s->dur_ns;
+	}
+}
+
+/* Removes the spans of order (deepest first) from the child lists and frees them. */
+static void remove_spans(struct tree *T, const uint32_t *order, size_t nord, uint8_t *gone)
+{
+	for (size_t k = 0; k < nord; k++)
+		gone[order[k]] = 1;
+	for (size_t i = 0; i < T->nsp; i++)
+		if (T->sp[i].used && !gone[i])
+			T->sp[i].first = filter_list(T, T->sp[i].first, gone);
+	for (size_t i = 0; i < T->nop; i++)
+		if (T->op[i].first != NIL)
+			T->op[i].first = filter_list(T, T->op[i].first, gone);
+	for (size_t k = 0; k < nord; k++)
+		span_free(T, order[k]);
+}
+
 /*
  * Too many spans kept: the deepest levels go. Spans deeper than the new cutoff are counted
  * into their nearest kept (or still open) ancestor, and later ones that deep are counted as
@@ -757,17 +899,7 @@ static void compact(struct tree *T)
 	size_t imask = 0;
 	if (!hist || !gone || !order)
 		goto out;
-	for (size_t i = 0; i < T->nsp; i++)
-		if (T->sp[i].used && !T->sp[i].waiting)
-			hist[T->sp[i].depth]++;
-	uint64_t keep = 0;
-	uint32_t cut = 0;
-	for (uint32_t d = 0; d <= maxd; d++) {
-		if (keep + hist[d] > T->max_spans / 2)
-			break;
-		keep += hist[d];
-		cut = d;
-	}
+	uint32_t cut = cut_depth(T, hist, maxd);
 	/* spans by id, to find a kept parent */
 	for (imask = 1; imask < T->live * 2; imask <<= 1)
 		;
@@ -779,7 +911,7 @@ static void compact(struct tree *T)
 	for (size_t i = 0; i < T->nsp; i++) {
 		if (!T->sp[i].used)
 			continue;
-		size_t h = (size_t)(T->sp[i].id * 0x9e3779b97f4a7c15ull >> 17) & imask;
+		size_t h = id_slot(T->sp[i].id, imask);
 		while (idx[h])
 			h = (h + 1) & imask;
 		idx[h] = (uint32_t)i + 1;
@@ -787,36 +919,9 @@ static void compact(struct tree *T)
 			order[nord++] = (uint32_t)i;
 	}
 	qsort_r(order, nord, sizeof(*order), by_depth_desc, T);
-	for (size_t k = 0; k < nord; k++) {
-		struct tspan *s = &T->sp[order[k]];
-		uint64_t n = 1 + s->hidden_n;
-		size_t h = (size_t)(s->parent * 0x9e3779b97f4a7c15ull >> 17) & imask;
-		struct tspan *p = NULL;
-		for (; idx[h]; h = (h + 1) & imask)
-			if (T->sp[idx[h] - 1].id == s->parent) {
-				p = &T->sp[idx[h] - 1];
-				break;
-			}
-		if (p) {
-			p->hidden_n += n;
-			p->hidden_ns += s->dur_ns;
-		} else {
-			struct topen *o = open_get(T, s->parent);
-			if (o) {
-				o->hidden_n += n;
-				o->hidden_ns += s->dur_ns;
-			}
-		}
-		gone[order[k]] = 1;
-	}
-	for (size_t i = 0; i < T->nsp; i++)
-		if (T->sp[i].used && !gone[i])
-			T->sp[i].first = filter_list(T, T->sp[i].first, gone);
-	for (size_t i = 0; i < T->nop; i++)
-		if (T->op[i].first != NIL)
-			T->op[i].first = filter_list(T, T->op[i].first, gone);
 	for (size_t k = 0; k < nord; k++)
-		span_free(T, order[k]);
+		fold_span(T, &T->sp[order[k]], idx, imask);
+	remove_spans(T, order, nord, gone);
 	T->cutoff = cut;
 	T->cut_used = 1;
 out:
@@ -972,7 +1077,7 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: glass-report tree [SESSION] [--slow MS] [--errors] [--trace ID] [--limit N]\n"
+	    "Usage: glass-report tree [SESSION...] [--slow MS] [--errors] [--trace ID] [--limit N]\n"
 	    "                         [--depth N] [--min-ms MS] [--color auto|always|never]\n"
 	    "                         [--max-spans N] [--strict]\n"
 	    "\n"
@@ -1036,9 +1141,163 @@ static int parse_hex(const char *s, size_t n, uint64_t *v)
 	return 0;
 }
 
+enum { OPT_COLOR = 256, OPT_MAX };
+
+/* The command line beyond the shared options. */
+struct tree_cmd {
+	struct tree *T;
+	int color_mode; /* -1 auto, 0 never, 1 always */
+};
+
+static int parse_trace(struct tree *T, const char *arg)
+{
+	size_t n = strlen(arg);
+	if (n == 32 && !parse_hex(arg, 16, &T->trace_hi) &&
+	    !parse_hex(arg + 16, 16, &T->trace_lo)) {
+		T->has_trace = 1;
+	} else if (n == 16 && !parse_hex(arg, 16, &T->trace_lo)) {
+		T->has_trace = 1;
+		T->trace_hi = 0;
+	} else {
+		report_error("--trace wants 32 hex digits (or the 16 of a root span), not '%s'",
+			     arg);
+		return GLASS_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int parse_color(int *mode, const char *arg)
+{
+	static const char *const modes[] = {"never", "always", "auto"};
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(arg, modes[i])) {
+			*mode = i == 2 ? -1 : i;
+			return 0;
+		}
+	report_error("--color wants auto, always or never, not '%s'", arg);
+	return GLASS_EXIT_USAGE;
+}
+
+/* A number option from lo to hi; -1 when it is not one. */
+static int parse_range(const char *arg, long lo, long hi, long *v)
+{
+	char *end;
+	*v = strtol(arg, &end, 10);
+	return *end || end == arg || *v < lo || *v > hi ? -1 : 0;
+}
+
+static int tree_option(void *ctx, int c, const char *arg)
+{
+	struct tree_cmd *C = ctx;
+	struct tree *T = C->T;
+	long v;
+	switch (c) {
+	case 's':
+		if (parse_ms("--slow", arg, &T->slow_ns) < 0)
+			return GLASS_EXIT_USAGE;
+		if (!T->slow_ns)
+			T->slow_ns = 1;
+		return 0;
+	case 'e':
+		T->errors_only = 1;
+		return 0;
+	case 't':
+		return parse_trace(T, arg);
+	case 'n':
+		if (parse_range(arg, 0, LONG_MAX, &v) < 0) {
+			report_error("--limit wants a number >= 0, not '%s'", arg);
+			return GLASS_EXIT_USAGE;
+		}
+		T->limit = (size_t)v;
+		return 0;
+	case 'd':
+		if (parse_range(arg, 1, 1000000, &v) < 0) {
+			report_error("--depth wants a number >= 1, not '%s'", arg);
+			return GLASS_EXIT_USAGE;
+		}
+		T->max_depth = (unsigned)v;
+		return 0;
+	case 'm':
+		return parse_ms("--min-ms", arg, &T->min_ns) < 0 ? GLASS_EXIT_USAGE : 0;
+	case OPT_COLOR:
+		return parse_color(&C->color_mode, arg);
+	case OPT_MAX:
+		if (parse_range(arg, 100, 100000000, &v) < 0) {
+			report_error("--max-spans wants a number from 100 to 100000000, not '%s'",
+				     arg);
+			return GLASS_EXIT_USAGE;
+		}
+		T->max_spans = (size_t)v;
+		return 0;
+	}
+	return 0;
+}
+
+/* --color auto: when standard output is a terminal that takes colours and NO_COLOR is unset. */
+static int color_wanted(int mode)
+{
+	if (mode >= 0)
+		return mode;
+	const char *term = getenv("TERM");
+	const char *no = getenv("NO_COLOR");
+	return isatty(STDOUT_FILENO) && !(no && *no) && !(term && !strcmp(term, "dumb"));
+}
+
+static void tree_free(struct tree *T)
+{
+	for (size_t i = 0; i < T->nsp; i++)
+		if (T->sp[i].used)
+			span_free(T, (uint32_t)i);
+	free(T->sp);
+	free(T->op);
+	free(T->omap);
+	free(T->kids);
+	for (size_t k = 0; k < T->natt; k++)
+		free(T->att[k].text);
+	free(T->att);
+}
+
+/* Trees of later sessions whose caller is in none of the sessions: printed on their own. */
+static void print_unattached(struct tree *T)
+{
+	for (size_t k = 0; k < T->natt && !T->done; k++) {
+		if (T->att[k].used)
+			continue;
+		if (T->printed)
+			fputc('\n', T->out);
+		fwrite(T->att[k].text, 1, T->att[k].len, T->out);
+		T->printed++;
+		if (T->limit && T->printed >= T->limit)
+			T->done = 1;
+	}
+}
+
+/* The later sessions first (last to second), their trees kept for their callers'; then the
+ * first, printed, with the trees of the calls it made under them. */
+static void read_sessions(struct tree *T, struct glass_session **ss, size_t nss)
+{
+	struct glass_progress *pg = NULL;
+	for (size_t k = nss; k-- > 0 && !T->done;) {
+		struct glass_session *sk = ss[k];
+		T->collect = k > 0;
+		pg = T->limit ? NULL : report_progress(sk, "tree");
+		for (size_t pi = 0; pi < glass_session_nprocs(sk) && !T->done; pi++) {
+			struct glass_proc *p = glass_session_proc(sk, pi);
+			const uint32_t *tidx;
+			size_t n = glass_proc_threads(p, &tidx);
+			for (size_t ti = 0; ti < n && !T->done; ti++)
+				run_thread(T, p, tidx[ti], glass_span_ids_for(sk, pi, ti), pg);
+		}
+		if (k)
+			glass_progress_end(pg);
+	}
+	T->collect = 0;
+	print_unattached(T);
+	glass_progress_end(pg);
+}
+
 int command_tree(int argc, char **argv)
 {
-	enum { OPT_COLOR = 256, OPT_MAX, OPT_STRICT };
 	static const struct option opts[] = {{"slow", required_argument, NULL, 's'},
 					     {"errors", no_argument, NULL, 'e'},
 					     {"trace", required_argument, NULL, 't'},
@@ -1048,135 +1307,35 @@ int command_tree(int argc, char **argv)
 					     {"color", required_argument, NULL, OPT_COLOR},
 					     {"colour", required_argument, NULL, OPT_COLOR},
 					     {"max-spans", required_argument, NULL, OPT_MAX},
-					     {"strict", no_argument, NULL, OPT_STRICT},
-					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct tree T = {
 	    .max_spans = DEFAULT_MAX_SPANS, .cutoff = UINT32_MAX, .free_sp = NIL, .free_op = NIL};
-	int strict = 0, c, color_mode = -1;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:et:n:d:m:h", opts, NULL)) != -1) {
-		char *end;
-		long v;
-		switch (c) {
-		case 's':
-			if (parse_ms("--slow", optarg, &T.slow_ns) < 0)
-				return GLASS_EXIT_USAGE;
-			if (!T.slow_ns)
-				T.slow_ns = 1;
-			break;
-		case 'e':
-			T.errors_only = 1;
-			break;
-		case 't': {
-			size_t n = strlen(optarg);
-			if (n == 32 && !parse_hex(optarg, 16, &T.trace_hi) &&
-			    !parse_hex(optarg + 16, 16, &T.trace_lo)) {
-				T.has_trace = 1;
-			} else if (n == 16 && !parse_hex(optarg, 16, &T.trace_lo)) {
-				T.has_trace = 1;
-				T.trace_hi = 0;
-			} else {
-				report_error(
-				    "--trace wants 32 hex digits (or the 16 of a root span), "
-				    "not '%s'",
-				    optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		}
-		case 'n':
-			v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 0) {
-				report_error("--limit wants a number >= 0, not '%s'", optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			T.limit = (size_t)v;
-			break;
-		case 'd':
-			v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 1 || v > 1000000) {
-				report_error("--depth wants a number >= 1, not '%s'", optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			T.max_depth = (unsigned)v;
-			break;
-		case 'm':
-			if (parse_ms("--min-ms", optarg, &T.min_ns) < 0)
-				return GLASS_EXIT_USAGE;
-			break;
-		case OPT_COLOR:
-			if (!strcmp(optarg, "auto"))
-				color_mode = -1;
-			else if (!strcmp(optarg, "always"))
-				color_mode = 1;
-			else if (!strcmp(optarg, "never"))
-				color_mode = 0;
-			else {
-				report_error("--color wants auto, always or never, not '%s'",
-					     optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		case OPT_MAX:
-			v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 100 || v > 100000000) {
-				report_error(
-				    "--max-spans wants a number from 100 to 100000000, not "
-				    "'%s'",
-				    optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			T.max_spans = (size_t)v;
-			break;
-		case OPT_STRICT:
-			strict = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
-		}
-	}
-	int status;
-	struct glass_session *s = report_open_args("tree", argc, argv, optind, &status);
-	if (!s)
+	struct tree_cmd C = {.T = &T, .color_mode = -1};
+	const struct report_cli cli = {.name = "tree",
+				       .usage = usage,
+				       .shortopts = "s:et:n:d:m:",
+				       .longopts = opts,
+				       .option = tree_option,
+				       .ctx = &C};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
 		return status;
-	if (color_mode < 0) {
-		const char *term = getenv("TERM");
-		const char *no = getenv("NO_COLOR");
-		color_mode =
-		    isatty(STDOUT_FILENO) && !(no && *no) && !(term && !strcmp(term, "dumb"));
-	}
-	T.color = color_mode;
+	struct glass_session *ss[REPORT_MAX_SESSIONS];
+	size_t nss = report_sessions(&a, ss, REPORT_MAX_SESSIONS, &status);
+	if (!nss)
+		return status;
+	T.color = color_wanted(C.color_mode);
 	T.out = stdout;
 	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 
-	struct glass_progress *pg = T.limit ? NULL : report_progress(s, "tree");
-	for (size_t pi = 0; pi < glass_session_nprocs(s) && !T.done; pi++) {
-		struct glass_proc *p = glass_session_proc(s, pi);
-		const uint32_t *tidx;
-		size_t n = glass_proc_threads(p, &tidx);
-		for (size_t ti = 0; ti < n && !T.done; ti++)
-			run_thread(&T, p, tidx[ti], glass_span_ids_for(s, pi, ti), pg);
-	}
-	glass_progress_end(pg);
+	read_sessions(&T, ss, nss);
 	if (!T.printed && !T.done)
 		fprintf(stdout, "(no tree matches)\n");
 	int rc = report_check_output(stdout, "standard output");
 	if (T.oom)
 		report_error("warning: out of memory; some spans are missing from the trees");
-	for (size_t i = 0; i < T.nsp; i++)
-		if (T.sp[i].used)
-			span_free(&T, (uint32_t)i);
-	free(T.sp);
-	free(T.op);
-	free(T.omap);
-	free(T.kids);
-	int wrc = report_warnings(s, 20, strict);
-	glass_session_close(s);
-	return rc ? rc : wrc;
+	tree_free(&T);
+	return report_finish_many(&a, ss, nss, rc);
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "follow.h"
 #include "report.h"
 
 struct command {
@@ -21,6 +22,7 @@ static const struct command commands[] = {
     {"flamegraph", command_flamegraph, "time per stack as an interactive SVG flame graph, or folded"},
     {"tree", command_tree, "span trees in the terminal, one per request or root call"},
     {"html", command_html, "one self-contained HTML dashboard: endpoints, requests, queries"},
+    {"top", command_top, "live view of a running session: endpoints, functions, processes"},
     {"crash", command_crash, "crashed processes: signal, address, mixed C/Python stack, last calls"},
 };
 
@@ -44,6 +46,13 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	if (argc > 1) {
+		/* the streaming forms of otlp and metrics (tools/follow-*.c) */
+		if (!strcmp(argv[1], "otlp") && follow_has_option(argc - 1, argv + 1, "--follow"))
+			return command_otlp_follow(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "metrics") &&
+		    (follow_has_option(argc - 1, argv + 1, "--follow") ||
+		     follow_has_option(argc - 1, argv + 1, "--serve")))
+			return command_metrics_follow(argc - 1, argv + 1);
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (!strcmp(argv[1], commands[i].name))
 				return commands[i].fn(argc - 1, argv + 1);

@@ -38,7 +38,7 @@ static int has_session_file(const char *dir)
 }
 
 struct glass_session *report_open_args(const char *command, int argc, char **argv, int optind_,
-				      int *status)
+				       int *status)
 {
 	if (argc - optind_ > 1) {
 		report_error("%s takes one SESSION, got %d arguments", command, argc - optind_);
@@ -48,6 +48,133 @@ struct glass_session *report_open_args(const char *command, int argc, char **arg
 	struct glass_session *s = report_open(optind_ < argc ? argv[optind_] : NULL);
 	*status = s ? GLASS_EXIT_OK : GLASS_EXIT_SESSION;
 	return s;
+}
+
+/* The shared options' codes for getopt_long: no command's own option uses them. */
+enum { OPT_STRICT = 0x7001 };
+
+int report_parse(const struct report_cli *cli, int argc, char **argv, struct report_args *a)
+{
+	struct option opts[40];
+	char shortopts[64];
+	size_t n = 0;
+	if (cli->output)
+		opts[n++] = (struct option){"output", required_argument, NULL, 'o'};
+	for (const struct option *o = cli->longopts; o && o->name && n < 37; o++)
+		opts[n++] = *o;
+	if (!cli->no_strict)
+		opts[n++] = (struct option){"strict", no_argument, NULL, OPT_STRICT};
+	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	opts[n] = (struct option){NULL, 0, NULL, 0};
+	snprintf(shortopts, sizeof(shortopts), "%s%sh", cli->output ? "o:" : "",
+		 cli->shortopts ? cli->shortopts : "");
+	*a = (struct report_args){.command = cli->name, .output = cli->default_output};
+	int c, rc;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			a->output = optarg;
+			break;
+		case OPT_STRICT:
+			a->strict = 1;
+			break;
+		case 'h':
+			cli->usage(stdout);
+			return GLASS_EXIT_OK;
+		case '?':
+			cli->usage(stderr);
+			return GLASS_EXIT_USAGE;
+		default:
+			if (cli->option && (rc = cli->option(cli->ctx, c, optarg)) != 0)
+				return rc;
+		}
+	}
+	a->argc = argc;
+	a->argv = argv;
+	a->first = optind;
+	return -1;
+}
+
+struct glass_session *report_session(const struct report_args *a, int *status)
+{
+	return report_open_args(a->command, a->argc, a->argv, a->first, status);
+}
+
+int report_finish(const struct report_args *a, struct glass_session *s, int rc)
+{
+	int wrc = report_warnings(s, 20, a->strict);
+	glass_session_close(s);
+	return rc ? rc : wrc;
+}
+
+size_t report_sessions(const struct report_args *a, struct glass_session **out, size_t cap,
+		       int *status)
+{
+	return report_open_many(a->command, a->argc, a->argv, a->first, out, cap, status);
+}
+
+int report_finish_many(const struct report_args *a, struct glass_session **ss, size_t n, int rc)
+{
+	int wrc = 0;
+	for (size_t k = 0; k < n; k++) {
+		int w = report_warnings(ss[k], 20, a->strict);
+		if (!wrc)
+			wrc = w;
+		glass_session_close(ss[k]);
+	}
+	return rc ? rc : wrc;
+}
+
+int report_out_open(struct report_out *o, const char *path)
+{
+	static char buf[1 << 20];
+	o->to_file = path && strcmp(path, "-");
+	o->name = o->to_file ? path : "standard output";
+	o->f = o->to_file ? fopen(path, "w") : stdout;
+	if (!o->f) {
+		report_error("cannot create %s: %m", path);
+		return GLASS_EXIT_OUTPUT;
+	}
+	setvbuf(o->f, buf, _IOFBF, sizeof(buf));
+	return GLASS_EXIT_OK;
+}
+
+int report_out_close(struct report_out *o, int failed)
+{
+	int rc = report_check_output(o->f, o->name);
+	if (failed && !rc) {
+		report_error("cannot write %s (out of memory or I/O error)", o->name);
+		rc = GLASS_EXIT_OUTPUT;
+	}
+	if (o->to_file && fclose(o->f) != 0 && !rc) {
+		report_error("cannot write %s: %m", o->name);
+		rc = GLASS_EXIT_OUTPUT;
+	}
+	o->f = NULL;
+	return rc;
+}
+
+size_t report_open_many(const char *command, int argc, char **argv, int optind_,
+			struct glass_session **out, size_t cap, int *status)
+{
+	size_t want = argc > optind_ ? (size_t)(argc - optind_) : 1;
+	if (want > cap) {
+		report_error("%s reads at most %zu sessions together, got %zu", command, cap, want);
+		*status = GLASS_EXIT_USAGE;
+		return 0;
+	}
+	for (size_t i = 0; i < want; i++) {
+		out[i] = report_open(optind_ < argc ? argv[optind_ + (int)i] : NULL);
+		if (!out[i]) {
+			while (i--)
+				glass_session_close(out[i]);
+			*status = GLASS_EXIT_SESSION;
+			return 0;
+		}
+	}
+	*status = GLASS_EXIT_OK;
+	return want;
 }
 
 struct glass_session *report_open(const char *arg)

@@ -2,6 +2,7 @@
 #ifndef GLASS_REPORT_H
 #define GLASS_REPORT_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "recorder/reader.h"
@@ -26,6 +27,66 @@ int command_list(int argc, char **argv); /* glass-report --list */
 int command_flamegraph(int argc, char **argv);
 int command_tree(int argc, char **argv);
 int command_html(int argc, char **argv);
+int command_top(int argc, char **argv);
+
+/*
+ * The command line of a subcommand. report_parse reads the options every subcommand shares
+ * (-o/--output FILE when it writes one, --strict, -h/--help) and hands the command's own to
+ * `option`; the SESSION operand is opened later by report_session.
+ */
+struct report_cli {
+	const char *name;	       /* "jsonl": for messages */
+	void (*usage)(FILE *f);	       /* --help text (on stdout) and usage errors (on stderr) */
+	int output;		       /* it takes -o/--output FILE */
+	int no_strict;		       /* it has no --strict (it reads no session) */
+	const char *default_output;    /* -o when not given (NULL: standard output) */
+	const char *shortopts;	       /* its own short options ("f:n:"), NULL: none */
+	const struct option *longopts; /* its own long options, ended by a zero row; NULL: none */
+	/* One of its own options (c as getopt_long returns it): 0 to go on, or the exit status to
+	 * stop with (the reason printed). NULL when it has none. */
+	int (*option)(void *ctx, int c, const char *arg);
+	void *ctx;
+};
+
+/* What report_parse found: the shared options and where the operands start. */
+struct report_args {
+	const char *command;
+	const char *output; /* -o FILE, else the command's default */
+	int strict;	    /* --strict */
+	int argc, first;    /* argv[first..argc-1]: the operands */
+	char **argv;
+};
+
+/* Parses argv (argv[0] the command name). Returns -1 to go on, else the exit status to return:
+ * GLASS_EXIT_OK after --help, GLASS_EXIT_USAGE after an unknown option (usage on stderr) or
+ * whatever `option` returned. */
+int report_parse(const struct report_cli *cli, int argc, char **argv, struct report_args *a);
+/* Opens the SESSION operand (report_open_args); NULL with *status set. */
+struct glass_session *report_session(const struct report_args *a, int *status);
+/* The exit status for a finished run: `rc` if it failed, else the warnings' (report_warnings
+ * with the strictness of `a`, at most 20 listed). Closes the session. */
+int report_finish(const struct report_args *a, struct glass_session *s, int rc);
+
+/* Every SESSION operand opened (report_open_many: several sessions read together, e.g. services
+ * that call each other with propagate_context; none: the newest). Returns how many, or 0 with
+ * *status set. */
+size_t report_sessions(const struct report_args *a, struct glass_session **out, size_t cap,
+		       int *status);
+/* report_finish for several sessions: the first failure's status, every session closed. */
+int report_finish_many(const struct report_args *a, struct glass_session **ss, size_t n, int rc);
+
+/* An output file, or standard output. */
+struct report_out {
+	FILE *f;
+	const char *name; /* the file, or "standard output" */
+	int to_file;
+};
+/* Opens `path` for writing (NULL or "-": standard output) with a large buffer. Prints "cannot
+ * create PATH: why" and returns GLASS_EXIT_OUTPUT when it cannot. */
+int report_out_open(struct report_out *o, const char *path);
+/* Flushes and closes the output. `failed`: the command could not write all of it (out of
+ * memory). Returns GLASS_EXIT_OK, or GLASS_EXIT_OUTPUT with the reason printed. */
+int report_out_close(struct report_out *o, int failed);
 int command_crash(int argc, char **argv);
 
 /*
@@ -37,7 +98,14 @@ struct glass_session *report_open(const char *arg);
 /* A subcommand's SESSION operand (argv[optind], optional, at most one) opened with report_open;
  * NULL with *status set to the exit status when it is missing, extra or unreadable. */
 struct glass_session *report_open_args(const char *command, int argc, char **argv, int optind_,
-				      int *status);
+				       int *status);
+
+/* Several sessions read together (services under glass that call each other, with
+ * propagate_context): every SESSION argument opened, in order, into out (at most cap; none
+ * given: the newest, as report_open). Returns how many, or 0 with *status set (the error said). */
+size_t report_open_many(const char *command, int argc, char **argv, int optind_,
+			struct glass_session **out, size_t cap, int *status);
+#define REPORT_MAX_SESSIONS 16
 /* Prints the session's warnings on stderr (at most `max`, then a count; 0 prints all) and
  * returns the exit code for a successful run: GLASS_EXIT_WARNINGS if strict and any. */
 int report_warnings(struct glass_session *s, size_t max, int strict);

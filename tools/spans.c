@@ -72,6 +72,7 @@ struct op {
 	uint32_t depth;
 	uint8_t kind;
 	uint8_t leaf; /* "glass.leaf": never a parent (pipelined commands, pending connects) */
+	uint8_t sent_id; /* its id is the parent id of a traceparent it sent (propagated_ids) */
 	char *name;
 	uint32_t name_len, name_cap;
 	int name_nil;
@@ -97,6 +98,7 @@ struct op {
 
 struct trace_override {
 	uint64_t root, hi, lo;
+	int salt; /* the whole root is in it (a request served): its ids are salted */
 };
 
 struct glass_spans {
@@ -132,6 +134,8 @@ struct glass_spans {
 	size_t nops;
 	struct trace_override over[TRACE_OVERRIDES];
 	size_t nover, over_next;
+	uint64_t salt;	  /* span ids in a trace shared with other recordings are xor'ed with it */
+	uint64_t keep_id; /* the span being emitted has the id it sent out (not salted) */
 	struct glass_attr *attrs; /* attributes of the operation being emitted */
 };
 
@@ -401,6 +405,8 @@ static void fill_common(struct glass_spans *b, struct glass_span *sp, uint32_t c
 	sp->remote_parent_id = 0;
 }
 
+static void apply_override(struct glass_spans *b, struct glass_span *sp);
+
 static void emit_start(struct glass_spans *b, uint64_t id, uint64_t parent, uint64_t root,
 		       uint32_t code, uint64_t start, uint32_t depth, int is_gen)
 {
@@ -412,6 +418,8 @@ static void emit_start(struct glass_spans *b, uint64_t id, uint64_t parent, uint
 	sp.span_id = id;
 	sp.parent_id = parent;
 	sp.trace_lo = root;
+	if (unlikely(b->nover))
+		apply_override(b, &sp);
 	sp.start_ns = start;
 	sp.depth = depth;
 	if (is_gen) {
@@ -433,6 +441,8 @@ static void emit_run(struct glass_spans *b, glass_span_fn fn, const struct act *
 	sp.span_id = a->id;
 	sp.parent_id = parent;
 	sp.trace_lo = a->root;
+	if (unlikely(b->nover))
+		apply_override(b, &sp);
 	sp.start_ns = a->start_ns;
 	sp.dur_ns = dur;
 	sp.self_ns = self;
@@ -444,6 +454,32 @@ static void emit_run(struct glass_spans *b, glass_span_fn fn, const struct act *
 }
 
 static void ops_note_child(struct glass_spans *b, struct glass_span *sp);
+
+/* A span of a root whose trace is a remote or propagated one takes that trace id. In a request
+ * served, ids are salted with the session's, since other recordings' spans share the trace
+ * (their ids are numbered the same way); the id a client span sent out stays as sent (the
+ * callee names it). A script's root learns its trace at its first call out: its ids stay. */
+static void apply_override(struct glass_spans *b, struct glass_span *sp)
+{
+	for (size_t i = 0; i < b->nover; i++)
+		if (b->over[i].root == sp->trace_lo) {
+			sp->trace_hi = b->over[i].hi;
+			sp->trace_lo = b->over[i].lo;
+			if (!b->over[i].salt)
+				return;
+			if (!b->salt) {
+				uint64_t z = b->ids.trace_hi + 0x9E3779B97F4A7C15ull;
+				z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+				z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+				b->salt = (z ^ (z >> 31)) | 1;
+			}
+			if (!b->keep_id || sp->span_id != b->keep_id)
+				sp->span_id ^= b->salt;
+			if (sp->parent_id)
+				sp->parent_id ^= b->salt;
+			return;
+		}
+}
 
 static void emit_end(struct glass_spans *b, struct glass_span *sp)
 {
@@ -1173,6 +1209,40 @@ static int parse_traceparent(const struct glass_str *t, uint64_t *hi, uint64_t *
 	return 0;
 }
 
+static void note_override(struct glass_spans *b, uint64_t root, uint64_t hi, uint64_t lo,
+			  int salt);
+
+/*
+ * Trace context the process sent out (propagate_context; preload/propagate.c): a client span
+ * that sent a traceparent ("glass.traceparent") takes the parent id it named as its own id,
+ * and its trace becomes the one it named; a request served that started a trace
+ * ("glass.trace_id", 32 hex digits) is in that trace. So the receiving service's span, which
+ * joins the traceparent it got, is this span's child in any reader.
+ */
+static void propagated_ids(struct glass_spans *b, struct op *o, unsigned kind,
+			   const struct glass_map_item *m)
+{
+	uint64_t hi, lo, parent;
+	if (kind == GLASS_OP_HTTP_CLIENT && m->key.len == 17 &&
+	    !memcmp(m->key.p, "glass.traceparent", 17) &&
+	    parse_traceparent(&m->s, &hi, &lo, &parent) == 0) {
+		int root_is_me = o->root == o->id;
+		o->id = parent;
+		o->sent_id = 1;
+		if (root_is_me)
+			o->root = parent;
+		for (size_t i = 0; i < b->nover; i++)
+			if (b->over[i].root == o->root)
+				return; /* the trace is already set (a request served, a traceparent) */
+		/* a root that began before (a script's): its ids stay (they were seen already) */
+		note_override(b, o->root, hi, lo, 0);
+	} else if (kind == GLASS_OP_HTTP_SERVER && m->key.len == 14 &&
+		   !memcmp(m->key.p, "glass.trace_id", 14) && m->s.len == 32 &&
+		   !parse_hex64(m->s.p, &hi) && !parse_hex64(m->s.p + 16, &lo) && (hi || lo)) {
+		note_override(b, o->id, hi, lo, 1);
+	}
+}
+
 static struct op *op_find(struct glass_spans *b, uint64_t opn)
 {
 	for (size_t i = b->nops; i-- > 0;)
@@ -1193,24 +1263,20 @@ static struct op *op_by_id(struct glass_spans *b, uint64_t id)
  * operation that is its parent. */
 static void ops_note_child(struct glass_spans *b, struct glass_span *sp)
 {
-	for (size_t i = 0; i < b->nover; i++)
-		if (b->over[i].root == sp->trace_lo) {
-			sp->trace_hi = b->over[i].hi;
-			sp->trace_lo = b->over[i].lo;
-			break;
+	if (sp->parent_id && b->nops) {
+		struct op *o = op_by_id(b, sp->parent_id);
+		if (o) {
+			uint64_t d = sp->dur_ns > sp->suspended_ns ? sp->dur_ns - sp->suspended_ns : 0;
+			o->child_ns += d;
+			if (sp->kind == GLASS_KIND_PYTHON)
+				o->py_child_ns += d;
 		}
-	if (!sp->parent_id || !b->nops)
-		return;
-	struct op *o = op_by_id(b, sp->parent_id);
-	if (!o)
-		return;
-	uint64_t d = sp->dur_ns > sp->suspended_ns ? sp->dur_ns - sp->suspended_ns : 0;
-	o->child_ns += d;
-	if (sp->kind == GLASS_KIND_PYTHON)
-		o->py_child_ns += d;
+	}
+	apply_override(b, sp);
 }
 
-static void note_override(struct glass_spans *b, uint64_t root, uint64_t hi, uint64_t lo)
+static void note_override(struct glass_spans *b, uint64_t root, uint64_t hi, uint64_t lo,
+			  int salt)
 {
 	struct trace_override *t = &b->over[b->over_next];
 	b->over_next = (b->over_next + 1) % TRACE_OVERRIDES;
@@ -1219,6 +1285,7 @@ static void note_override(struct glass_spans *b, uint64_t root, uint64_t hi, uin
 	t->root = root;
 	t->hi = hi;
 	t->lo = lo;
+	t->salt = salt;
 }
 
 /* Appends the pairs of a raw attribute map to b->attrs (at most GLASS_MAX_ATTRS in all; a later
@@ -1284,6 +1351,7 @@ static void op_emit(struct glass_spans *b, struct op *o, uint64_t ts, const stru
 	sp.depth = o->depth;
 	sp.status = st;
 	sp.remote_parent_id = o->remote_parent;
+	b->keep_id = o->sent_id ? o->id : 0; /* (emit_end below: apply_override) */
 	size_t n = 0;
 	if (!b->attrs)
 		b->attrs = calloc(2 * GLASS_MAX_ATTRS, sizeof(*b->attrs));
@@ -1326,6 +1394,7 @@ static void op_emit(struct glass_spans *b, struct op *o, uint64_t ts, const stru
 			}
 	}
 	emit_end(b, &sp);
+	b->keep_id = 0;
 }
 
 static void on_op_begin(struct glass_spans *b, uint64_t ts, const struct glass_record *rec)
@@ -1381,6 +1450,7 @@ static void on_op_begin(struct glass_spans *b, uint64_t ts, const struct glass_r
 		}
 	}
 	o->leaf = 0;
+	o->sent_id = 0;
 	o->ended = 0;
 	if (o->battrs_n) {
 		struct glass_map_iter it;
@@ -1394,7 +1464,10 @@ static void on_op_begin(struct glass_spans *b, uint64_t ts, const struct glass_r
 			    m.key.len == 11 && !memcmp(m.key.p, "traceparent", 11) &&
 			    parse_traceparent(&m.s, &o->trace_hi, &o->trace_lo,
 					      &o->remote_parent) == 0)
-				note_override(b, o->id, o->trace_hi, o->trace_lo);
+				note_override(b, o->id, o->trace_hi, o->trace_lo, 1);
+			if (m.type == GLASS_MAP_STR && m.key.p && m.key.len > 6 &&
+			    !memcmp(m.key.p, "glass.", 6))
+				propagated_ids(b, o, kind, &m);
 		}
 	}
 	if (b->on_start) {
@@ -1410,12 +1483,9 @@ static void on_op_begin(struct glass_spans *b, uint64_t ts, const struct glass_r
 		sp.span_id = o->id;
 		sp.parent_id = o->parent;
 		sp.trace_lo = o->root;
-		for (size_t i = 0; i < b->nover; i++)
-			if (b->over[i].root == sp.trace_lo) {
-				sp.trace_hi = b->over[i].hi;
-				sp.trace_lo = b->over[i].lo;
-				break;
-			}
+		b->keep_id = o->sent_id ? o->id : 0;
+		apply_override(b, &sp);
+		b->keep_id = 0;
 		sp.remote_parent_id = o->remote_parent;
 		sp.start_ns = ts;
 		sp.depth = depth;

@@ -7,6 +7,10 @@ claim. Suites (--only picks some):
            glass with the default policy (no policy file: the user's code), and cProfile;
            median of --runs runs, variants alternated round-robin so drift hits all alike
   size     bytes on disk per recorded call (session size after glass-report / CALL records)
+  cpucg    instructions per fib call under callgrind: plain, a no-op PEP 523 evaluator (the
+           floor any evaluator sets), glass tracing every call, glass with the default policy;
+           the difference of fib(25) and fib(20) runs, so start-up and exit cancel; steady
+           where wall time is noisy
   startup  time glass adds to `python -c pass` (hyperfine if installed, else median of 30)
   report   glass-report summary and flamegraph --folded over recordings of 50M records (a
            real program under trace-all, and gen-synthetic's random trees): records a
@@ -16,6 +20,9 @@ claim. Suites (--only picks some):
            requests/s are noisy. --webcg-python runs it on another interpreter with Debian's
            pure-Python packages on its path (a server whose app does not import there is
            reported as such: FastAPI needs a newer typing_extensions than Debian 12's on 3.12)
+  clientcg instructions per request (callgrind) of an HTTP client loop (client_loop.py,
+           1 KB responses, one kept-alive connection) over HTTP and HTTPS: plain, glass
+           default, glass with capture_tls off, glass with propagate_context on
   web      requests/s under wrk with and without glass (default policy, every capture on),
            alternated in the same run (ABBA order): Flask + SQLAlchemy/SQLite on gunicorn
            (2 sync workers) and FastAPI on uvicorn; Debian's /usr/bin/python3 only (it has
@@ -49,7 +56,7 @@ WORKLOADS = {
 }
 # glass-sample99: the default policy with CPU sampling at 99 Hz (native stacks)
 VARIANTS = ["plain", "glass-all", "glass-default", "glass-sample99", "cprofile"]
-SUPPORTED = {(3, 11), (3, 12), (3, 13)}
+SUPPORTED = {(3, 9), (3, 10), (3, 11), (3, 12), (3, 13)}
 
 
 class Bench:
@@ -131,6 +138,40 @@ class Bench:
                 for v, s in samples.items()
             }
         return results
+
+    def cpucg(self, python):
+        """Instructions per fib call (callgrind): see the module docstring."""
+        if not shutil.which("valgrind"):
+            return {"error": "valgrind not installed"}
+        args = (20, 25)
+        calls = [fib_calls(n) for n in args]
+        out = {}
+        for variant in ("plain", "pep523", "glass-all", "glass-default"):
+            totals = []
+            for n in args:
+                cg = Path(tempfile.mkdtemp(prefix="cg.", dir=self.tmp))
+                out_dir = Path(tempfile.mkdtemp(prefix="out.", dir=self.tmp))
+                env = self.env(variant if variant != "pep523" else "plain", out_dir)
+                if variant == "pep523":
+                    env["LD_PRELOAD"] = str(self.build / "examples" / "bench" /
+                                            "libpep523noop.so")
+                env["PYTHONHASHSEED"] = "0"
+                p = subprocess.run(["valgrind", "--tool=callgrind",
+                                    f"--callgrind-out-file={cg}/cg.out", python, "fib.py",
+                                    str(n)], cwd=str(self.work), env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+                if p.returncode != 0:
+                    raise RuntimeError(f"callgrind of fib.py {n} ({variant}) exited "
+                                       f"{p.returncode}: {p.stderr.decode(errors='replace')[-500:]}")
+                m = re.search(r"^summary: (\d+)", (cg / "cg.out").read_text(errors="replace"),
+                              re.M)
+                totals.append(int(m.group(1)))
+                print(".", end="", flush=True)
+            out[variant] = (totals[1] - totals[0]) / (calls[1] - calls[0])
+        print()
+        return {"fib_args": list(args), "calls": calls, "instructions_per_call": out,
+                "ratios": {v: out[v] / out["plain"] for v in out}}
 
     def size(self, python):
         results = {}
@@ -384,6 +425,82 @@ class Bench:
         print()
         return results
 
+    def clientcg(self, python):
+        """Instructions per request (callgrind) of an HTTP client: examples/bench/client_loop.py,
+        1 KB responses on one kept-alive connection, over plain HTTP and over TLS, against
+        client_server.py (not measured). Variants: plain; glass default (every capture: the TLS
+        plaintext parsed on https); glass with "capture_tls": false; glass with
+        "propagate_context": true (a traceparent into every request). Counts as in webcg: the
+        difference of two runs over the difference of their requests. Also the instructions
+        spent in libglass's SSL_* wrappers themselves with capture_tls off (callgrind_annotate
+        self counts), per request: what the switch leaves."""
+        if not shutil.which("valgrind"):
+            return {"error": "valgrind not installed"}
+        sys.path.insert(0, str(ROOT / "tests" / "wire"))
+        import servers
+        cert, key = self.tmp / "cert.pem", self.tmp / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                       capture_output=True)
+        base_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("GLASS_") and k != "LD_PRELOAD"}
+        policies = {"tls_off": {"capture_tls": False}, "propagate": {"propagate_context": True}}
+        for name, pol in policies.items():
+            (self.tmp / f"clientcg-{name}.json").write_text(json.dumps(pol))
+        many = self.args.webcg_requests * 5
+        counts = (max(1, many // 4), many)
+        results = {}
+        for scheme in ("http", "https"):
+            port = servers.free_port()
+            argv = [python, str(HERE / "client_server.py"), str(port)]
+            if scheme == "https":
+                argv += [str(cert), str(key)]
+            srv = servers._spawn(argv, base_env, str(self.tmp / "clientcg-server.log"))
+            out, wrappers = {}, None
+            try:
+                servers.wait_port(port, srv)
+                for variant in ("plain", "glass", "tls_off", "propagate"):
+                    totals = []
+                    for n in counts:
+                        cg = self.tmp / f"ccg-{scheme}-{variant}-{n}.out"
+                        env = dict(base_env, PYTHONHASHSEED="0")
+                        if variant != "plain":
+                            env.update(LD_PRELOAD=str(self.preload),
+                                       GLASS_OUT=str(self.tmp / f"ccg-{scheme}-{variant}-{n}"))
+                        if variant in policies:
+                            env["GLASS_POLICY"] = str(self.tmp / f"clientcg-{variant}.json")
+                        subprocess.run(["valgrind", "--tool=callgrind",
+                                        f"--callgrind-out-file={cg}", python,
+                                        str(HERE / "client_loop.py"),
+                                        f"{scheme}://127.0.0.1:{port}", str(n), str(cert)],
+                                       env=env, capture_output=True, check=True, timeout=1800)
+                        m = re.search(r"^summary: (\d+)", cg.read_text(errors="replace"), re.M)
+                        totals.append(int(m.group(1)))
+                        print(".", end="", flush=True)
+                        if scheme == "https" and variant == "tls_off" and n == counts[1] and \
+                                shutil.which("callgrind_annotate"):
+                            a = subprocess.run(["callgrind_annotate", "--threshold=100", str(cg)],
+                                               capture_output=True, text=True).stdout
+                            own = 0
+                            for line in a.splitlines():
+                                mm = re.match(r"^\s*([\d,]+) .*libglass\.so:(SSL_\w+)", line)
+                                if mm:
+                                    own += int(mm.group(1).replace(",", ""))
+                            wrappers = own / n
+                    out[variant] = (totals[1] - totals[0]) / (counts[1] - counts[0])
+            finally:
+                servers.Server(srv, port, None).stop()
+            r = {"requests": list(counts), "instructions_per_request": out,
+                 "glass_overhead": out["glass"] / out["plain"] - 1,
+                 "tls_off_overhead": out["tls_off"] / out["plain"] - 1,
+                 "propagate_added": out["propagate"] - out["glass"]}
+            if wrappers is not None:
+                r["ssl_wrappers_when_off"] = wrappers
+            results[scheme] = r
+        print()
+        return results
+
     def report_suite(self, python):
         """glass-report's throughput: summary and flamegraph --folded over two recordings of
         at least --report-records records: a real one (report_workload.py under trace-all:
@@ -543,6 +660,14 @@ def host_facts():
             "machine": platform.machine()}
 
 
+def fib_calls(n):
+    """Calls fib(n) makes, itself included."""
+    a, b = 1, 1  # calls of fib(0), fib(1)
+    for _ in range(n - 1):
+        a, b = b, a + b + 1
+    return b if n else a
+
+
 def fmt_ratio(entry):
     if entry.get("recorded") is False:
         return "no rec!"
@@ -561,6 +686,23 @@ def print_tables(results):
                 it["label"], workload, r["plain"]["median_s"], fmt_ratio(r["glass-all"]),
                 fmt_ratio(r["glass-default"]), fmt_ratio(r["glass-sample99"]),
                 fmt_ratio(r["cprofile"])))
+    if any(it.get("cpucg") for it in results["interpreters"]):
+        print("\nInstructions per fib call (callgrind; fib(%s) less fib(%s)), ratio to plain" %
+              (25, 20))
+        print("%-22s %9s %16s %16s %16s" % ("python", "plain", "no-op PEP 523", "glass all",
+                                             "glass default"))
+        for it in results["interpreters"]:
+            r = it.get("cpucg")
+            if not r:
+                continue
+            if "error" in r:
+                print("%-22s %s" % (it["label"], r["error"]))
+                continue
+            ipc, ra = r["instructions_per_call"], r["ratios"]
+            print("%-22s %9.1f %16s %16s %16s" % (
+                it["label"], ipc["plain"],
+                *("%.1f (%.3fx)" % (ipc[v], ra[v]) for v in ("pep523", "glass-all",
+                                                              "glass-default"))))
     if any(it.get("size") for it in results["interpreters"]):
         print("\nBytes on disk per recorded call (trace-all policy)")
         print("%-22s %-8s %12s %12s %10s  %s" % ("python", "workload", "session", "calls",
@@ -600,6 +742,25 @@ def print_tables(results):
                 print(f"({name}: {r['pinned']}; rounds alternate plain/glass order; round N runs "
                       f"every variant with PYTHONHASHSEED=N)")
                 break
+    cc = results.get("clientcg")
+    if cc and "error" not in cc:
+        print("\nHTTP client loop, 1 KB responses: instructions per request (callgrind, requests "
+              "%d-%d)" % tuple(next(iter(cc.values()))["requests"]))
+        print("%-6s %10s %10s %9s %10s %9s %10s %12s" % ("", "plain", "glass", "overhead",
+                                                       "tls off", "overhead", "propagate",
+                                                       "added"))
+        for scheme, r in cc.items():
+            ipr = r["instructions_per_request"]
+            print("%-6s %10.0f %10.0f %8.2f%% %10.0f %8.2f%% %10.0f %12.0f" % (
+                scheme, ipr["plain"], ipr["glass"], 100 * r["glass_overhead"], ipr["tls_off"],
+                100 * r["tls_off_overhead"], ipr["propagate"], r["propagate_added"]))
+        if "https" in cc and "http" in cc:
+            print("(TLS capture adds %.2f points over the plaintext client's overhead; with "
+                  "capture_tls off the SSL_* wrappers themselves run %.0f instructions a "
+                  "request)" % (100 * (cc["https"]["glass_overhead"] - cc["http"]["glass_overhead"]),
+                                cc["https"].get("ssl_wrappers_when_off", float("nan"))))
+    elif cc:
+        print("\nclientcg:", cc)
     cg = results.get("webcg")
     if cg and "error" not in cg:
         done = [r for r in cg.values() if "requests" in r]
@@ -651,7 +812,8 @@ def main():
     ap.add_argument("--python", action="append", default=[], metavar="PATH",
                     help="interpreter(s) instead of /usr/bin/python3, pyenv 3.12.1, 3.13.0")
     ap.add_argument("--only", default="cpu,size,startup",
-                    help="comma-separated suites: cpu, size, startup, web, webcg, report")
+                    help="comma-separated suites: cpu, size, startup, web, webcg, clientcg, "
+                         "report")
     ap.add_argument("--report-records", type=int, default=50_000_000,
                     help="report: records in each recording read (at least)")
     ap.add_argument("--build", default=str(ROOT / "build"), help="meson build directory")
@@ -670,7 +832,8 @@ def main():
     ap.add_argument("--json", default="bench-results.json", help="where the results go")
     args = ap.parse_args()
     suites = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(suites) - {"cpu", "size", "startup", "web", "webcg", "report"}
+    unknown = set(suites) - {"cpu", "cpucg", "size", "startup", "web", "webcg", "clientcg",
+                             "report"}
     if unknown:
         ap.error(f"unknown suites {sorted(unknown)}")
 
@@ -693,12 +856,12 @@ def main():
                      "python": python, "version": vtext}
             results["interpreters"].append(entry)
             if version[:2] not in SUPPORTED:
-                print(f"skip: {python} is Python {vtext}: glass traces 3.11-3.13")
+                print(f"skip: {python} is Python {vtext}: glass traces 3.9-3.13")
                 entry["skipped"] = "not supported by glass"
                 continue
             print(f"\n== {entry['label']} ({python})")
             for suite in suites:
-                if suite in ("web", "webcg", "report"):
+                if suite in ("web", "webcg", "clientcg", "report"):
                     continue  # once, below, on Debian's python3
                 print(f"  {suite} ...", flush=True)
                 entry[suite] = getattr(bench, suite)(python)
@@ -708,6 +871,9 @@ def main():
         if "webcg" in suites:
             print(f"\n== webcg ({args.webcg_python}, callgrind) ", end="", flush=True)
             results["webcg"] = bench.webcg(args.webcg_python)
+        if "clientcg" in suites:
+            print("\n== clientcg (/usr/bin/python3, callgrind) ", end="", flush=True)
+            results["clientcg"] = bench.clientcg("/usr/bin/python3")
         if "report" in suites:
             print("\n== report (recorded with /usr/bin/python3) ...", flush=True)
             results["report"] = bench.report_suite("/usr/bin/python3")

@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 # Versions whose frames glass knows (see README "Supported versions").
-SUPPORTED_VERSIONS = {(3, 11), (3, 12), (3, 13)}
+SUPPORTED_VERSIONS = {(3, 9), (3, 10), (3, 11), (3, 12), (3, 13)}
 
 # How glass-report is called; one place to change if its command line moves.
 REPORT_JSONL = ["jsonl", "-o", "{out}", "{session}"]

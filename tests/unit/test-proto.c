@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "preload/proto-http.h"
+#include "preload/proto-inject.h"
 #include "preload/proto-mongo.h"
 #include "preload/proto-resp.h"
 
@@ -2152,6 +2153,92 @@ START_TEST(bson_nesting_is_bounded)
 }
 END_TEST
 
+/* ---- traceparent insertion (proto-inject.c) ------------------------------------------------ */
+
+struct inj_sock {
+	char wire[4096];
+	size_t n;
+	size_t take[8]; /* what each write accepts (0: all), then all */
+	int calls;
+};
+
+static ssize_t inj_write(void *ctx, const void *buf, size_t len, int finish)
+{
+	struct inj_sock *s = ctx;
+	(void)finish;
+	size_t t = s->calls < 8 && s->take[s->calls] ? s->take[s->calls] : len;
+	s->calls++;
+	if (t > len)
+		t = len;
+	memcpy(s->wire + s->n, buf, t);
+	s->n += t;
+	return (ssize_t)t;
+}
+
+START_TEST(inject_point_needs_a_whole_head_without_traceparent)
+{
+	enum glass_inject_why why;
+	const char *get = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+	ck_assert_uint_eq(glass_inject_point(get, strlen(get), &why), 17);
+	ck_assert_int_eq(why, GLASS_INJECT_OK);
+	ck_assert_uint_eq(glass_inject_point(get, 20, &why), 0);
+	ck_assert_int_eq(why, GLASS_INJECT_SPLIT_HEAD);
+	const char *own = "GET /a HTTP/1.1\r\nTraceParent: 00-x\r\n\r\n";
+	ck_assert_uint_eq(glass_inject_point(own, strlen(own), &why), 0);
+	ck_assert_int_eq(why, GLASS_INJECT_HAS_HEADER);
+	const char *h2 = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	ck_assert_uint_eq(glass_inject_point(h2, strlen(h2), &why), 0);
+	ck_assert_int_eq(why, GLASS_INJECT_NOT_REQUEST);
+	const char *resp = "HTTP/1.1 200 OK\r\n\r\n";
+	ck_assert_uint_eq(glass_inject_point(resp, strlen(resp), &why), 0);
+}
+END_TEST
+
+START_TEST(inject_write_returns_the_programs_bytes)
+{
+	const char *req = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+	size_t len = strlen(req), at = glass_inject_point(req, len, NULL);
+	char hdr[GLASS_INJECT_HEADER_LEN], scratch[256];
+	ck_assert_uint_eq(glass_inject_header(hdr, 0x4bf92f3577b34da6ull, 0xa3ce929d0e0e4736ull,
+					      0x00f067aa0ba902b7ull),
+			  GLASS_INJECT_HEADER_LEN);
+	ck_assert(!memcmp(hdr, "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n",
+			  GLASS_INJECT_HEADER_LEN));
+	/* whole; cut inside the header (finished); cut before it */
+	size_t takes[3] = {0, at + 10, 5};
+	for (int k = 0; k < 3; k++) {
+		struct inj_sock s = {.n = 0, .calls = 0};
+		s.take[0] = takes[k];
+		enum glass_inject_outcome oc;
+		ssize_t r = glass_inject_write(inj_write, &s, req, len, at, hdr, sizeof(hdr), scratch,
+					       sizeof(scratch), &oc);
+		if (k == 0) {
+			ck_assert_int_eq(oc, GLASS_INJECTED);
+			ck_assert_int_eq(r, (ssize_t)len);
+			ck_assert_uint_eq(s.n, len + sizeof(hdr));
+		} else if (k == 1) {
+			ck_assert_int_eq(oc, GLASS_INJECTED);
+			ck_assert_int_eq(r, (ssize_t)at); /* only the request line is the program's */
+			ck_assert_uint_eq(s.n, at + sizeof(hdr));
+		} else {
+			ck_assert_int_eq(oc, GLASS_INJECT_NOT_YET);
+			ck_assert_int_eq(r, 5);
+			ck_assert_uint_eq(s.n, 5);
+		}
+		ck_assert(!memcmp(s.wire, req, r < (ssize_t)at ? (size_t)r : at));
+		if (oc == GLASS_INJECTED)
+			ck_assert(!memcmp(s.wire + at, hdr, sizeof(hdr)));
+	}
+	/* too big for the scratch with its body: the head goes out first */
+	struct inj_sock s = {.n = 0, .calls = 0};
+	enum glass_inject_outcome oc;
+	ssize_t r = glass_inject_write(inj_write, &s, req, len, at, hdr, sizeof(hdr), scratch,
+				       len - 3 + sizeof(hdr), &oc);
+	ck_assert_int_eq(oc, GLASS_INJECTED);
+	ck_assert_int_eq(r, (ssize_t)(len - 3));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proto");
@@ -2199,6 +2286,11 @@ int main(void)
 	tcase_add_test(tc, resp_hostile_input_gives_up);
 	tcase_add_test(tc, resp_large_bulk_is_skipped_not_kept);
 	tcase_add_test(tc, resp_more_commands_than_remembered_still_count);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("inject");
+	tcase_add_test(tc, inject_point_needs_a_whole_head_without_traceparent);
+	tcase_add_test(tc, inject_write_returns_the_programs_bytes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mongo");

@@ -965,6 +965,7 @@ int main(void)
 	tcase_add_test(tc, spans_from_a_recorded_session);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stats");
+	tcase_set_timeout(tc, 60); /* 200k-value loops: seconds on a loaded 2-core machine */
 	tcase_add_test(tc, histogram_buckets_hold_their_values);
 	tcase_add_test(tc, quantiles_within_documented_error);
 	tcase_add_test(tc, ftable_interns_keys);
