@@ -43,6 +43,7 @@ struct native_thread {
 	volatile int crashing;
 	uint64_t missed;
 	uint32_t skip; /* samples to drop: the last one took long (see sample_handler) */
+	int warm; /* libunwind's trace cache of this thread exists (fast unwinding) */
 	void *probe[5]; /* __builtin_setjmp buffer */
 };
 static __thread struct native_thread NT __attribute__((tls_model("initial-exec")));
@@ -185,8 +186,12 @@ static int put_stack(struct glass_stream_writer *s, uint8_t tag, const uint64_t 
 	struct glass_cursor c = {at + 1};
 	glass_mp_pack_array(&c, (size_t)(2 + nhead + ntail)); /* wrapped; clock not moved */
 	glass_mp_pack_uint64(&c, now >= s->prev ? now - s->prev : 0);
-	for (int i = 0; i < nhead; i++)
-		glass_mp_pack_uint64(&c, head[i]);
+	for (int i = 0; i < nhead; i++) {
+		if (tag == GLASS_REC_CRASH && i == 1) /* si_code: negative when sent */
+			glass_mp_pack_int64(&c, (int64_t)head[i]);
+		else
+			glass_mp_pack_uint64(&c, head[i]);
+	}
 	glass_mp_pack_bin(&c, 8 * (size_t)n);
 	for (int i = 0; i < n; i++) {
 		uint64_t v = (uint64_t)ips[i]; /* little-endian on every target we build for */
@@ -258,7 +263,7 @@ static void crash_handler(int sig, siginfo_t *si, void *uc)
 		NT.probing = 1;
 		if (__builtin_setjmp(NT.probe) == 0) {
 			uintptr_t ips[GLASS_SYM_MAX_FRAMES];
-			int n = glass_sym_unwind(uc, ips, GLASS_SYM_MAX_FRAMES);
+			int n = glass_sym_unwind(uc, ips, GLASS_SYM_MAX_FRAMES, 0);
 			if (s->busy) {
 				/* the crash came in the middle of one of our records, which will never
 				 * be finished: clear its bytes so the reader does not read them */
@@ -326,7 +331,7 @@ static void sample_handler(int sig, siginfo_t *si, void *uc)
 	int n = 0;
 	NT.probing = 1;
 	if (__builtin_setjmp(NT.probe) == 0)
-		n = glass_sym_unwind(uc, ips, GLASS_SYM_MAX_FRAMES);
+		n = glass_sym_unwind(uc, ips, GLASS_SYM_MAX_FRAMES, NT.warm);
 	NT.probing = 0;
 	if (n <= 0) {
 		NT.missed++;
@@ -389,6 +394,10 @@ static void sample_install(void)
 		N.sample_wall = 1;
 	else if (strcmp(clk, "cpu"))
 		glass_log(1, "ignoring sample_clock \"%s\" (expected \"cpu\" or \"wall\")", clk);
+	if (glass_sym_capture_warm() != 0) {
+		glass_log(1, "libunwind could not be set up; sampling disabled");
+		return;
+	}
 	int sig = free_rt_signal();
 	if (!sig) {
 		glass_log(1, "no free real-time signal for CPU sampling; sampling disabled");
@@ -473,7 +482,10 @@ void glass_native_thread_start(void)
 		}
 	}
 	rescan(); /* objects a bare-name dlopen brought in */
-	glass_sym_thread_warm();
+	if (N.sample_sig && !NT.warm) {
+		glass_sym_thread_warm();
+		NT.warm = 1;
+	}
 	if (!NT.timer_ok)
 		timer_start();
 	errno = saved;

@@ -179,7 +179,7 @@ _Static_assert(sizeof(struct glass_chunk_header) == GLASS_CHUNK_HEADER_SIZE, "ch
 						       this thread: native stack; the Python    \
 						       frames are the open spans; missed:       \
 						       samples not recorded since the last one */\
-	X(CRASH, 19, "uuuub", "dt,signal,code,addr,ips") /* a fatal signal on this thread   \
+	X(CRASH, 19, "uuiub", "dt,signal,code,addr,ips") /* a fatal signal on this thread   \
 						       (si_code, fault address), native stack */\
 	X(LINK_OUT, 20, "uuu", "dt,link,child_pid") /* work handed to another thread, task  \
 						       or process from the current span: link \

@@ -87,24 +87,39 @@ int glass_sym_capture_init(void)
 		memset(&U, 0, sizeof(U));
 		return -1;
 	}
+	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+	exe_path[n > 0 ? n : 0] = 0;
+	return 0;
+}
+
+/* libunwind's one-time set-up opens a pipe (its memory validation) that the host would see in
+ * /proc/self/fd: it happens here, only when samples are wanted (else at a crash, in the
+ * handler, on the way out). */
+int glass_sym_capture_warm(void)
+{
+	static int done;
+	if (!U.step)
+		return -1;
+	if (done)
+		return 0;
 	/* the global cache: its lock is held with every signal blocked, so a handler never
 	 * waits for its own thread. (Debian's libunwind has no per-thread rule cache: with
 	 * UNW_CACHE_PER_THREAD it would share the global one without the lock.) */
-	if (U.set_caching_policy(*U.local_as, UNW_CACHE_GLOBAL) != 0) {
-		U.step = NULL;
+	if (U.set_caching_policy(*U.local_as, UNW_CACHE_GLOBAL) != 0)
 		return -1;
-	}
 	U.set_cache_size(*U.local_as, 1024, 0);
-	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
-	exe_path[n > 0 ? n : 0] = 0;
 	glass_sym_thread_warm(); /* libunwind's one-time init (takes a lock) happens here */
+	done = 1;
 	return 0;
 }
 
 void glass_sym_thread_warm(void)
 {
 	uintptr_t ips[8];
+	void *buf[8];
 	glass_sym_unwind_here(ips, 8);
+	if (U.backtrace) /* creates this thread's trace cache (pthread_setspecific may malloc) */
+		U.backtrace(buf, 8);
 }
 
 /* Size of a DW_EH_PE-encoded value in .eh_frame_hdr; 0 for encodings we do not take. */
@@ -304,12 +319,12 @@ static int walk(unw_cursor_t *c, uintptr_t *ips, int max)
 	return n;
 }
 
-int glass_sym_unwind(void *ucontext, uintptr_t *ips, int max)
+int glass_sym_unwind(void *ucontext, uintptr_t *ips, int max, int fast)
 {
 	if (!U.step || (__atomic_load_n(&unload_seq, __ATOMIC_ACQUIRE) & 1))
 		return 0;
 	uintptr_t pc = (uintptr_t)((ucontext_t *)ucontext)->uc_mcontext.gregs[REG_RIP];
-	if (glass_sym_known(pc)) {
+	if (fast && glass_sym_known(pc)) {
 		/* libunwind's fast trace (a per-thread cache of frame kinds, no lock once warm)
 		 * from here, through the signal frame, then keep what is below it */
 		void *buf[GLASS_SYM_MAX_FRAMES + 16];

@@ -26,8 +26,12 @@ struct glass_sym_object {
 	char build_id[41]; /* hex, "" when the object has none */
 };
 
-/* Sets libunwind up (per-thread caches); called once in normal context. 0, or -1. */
+/* Loads libunwind; called once in normal context. 0, or -1. */
 int glass_sym_capture_init(void);
+/* Sets its caches up and warms the calling thread (normal context; before sampling). Its
+ * one-time set-up opens a pipe (memory validation) the host can see in /proc/self/fd, so it is
+ * left for sampling (or a crash). 0, or -1. */
+int glass_sym_capture_warm(void);
 /* Rescans the loaded objects (normal context only; serialised inside). Calls cb for each object
  * that appeared (loaded = 1) or went away (loaded = 0) since the last scan. */
 void glass_sym_rescan(void (*cb)(const struct glass_sym_object *o, int loaded, void *arg),
@@ -39,8 +43,10 @@ void glass_sym_objects(void (*cb)(const struct glass_sym_object *o, int loaded, 
 void glass_sym_thread_warm(void);
 /* Async-signal-safe: the instruction pointers of the interrupted code of a signal handler's
  * ucontext (innermost first), at most max. Returns the count (>= 1 when the context has a
- * PC), or 0 while an object is being unloaded (the caller counts a drop). */
-int glass_sym_unwind(void *ucontext, uintptr_t *ips, int max);
+ * PC), or 0 while an object is being unloaded (the caller counts a drop). fast: libunwind's
+ * trace cache (needs glass_sym_capture_warm and this thread warmed; its first use on a thread
+ * may allocate, so never from a crash, which may have come from inside malloc). */
+int glass_sym_unwind(void *ucontext, uintptr_t *ips, int max, int fast);
 /* The same from the calling point (normal context or handler without a ucontext). */
 int glass_sym_unwind_here(uintptr_t *ips, int max);
 /* Is ip inside a known object's code? Async-signal-safe. */

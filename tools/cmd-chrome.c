@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "analysis/progress.h"
+#include "native.h"
 #include "report.h"
 #include "res-report.h"
 #include "analysis/spans.h"
@@ -324,7 +325,9 @@ static void write_trailer(struct chrome *C, struct glass_session *s, struct glas
 	struct glass_buf *b = &C->ev;
 	unsigned major, minor;
 	glass_session_version(s, &major, &minor);
-	glass_buf_puts(b, "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"glass-report ");
+	glass_buf_puts(b, "\n]");
+	native_chrome(b, s, C->base_ns); /* CPU samples: stackFrames and samples */
+	glass_buf_puts(b, ",\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"glass-report ");
 	glass_buf_puts(b, GLASS_VERSION);
 	glass_buf_puts(b, "\",\"session\":");
 	glass_json_str(b, glass_session_dir(s), strlen(glass_session_dir(s)));

@@ -34,7 +34,6 @@ struct crash_ctx {
 	struct glass_native *n;
 	int lines;
 	uint64_t crashes;
-	struct native_mixed m[260];
 };
 
 static const char *code_name(int sig, int64_t code)
@@ -56,49 +55,47 @@ static const char *code_name(int sig, int64_t code)
 	}
 }
 
-static void on_event(void *ctx, const struct native_event *e)
+void native_crash_print(FILE *out, struct glass_native *n, const struct native_event *e,
+			int lines, int first)
 {
-	struct crash_ctx *c = ctx;
+	static struct native_mixed mix[260];
 	const struct glass_record *r = e->rec;
-	if (r->tag != GLASS_REC_CRASH)
-		return;
-	c->crashes++;
 	const struct glass_proc_info *pi = glass_proc_info(e->proc);
 	char sb[32];
 	int sig = (int)r->u[1];
 	int64_t code = (int64_t)r->u[2];
-	printf("%sprocess %s (pid %u)", c->crashes > 1 ? "\n" : "", pi->key, pi->pid);
+	fprintf(out, "%sprocess %s (pid %u)", first ? "" : "\n", pi->key, pi->pid);
 	for (uint32_t i = 0; i < pi->argc && i < 6; i++)
-		printf("%s%s", i ? " " : ": ", pi->argv[i]);
-	printf("\n  crashed with %s", glass_native_signame(sig, sb, sizeof(sb)));
+		fprintf(out, "%s%s", i ? " " : ": ", pi->argv[i]);
+	fprintf(out, "\n  crashed with %s", glass_native_signame(sig, sb, sizeof(sb)));
 	const char *cn = code_name(sig, code);
 	if (*cn)
-		printf(" (%s)", cn);
+		fprintf(out, " (%s)", cn);
 	if (code > 0 && sig != 6)
-		printf(" at address 0x%llx", (unsigned long long)r->u[3]);
-	printf("\n  thread %u (tid %u)\n", e->tidx, glass_proc_thread_tid(e->proc, e->tidx));
-	size_t k = glass_native_mixed(c->n, e, c->lines, c->m, 256);
-	printf("  stack, innermost first:\n");
+		fprintf(out, " at address 0x%llx", (unsigned long long)r->u[3]);
+	fprintf(out, "\n  thread %u (tid %u)\n", e->tidx, glass_proc_thread_tid(e->proc, e->tidx));
+	size_t k = glass_native_mixed(n, e, lines, mix, 256);
+	fprintf(out, "  stack, innermost first:\n");
 	for (size_t i = 0; i < k; i++) {
-		const struct native_mixed *m = &c->m[k - 1 - i];
-		printf("    #%-3zu %s", i, m->label);
+		const struct native_mixed *m = &mix[k - 1 - i];
+		fprintf(out, "    #%-3zu %s", i, m->label);
 		if (m->python) {
 			if (m->file && *m->file)
-				printf("  (%s:%u)  [Python]", m->file, m->line);
+				fprintf(out, "  (%s:%u)  [Python]", m->file, m->line);
 			else
-				printf("  [Python]");
+				fprintf(out, "  [Python]");
 		} else {
 			if (m->object)
-				printf("  (%s)", m->object);
+				fprintf(out, "  (%s)", m->object);
 			if (m->file)
-				printf("  %s:%u", m->file, m->line);
+				fprintf(out, "  %s:%u", m->file, m->line);
 		}
-		printf("\n");
+		fprintf(out, "\n");
 	}
 	if (!k)
-		printf("    (no stack recorded)\n");
+		fprintf(out, "    (no stack recorded)\n");
 	if (e->nrecent) {
-		printf("  last Python calls finished on this thread, newest last:\n");
+		fprintf(out, "  last Python calls finished on this thread, newest last:\n");
 		for (size_t i = 0; i < e->nrecent; i++) {
 			const struct glass_code_def *d = glass_proc_code(e->proc, e->recent[i]);
 			struct glass_span sp;
@@ -108,10 +105,20 @@ static void on_event(void *ctx, const struct native_event *e)
 			sp.code = d;
 			sp.code_id = e->recent[i];
 			glass_span_label(&sp, label, sizeof(label));
-			printf("    %-50s %10.3f ms\n", label, (double)e->recent_ns[i] / 1e6);
+			fprintf(out, "    %-50s %10.3f ms\n", label, (double)e->recent_ns[i] / 1e6);
 		}
 	}
 }
+
+static void on_event(void *ctx, const struct native_event *e)
+{
+	struct crash_ctx *c = ctx;
+	if (e->rec->tag != GLASS_REC_CRASH)
+		return;
+	native_crash_print(stdout, c->n, e, c->lines, c->crashes == 0);
+	c->crashes++;
+}
+
 
 int command_crash(int argc, char **argv)
 {

@@ -14,6 +14,7 @@
 #include "analysis/flame.h"
 #include "html-charts.h"
 #include "analysis/progress.h"
+#include "native.h"
 #include "report.h"
 #include "analysis/spans.h"
 #include "analysis/stats.h"
@@ -968,6 +969,8 @@ static int write_page(struct glass_buf *b, struct html *H, struct glass_session 
 	section_queries(b, H);
 	section_functions(b, H, limit);
 	int rc = flame ? section_flame(b, s) : 0;
+	if (!rc) /* CPU samples and crashes (nothing when the session has neither) */
+		rc = native_html(b, s, html_text);
 	section_threads(b, H);
 	glass_buf_printf(b, "</main><script>%s", script);
 	if (H->charts && charts_script(b, H->charts, glass_session_dir(s)) < 0)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "analysis/progress.h"
+#include "native.h"
 #include "report.h"
 #include "res-report.h"
 #include "analysis/spans.h"
@@ -1381,6 +1382,8 @@ static int finish_db(struct sq *Q, struct glass_session *s, const struct sq_span
 		write_session_rows(Q, s, T->first, T->last, T->nthreads);
 	if (!Q->failed && res_sqlite(Q->db, glass_session_dir(s)) < 0)
 		Q->failed = 1;
+	if (!Q->failed && native_sqlite(Q->db, s) != 0)
+		sq_error(Q, "samples, native_frames, crashes");
 	struct glass_progress *pg = glass_progress_start("sqlite: building indexes", 0);
 	if (pg)
 		sqlite3_progress_handler(Q->db, 20000, index_progress, pg);

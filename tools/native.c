@@ -557,6 +557,7 @@ struct sum_ctx {
 	struct nrow *rows;
 	size_t mask, nrows;
 	uint64_t samples;
+	uint64_t missed;
 	uint64_t period;
 	int wall;
 	char **crashes;
@@ -608,6 +609,7 @@ static void sum_event(void *ctx, const struct native_event *e)
 	size_t k = glass_native_mixed(c->n, e, 0, c->m, 256);
 	if (e->rec->tag == GLASS_REC_SAMPLE) {
 		c->samples++;
+		c->missed += e->rec->u[2];
 		c->period = e->rec->u[3];
 		c->wall = (int)e->rec->u[4];
 		/* self: the innermost C function (a sample inside Python code itself has none) */
@@ -679,9 +681,12 @@ void native_summary(FILE *out, struct glass_session *s, size_t limit)
 			if (c.rows[i].key)
 				c.rows[w++] = c.rows[i];
 		qsort(c.rows, w, sizeof(*c.rows), row_cmp);
-		fprintf(out, "\nnative: %llu %s samples at %.0f Hz, by the C function they were in\n",
+		fprintf(out, "\nnative: %llu %s samples at %.0f Hz, by the C function they were in",
 			(unsigned long long)c.samples, c.wall ? "wall-clock" : "CPU",
 			c.period ? 1e9 / (double)c.period : 0.0);
+		if (c.missed) /* inside glass's writer, slow stacks, objects being unloaded */
+			fprintf(out, " (%llu more not recorded)", (unsigned long long)c.missed);
+		fprintf(out, "\n");
 		fprintf(out, "%7s %9s  %-50s %s\n", "self%", "samples", "function", "object");
 		for (size_t i = 0; i < w; i++) {
 			if (!limit || i < limit) {

@@ -62,6 +62,21 @@ struct flame *native_flame_collect(struct glass_session *s, const struct flame_o
  * Prints nothing when the session has neither. */
 #include <stdio.h>
 void native_summary(FILE *out, struct glass_session *s, size_t limit);
+/* sqlite's tables native_frames, samples and crashes (tools/native-sqlite.c). 0, or -1. */
+struct sqlite3;
+int native_sqlite(struct sqlite3 *db, struct glass_session *s);
+/* chrome's ,"stackFrames":{...},"samples":[...] appended to out (nothing without samples);
+ * timestamps in µs from base_ns (tools/native-chrome.c). */
+struct glass_buf;
+void native_chrome(struct glass_buf *out, struct glass_session *s, uint64_t base_ns);
+/* html's crash panel and CPU-samples flame graph (tools/native-html.c); esc escapes text for
+ * HTML. Appends nothing when the session has neither. 0, or -1. */
+int native_html(struct glass_buf *b, struct glass_session *s,
+		void (*esc)(struct glass_buf *b, const char *s, size_t len));
+/* One crash as `glass-report crash` prints it (tools/cmd-crash.c). */
+struct native_event;
+void native_crash_print(FILE *out, struct glass_native *n, const struct native_event *e,
+			int lines, int first);
 /* Signal name ("SIGSEGV"), or "signal N" in buf. */
 const char *glass_native_signame(int sig, char *buf, size_t len);
 

@@ -167,6 +167,10 @@ START_TEST(every_stream_record_round_trips)
 					w->s[f].p = sv;
 					w->s[f].len = sv ? (uint32_t)strlen(sv) : 0;
 					w->u[GLASS_REC_MAX_FIELDS - 1] = (uint64_t)(-5 + (int64_t)k);
+				} else if (d[i].types[f] == 'i') {
+					int64_t v = (int64_t)(k++ % 5) - 3; /* negative and not */
+					msgpack_pack_int64(&c.pk, v);
+					w->u[f] = (uint64_t)v;
 				} else if (d[i].types[f] == 'b') {
 					/* bytes (native stacks): msgpack bin, or nil */
 					const char *sv = svals[k++ % 4];
@@ -206,7 +210,7 @@ START_TEST(every_stream_record_round_trips)
 		ck_assert_uint_eq(got[i].tag, want[i].tag);
 		ck_assert_uint_eq(got[i].nfields, strlen(dd->types));
 		for (size_t f = 0; dd->types[f]; f++) {
-			if (dd->types[f] == 'u') {
+			if (dd->types[f] == 'u' || dd->types[f] == 'i') {
 				ck_assert_uint_eq(got[i].u[f], want[i].u[f]);
 			} else if (dd->types[f] == 'm') {
 				struct glass_map_iter it;

@@ -222,6 +222,43 @@ START_TEST(drops_are_counted_exactly)
 }
 END_TEST
 
+/* GIVEN a stream WHEN records are written, chunks change and records are dropped THEN the busy
+ * flag (a sampling signal handler's "a record is half written") is set only inside the writer:
+ * clear after every record, every chunk switch and every drop, set between reserve and publish */
+START_TEST(busy_flag_only_inside_the_writer)
+{
+	make_session();
+	struct glass_proc_writer w;
+	open_proc(&w, 4096);
+	w.max_bytes = 3 * 4096;
+	struct glass_stream_writer s;
+	ck_assert_int_eq(glass_stream_start(&s, &w, 1, 10, 0), 0);
+	ck_assert_uint_eq(s.busy, 0);
+	uint64_t t = 100;
+	uint8_t *at = glass_reserve(&s, GLASS_HOT_MAX, t += 10);
+	ck_assert_ptr_nonnull(at);
+	ck_assert_uint_eq(s.busy, 1); /* between reserve and publish */
+	struct glass_cursor c = {at + 1};
+	glass_mp_pack_uint64(&c, 5);
+	glass_publish(&s, at, GLASS_REC_RETURN, c.p);
+	ck_assert_uint_eq(s.busy, 0);
+	glass_emit_exc(&s, t += 10, 1, "E", 1, "m", 1);
+	ck_assert_uint_eq(s.busy, 0);
+	for (int i = 0; i < 20000; i++) { /* through chunk switches, then drops at the cap */
+		glass_emit_call(&s, t += 10, 3);
+		ck_assert_uint_eq(s.busy, 0);
+		glass_emit_return(&s, t += 10);
+		ck_assert_uint_eq(s.busy, 0);
+	}
+	ck_assert_uint_gt(w.hdr->lost_events, 0);
+	ck_assert_ptr_null(glass_reserve(&s, GLASS_HOT_MAX, t += 10)); /* a drop */
+	ck_assert_uint_eq(s.busy, 0);
+	glass_stream_seal(&s, GLASS_CHUNK_LAST);
+	ck_assert_uint_eq(s.busy, 0);
+	glass_proc_writer_forget(&w);
+}
+END_TEST
+
 /* GIVEN a record whose fields landed but whose tag did not (a crash mid-record) THEN the
  * reader keeps everything before it and stops there */
 START_TEST(torn_record_is_not_seen)
@@ -304,6 +341,7 @@ int main(void)
 	tcase_add_test(tc, many_chunks_then_compressed);
 	tcase_add_test(tc, drops_are_counted_exactly);
 	tcase_add_test(tc, torn_record_is_not_seen);
+	tcase_add_test(tc, busy_flag_only_inside_the_writer);
 	tcase_add_test(tc, unsealed_chunk_compresses_whole);
 	tcase_add_test(tc, long_strings_are_cut_on_utf8_boundaries);
 	suite_add_tcase(s, tc);
