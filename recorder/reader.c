@@ -284,6 +284,18 @@ static int mp_int(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 	return 0;
 }
 
+/* The bytes of a str or bin whose header (hdr bytes) says len: s points at them, *pp past. */
+static int mp_take(const uint8_t **pp, const uint8_t *p, size_t left, size_t hdr, size_t len,
+		   struct glass_str *s)
+{
+	if (len > left - hdr || len > UINT32_MAX)
+		return -1;
+	s->p = (const char *)p + hdr;
+	s->len = (uint32_t)len;
+	*pp = p + hdr + len;
+	return 0;
+}
+
 /* A str (or nil → p NULL). */
 static int mp_str(const uint8_t **pp, const uint8_t *end, struct glass_str *s)
 {
@@ -313,12 +325,7 @@ static int mp_str(const uint8_t **pp, const uint8_t *end, struct glass_str *s)
 	} else {
 		return -1;
 	}
-	if (len > left - hdr || len > UINT32_MAX)
-		return -1;
-	s->p = (const char *)p + hdr;
-	s->len = (uint32_t)len;
-	*pp = p + hdr + len;
-	return 0;
+	return mp_take(pp, p, left, hdr, len, s);
 }
 
 /* A bin (or nil → empty): s points at the bytes. */
@@ -347,12 +354,7 @@ static int mp_bin(const uint8_t **pp, const uint8_t *end, struct glass_str *s)
 	} else {
 		return -1;
 	}
-	if (len > left - hdr || len > UINT32_MAX)
-		return -1;
-	s->p = (const char *)p + hdr;
-	s->len = (uint32_t)len;
-	*pp = p + hdr + len;
-	return 0;
+	return mp_take(pp, p, left, hdr, len, s);
 }
 
 /* An array of str/nil (or nil → empty): validates every element; raw covers the whole array. */
