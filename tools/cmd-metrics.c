@@ -790,24 +790,6 @@ static void prom_family(struct metrics *M, const struct family *F)
 	}
 }
 
-/* spectatord tag value: characters outside -._A-Za-z0-9~^ become '_' (one per character, as
- * spectator-py does), at most 120 of them; empty becomes "none". */
-static void spec_value(struct glass_buf *b, struct glass_str s)
-{
-	size_t chars = 0;
-	for (uint32_t i = 0; i < s.len && chars < 120; chars++) {
-		unsigned char c = (unsigned char)s.p[i];
-		size_t n = glass_utf8_seq(s.p + i, s.len - i);
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~' || c == '^')
-			glass_buf_put(b, s.p + i, 1);
-		else
-			glass_buf_put(b, "_", 1);
-		i += (uint32_t)(n ? n : 1);
-	}
-	if (!chars)
-		glass_buf_puts(b, NONE);
-}
 
 /* "<type>:<name>,k=v,...:" (tags sorted by key: the tables keep their labels sorted). */
 static void spec_id(struct glass_buf *b, char type, const struct family *F,
@@ -817,7 +799,7 @@ static void spec_id(struct glass_buf *b, char type, const struct family *F,
 	glass_buf_printf(b, "%c:%s", type, F->spec);
 	for (size_t i = 0; i < T->nlabels; i++) {
 		glass_buf_printf(b, ",%s=", T->labels[i]);
-		spec_value(b, v[i]);
+		glass_spec_value(b, v[i].p, v[i].len);
 	}
 	glass_buf_put(b, ":", 1);
 }

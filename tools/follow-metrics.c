@@ -149,22 +149,6 @@ static struct glass_str capped(struct mf *M, struct fam *f, size_t li, struct gl
 	return v;
 }
 
-static void spec_value(struct glass_buf *b, struct glass_str s)
-{
-	size_t chars = 0;
-	for (uint32_t i = 0; i < s.len && chars < 120; chars++) {
-		unsigned char c = (unsigned char)s.p[i];
-		size_t n = glass_utf8_seq(s.p + i, s.len - i);
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~' || c == '^')
-			glass_buf_put(b, s.p + i, 1);
-		else
-			glass_buf_put(b, "_", 1);
-		i += (uint32_t)(n ? n : 1);
-	}
-	if (!chars)
-		glass_buf_puts(b, "none");
-}
 
 static void send_dgram(struct mf *M)
 {
@@ -193,7 +177,7 @@ static void spec_id(struct mf *M, char type, const char *name, const struct fam 
 	glass_buf_printf(&M->line, "%c:%s", type, name);
 	for (size_t i = 0; i < f->nlabels; i++) {
 		glass_buf_printf(&M->line, ",%s=", f->labels[i]);
-		spec_value(&M->line, v[i]);
+		glass_spec_value(&M->line, v[i].p, v[i].len);
 	}
 	glass_buf_put(&M->line, ":", 1);
 }

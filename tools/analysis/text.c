@@ -311,3 +311,20 @@ void glass_put_padded(FILE *f, const char *s, size_t cols, int right)
 		for (size_t i = w; i < cols; i++)
 			fputc(' ', f);
 }
+
+void glass_spec_value(struct glass_buf *b, const char *p, size_t len)
+{
+	size_t chars = 0;
+	for (size_t i = 0; i < len && chars < 120; chars++) {
+		unsigned char c = (unsigned char)p[i];
+		size_t n = glass_utf8_seq(p + i, len - i);
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~' || c == '^')
+			glass_buf_put(b, p + i, 1);
+		else
+			glass_buf_put(b, "_", 1);
+		i += n ? n : 1;
+	}
+	if (!chars)
+		glass_buf_puts(b, "none");
+}

@@ -36,6 +36,9 @@ size_t glass_term_text(char *out, size_t outlen, const char *s, size_t len, size
 /* Length of the valid UTF-8 sequence at s (1..4; left >= 1 bytes available), 0 when the bytes
  * there are not valid UTF-8 (overlongs, surrogates, > U+10FFFF, cut sequences). */
 size_t glass_utf8_seq(const char *s, size_t left);
+/* A spectatord tag value: characters outside -._A-Za-z0-9~^ become '_' (one per character, as
+ * spectator-py does), at most 120 of them; empty becomes "none". */
+void glass_spec_value(struct glass_buf *b, const char *p, size_t len);
 /* Display width of UTF-8 text (characters; every character counted as one column). */
 size_t glass_text_width(const char *s);
 
