@@ -4,7 +4,7 @@
  *
  * Drawn with uPlot (MIT, tools/vendor/uplot: the npm package's built files, inlined at build
  * time with its licence), so the page stays one file that works offline. Memory is bounded:
- * time bins of one second that double in width whenever a series would pass MAX_BINS, at most
+ * time bins of 100 ms that double in width whenever a series would pass MAX_BINS, at most
  * MAX_SERIES endpoints told apart (the rest "(other)"), a small map of open traces for the DB
  * time of requests.
  */
@@ -56,7 +56,7 @@ struct glass_charts *charts_new(void)
 	struct glass_charts *C = calloc(1, sizeof(*C));
 	if (!C)
 		return NULL;
-	C->width_ns = 1000000000ull;
+	C->width_ns = 100000000ull; /* 100 ms: a short run still has points to draw */
 	C->glo = UINT64_MAX;
 	C->s[0].name = strdup("all endpoints");
 	C->ns = 1;
@@ -383,7 +383,8 @@ static const char chart_js[] =
     "if(o.bars){s.paths=uPlot.paths.bars({size:[0.9,40]});s.fill=pal[i%pal.length]+'99'}"
     "if(o.points){s.points={show:true,size:6}}ser.push(s)});"
     "var opts={title:title,width:W,height:o.h||220,series:ser,"
-    "scales:{x:o.log?{time:false,distr:3}:{time:!o.notime}},axes:[{},{label:units,size:60}],legend:"
+    "scales:{x:o.log?{time:false,distr:3}:{time:!o.notime,range:function(u,a,b){"
+    "return a==b?[a-1,b+1]:[a,b]}}},axes:[{},{label:units,size:60}],legend:"
     "{live:true}};"
     "made[id]=new uPlot(opts,[x].concat(ys),el);el.dataset.drawn=String(x.length);}"
     "function endpoint(i){var s=D.series[i];var x=D.t;var one=x.length<2;"
@@ -413,6 +414,8 @@ static const char chart_js[] =
     "draw('chart-cpu','CPU per process (share of one "
     "core)',x,col('cpu'),names,'%',{points:x.length<2});"
     "draw('chart-rss','Resident memory per process',x,col('rss'),names,'MiB',{points:x.length<2})}"
+    "else{['chart-cpu','chart-rss'].forEach(function(id){$(id).textContent='No CPU or memory "
+    "samples: every process ended before the session helper sampled it (every 100 ms).'})}"
     "if(!(D.series.length&&D.t.length)&&!P.length)$('chart-none').hidden=false;})();";
 
 int charts_script(struct glass_buf *out, struct glass_charts *C, const char *session_dir)

@@ -1,6 +1,9 @@
-"""One HTTP request to a local http.server, answered 200: the smallest web recording."""
+"""One HTTP request to a local http.server, answered 200: the smallest web recording. The
+process lives a little longer than the request, so that the session helper samples its CPU
+and memory (every 100 ms) at least once."""
 import http.server
 import threading
+import time
 import urllib.request
 
 
@@ -22,3 +25,4 @@ th.start()
 print(urllib.request.urlopen(f"http://127.0.0.1:{srv.server_address[1]}/hello").read().decode())
 th.join()
 srv.server_close()
+time.sleep(0.4)
