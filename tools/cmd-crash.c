@@ -120,32 +120,29 @@ static void on_event(void *ctx, const struct native_event *e)
 }
 
 
+static int crash_option(void *ctx, int c, const char *arg)
+{
+	(void)arg;
+	if (c == 'L')
+		*(int *)ctx = 0;
+	return 0;
+}
+
 int command_crash(int argc, char **argv)
 {
 	static const struct option opts[] = {{"no-lines", no_argument, NULL, 'L'},
-					     {"strict", no_argument, NULL, 'S'},
-					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	int strict = 0, lines = 1, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'L':
-			lines = 0;
-			break;
-		case 'S':
-			strict = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
-		}
-	}
-	int status;
-	struct glass_session *s = report_open_args("crash", argc, argv, optind, &status);
+	int lines = 1;
+	const struct report_cli cli = {.name = "crash",
+				       .usage = usage,
+				       .longopts = opts,
+				       .option = crash_option,
+				       .ctx = &lines};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	struct glass_session *s = report_session(&a, &status);
 	if (!s)
 		return status;
 	struct crash_ctx cx = {0};
@@ -162,9 +159,5 @@ int command_crash(int argc, char **argv)
 	for (size_t i = 0; i < glass_native_nwarnings(cx.n); i++)
 		fprintf(stderr, "glass-report: warning: %s\n", glass_native_warning(cx.n, i));
 	glass_native_close(cx.n);
-	int rc = report_check_output(stdout, "standard output");
-	if (rc == 0)
-		rc = report_warnings(s, 20, strict);
-	glass_session_close(s);
-	return rc;
+	return report_finish(&a, s, report_check_output(stdout, "standard output"));
 }

@@ -646,6 +646,41 @@ static void usage(FILE *f)
 	    report_exit_help);
 }
 
+/* What the command line of metrics --serve/--follow asks for, besides the shared options. */
+struct mf_cmd {
+	const char *serve, *endpoint, *format;
+	int follow;
+	double linger;
+};
+
+static int mf_option(void *ctx, int c, const char *arg)
+{
+	struct mf_cmd *C = ctx;
+	char *end;
+	switch (c) {
+	case 'S':
+		C->serve = arg;
+		break;
+	case 'F':
+		C->follow = 1;
+		break;
+	case 'f':
+		C->format = arg;
+		break;
+	case 'e':
+		C->endpoint = arg;
+		break;
+	case 'l':
+		C->linger = strtod(arg, &end);
+		if (*end || !(C->linger >= 0 && C->linger <= 86400)) {
+			report_error("--linger wants seconds from 0 to 86400, not '%s'", arg);
+			return GLASS_EXIT_USAGE;
+		}
+		break;
+	}
+	return 0;
+}
+
 int command_metrics_follow(int argc, char **argv)
 {
 	static const struct option opts[] = {{"serve", required_argument, NULL, 'S'},
@@ -653,46 +688,24 @@ int command_metrics_follow(int argc, char **argv)
 					     {"format", required_argument, NULL, 'f'},
 					     {"endpoint", required_argument, NULL, 'e'},
 					     {"linger", required_argument, NULL, 'l'},
-					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *serve = NULL, *endpoint = "udp://127.0.0.1:1234", *format = "prometheus";
-	int follow = 0, c;
-	double linger = 0;
+	struct mf_cmd C = {.endpoint = "udp://127.0.0.1:1234", .format = "prometheus"};
+	const struct report_cli cli = {.name = "metrics",
+				       .usage = usage,
+				       .no_strict = 1,
+				       .shortopts = "f:e:",
+				       .longopts = opts,
+				       .option = mf_option,
+				       .ctx = &C};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	const char *serve = C.serve, *endpoint = C.endpoint, *format = C.format;
+	int follow = C.follow, optind_ = a.first;
+	double linger = C.linger;
 	struct mf M = {0};
 	M.udp = -1;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:e:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'S':
-			serve = optarg;
-			break;
-		case 'F':
-			follow = 1;
-			break;
-		case 'f':
-			format = optarg;
-			break;
-		case 'e':
-			endpoint = optarg;
-			break;
-		case 'l': {
-			char *end;
-			linger = strtod(optarg, &end);
-			if (*end || !(linger >= 0 && linger <= 86400)) {
-				report_error("--linger wants seconds from 0 to 86400, not '%s'",
-					     optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		}
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
-		}
-	}
 	if (serve && follow) {
 		report_error(
 		    "metrics: --serve (Prometheus scrapes) or --follow (spectatord), not both");
@@ -707,12 +720,12 @@ int command_metrics_follow(int argc, char **argv)
 		report_error("metrics --serve serves the Prometheus format, not '%s'", format);
 		return GLASS_EXIT_USAGE;
 	}
-	if (argc - optind > 1) {
-		report_error("metrics takes one SESSION, not %d operands", argc - optind);
+	if (argc - optind_ > 1) {
+		report_error("metrics takes one SESSION, not %d operands", argc - optind_);
 		return GLASS_EXIT_USAGE;
 	}
 	char dir[4096];
-	if (follow_session_path(optind < argc ? argv[optind] : NULL, dir, sizeof(dir)) < 0)
+	if (follow_session_path(optind_ < argc ? argv[optind_] : NULL, dir, sizeof(dir)) < 0)
 		return GLASS_EXIT_SESSION;
 	int lfd = -1;
 	if (serve && (lfd = listen_on(serve)) < 0) {

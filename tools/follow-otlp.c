@@ -400,64 +400,78 @@ static void usage(FILE *f)
 	    DEFAULT_BATCH, DEFAULT_DELAY_MS, report_exit_help);
 }
 
+/* What the command line of otlp --follow asks for, besides the shared options. */
+struct follow_cmd {
+	struct follow *F;
+	const char *endpoint, *position;
+	char *hdrs[32];
+	size_t nhdrs;
+};
+
+static int follow_option(void *ctx, int c, const char *arg)
+{
+	struct follow_cmd *C = ctx;
+	char *end;
+	switch (c) {
+	case 'F':
+		break;
+	case 'e':
+		C->endpoint = arg;
+		break;
+	case 'b':
+		C->F->batch = strtoul(arg, &end, 10);
+		if (*end || !C->F->batch || C->F->batch > 100000) {
+			report_error("--batch wants a number from 1 to 100000, not '%s'", arg);
+			return GLASS_EXIT_USAGE;
+		}
+		break;
+	case 'd':
+		C->F->delay_ms = strtol(arg, &end, 10);
+		if (*end || C->F->delay_ms < 0 || C->F->delay_ms > 1000) {
+			report_error("--max-delay wants milliseconds from 0 to 1000, not '%s'", arg);
+			return GLASS_EXIT_USAGE;
+		}
+		break;
+	case 'P':
+		C->position = arg;
+		break;
+	case 'H':
+		if (C->nhdrs == 32) {
+			report_error("at most 32 --header options");
+			return GLASS_EXIT_USAGE;
+		}
+		C->hdrs[C->nhdrs++] = (char *)arg;
+		break;
+	}
+	return 0;
+}
+
 int command_otlp_follow(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"follow", no_argument, NULL, 'F'},		{"endpoint", required_argument, NULL, 'e'},
 	    {"batch", required_argument, NULL, 'b'},	{"max-delay", required_argument, NULL, 'd'},
 	    {"position", required_argument, NULL, 'P'}, {"header", required_argument, NULL, 'H'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0}};
+	    {NULL, 0, NULL, 0}};
 	struct follow F = {0};
 	F.batch = DEFAULT_BATCH;
 	F.delay_ms = DEFAULT_DELAY_MS;
-	const char *endpoint = NULL, *position = NULL;
-	char *hdrs[32];
-	size_t nhdrs = 0;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "e:b:H:h", opts, NULL)) != -1) {
-		char *end;
-		switch (c) {
-		case 'F':
-			break;
-		case 'e':
-			endpoint = optarg;
-			break;
-		case 'b':
-			F.batch = strtoul(optarg, &end, 10);
-			if (*end || !F.batch || F.batch > 100000) {
-				report_error("--batch wants a number from 1 to 100000, not '%s'",
-					     optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		case 'd':
-			F.delay_ms = strtol(optarg, &end, 10);
-			if (*end || F.delay_ms < 0 || F.delay_ms > 1000) {
-				report_error("--max-delay wants milliseconds from 0 to 1000, not "
-					     "'%s'",
-					     optarg);
-				return GLASS_EXIT_USAGE;
-			}
-			break;
-		case 'P':
-			position = optarg;
-			break;
-		case 'H':
-			if (nhdrs == 32) {
-				report_error("at most 32 --header options");
-				return GLASS_EXIT_USAGE;
-			}
-			hdrs[nhdrs++] = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return GLASS_EXIT_OK;
-		default:
-			usage(stderr);
-			return GLASS_EXIT_USAGE;
-		}
-	}
+	struct follow_cmd C = {.F = &F};
+	const struct report_cli cli = {.name = "otlp --follow",
+				       .usage = usage,
+				       .no_strict = 1,
+				       .shortopts = "e:b:H:",
+				       .longopts = opts,
+				       .option = follow_option,
+				       .ctx = &C};
+	struct report_args a;
+	int status = report_parse(&cli, argc, argv, &a);
+	if (status >= 0)
+		return status;
+	const char *endpoint = C.endpoint, *position = C.position;
+	char **hdrs = C.hdrs;
+	size_t nhdrs = C.nhdrs;
+	int optind_ = a.first;
 	if (!endpoint) {
 		report_error("otlp --follow needs --endpoint URL (an OTLP/HTTP collector)");
 		return GLASS_EXIT_USAGE;
@@ -466,12 +480,12 @@ int command_otlp_follow(int argc, char **argv)
 		report_error("--endpoint wants an http:// or https:// URL, not '%s'", endpoint);
 		return GLASS_EXIT_USAGE;
 	}
-	if (argc - optind > 1) {
-		report_error("otlp --follow takes one SESSION, not %d operands", argc - optind);
+	if (argc - optind_ > 1) {
+		report_error("otlp --follow takes one SESSION, not %d operands", argc - optind_);
 		return GLASS_EXIT_USAGE;
 	}
 	char dir[4096];
-	if (follow_session_path(optind < argc ? argv[optind] : NULL, dir, sizeof(dir)) < 0)
+	if (follow_session_path(optind_ < argc ? argv[optind_] : NULL, dir, sizeof(dir)) < 0)
 		return GLASS_EXIT_SESSION;
 	char url[4200];
 	const char *sep = strstr(endpoint, "://"), *path = strchr(sep + 3, '/');
