@@ -820,7 +820,9 @@ static void reorder_advance(struct sq *Q, struct reorder *w)
 static void reorder_add(struct sq *Q, const struct row *r)
 {
 	struct reorder *w = Q->heap;
-	if (!w || r->span_id < w->base) {
+	/* far ahead of the window: not one of this stream's counted ids (a span that took the id
+	 * a traceparent named, or an id salted for a trace shared with another recording) */
+	if (!w || r->span_id < w->base || r->span_id - w->base >= 16 * REORDER) {
 		insert_row(Q, r); /* passed over, or no window */
 		return;
 	}
