@@ -151,6 +151,19 @@ static void thread_key_destructor(void *p)
 /* In a fork child the recording belongs to the parent: every mapping we hold is shared with
  * it. Drop them untouched; the child's first traced call starts its own p<pid>.0 in the same
  * session (lazily: nothing here may allocate or take locks after fork). */
+/* The parent's meta file size just before fork(): the code definitions up to there are the
+ * child's too. Measured in the parent, before the fork: measured in the child, it would also
+ * count what the parent appended since (code ids the child hands out again). The forking
+ * thread holds the GIL, so no other thread defines code in between. */
+static uint64_t meta_size_at_fork;
+
+static void atfork_prepare(void)
+{
+	glass_links_prepare_fork();
+	meta_size_at_fork =
+	    G.state == GLASS_ACTIVE && G.proc_ready ? glass_proc_writer_meta_size(&G.proc) : 0;
+}
+
 static void atfork_child(void)
 {
 	if (G.state != GLASS_ACTIVE)
@@ -159,8 +172,7 @@ static void atfork_child(void)
 	if (G.proc_ready) {
 		snprintf(G.parent_key, sizeof(G.parent_key), "%s", G.proc.key);
 		snprintf(G.parent_meta, sizeof(G.parent_meta), "%s/meta", G.proc.dir);
-		/* the parent's code definitions up to here are the child's too */
-		G.fork_meta_size = glass_proc_writer_meta_size(&G.proc);
+		G.fork_meta_size = meta_size_at_fork;
 	}
 	glass_proc_writer_forget(&G.proc);
 	glass_stream_forget(&T.s);
@@ -358,7 +370,7 @@ static void install(const char *event, PyObject *args)
 	if (pthread_key_create(&G.thread_key, thread_key_destructor) != 0)
 		return;
 	on_exit(on_exit_handler, NULL);
-	pthread_atfork(glass_links_prepare_fork, glass_links_after_fork_parent, atfork_child);
+	pthread_atfork(atfork_prepare, glass_links_after_fork_parent, atfork_child);
 	/* The session exists from the start of the run, so that every process of it (gunicorn
 	 * workers forked from a master that traces nothing themselves) records into it. The process
 	 * directory comes with the first traced call. */
