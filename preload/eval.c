@@ -287,10 +287,11 @@ void glass_gen_created(glass_frame *f, PyObject *gen)
 		x = glass_code_decide(code, glass_frame_globals(f));
 		T.guard--;
 	}
-	if ((x & GLASS_X_TRACED) &&
-	    glass_thread_ready() &&
-	    T.s.depth < G.depth_limit)
+	if ((x & GLASS_X_TRACED) && glass_thread_ready() && T.s.depth < G.depth_limit) {
 		glass_emit_gen_create(&T.s, glass_ticks(), (uint32_t)(x >> GLASS_X_ID_SHIFT),
 				      (uintptr_t)gen);
+		if (GLASS_UNLIKELY(x & GLASS_X_ARGS)) /* the new generator's frame holds them */
+			glass_capture_args(code, glass_frame_locals(f));
+	}
 	errno = saved;
 }

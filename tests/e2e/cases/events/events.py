@@ -43,6 +43,9 @@ def outer():
         log.info("recovered %s", {"token": "abc"})
 
 
+if sys.version_info >= (3, 11):
+    # except* is a syntax error before 3.11: compiled only where it exists
+    exec(compile('''
 def group():
     try:
         raise ExceptionGroup("grp", [ValueError("a"), TypeError("b")])
@@ -50,6 +53,13 @@ def group():
         pass
     except* TypeError:
         pass
+''', __file__, "exec"))
+else:
+    def group():
+        try:
+            raise ValueError("grp")
+        except ValueError:
+            pass
 
 
 def noisy():

@@ -65,8 +65,11 @@ async def spawn_tasks():
     await asyncio.create_task(task_body())
     asyncio.ensure_future(forgotten())  # fire and forget: runs after spawn_tasks ended
     r = await asyncio.get_running_loop().run_in_executor(None, in_executor, 5)
-    async with asyncio.TaskGroup() as tg:
-        tg.create_task(task_body())
+    if hasattr(asyncio, "TaskGroup"):  # 3.11+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(task_body())
+    else:
+        await asyncio.gather(asyncio.ensure_future(task_body()))
     return r
 
 
