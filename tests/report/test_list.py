@@ -4,6 +4,7 @@ time, size on disk and command line."""
 import os
 import re
 import shutil
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -15,6 +16,18 @@ def table(out):
     return lines[0] if lines else "", lines[1:]
 
 
+def copy_session(src, dst):
+    """Copies a session; the session's compressor may still be turning a .raw chunk into .zst
+    (a file vanishes under copytree): copy again once it has (the .zst wins over a .raw)."""
+    for _ in range(50):
+        try:
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+            return
+        except shutil.Error:
+            time.sleep(0.1)
+    shutil.copytree(src, dst, dirs_exist_ok=True)
+
+
 def main():
     t = Suite()
     first = t.record("basic")
@@ -24,7 +37,7 @@ def main():
     outdir = t.path("many")
     os.makedirs(outdir)
     for s in (second, first):  # copied newest first: the order must come from the sessions
-        shutil.copytree(s, os.path.join(outdir, os.path.basename(s)))
+        copy_session(s, os.path.join(outdir, os.path.basename(s)))
     os.makedirs(os.path.join(outdir, "not-a-session"))
     with open(os.path.join(outdir, "stray.txt"), "w") as f:
         f.write("x")
